@@ -1,0 +1,57 @@
+"""landpulse: land and water products from tiled Zarr satellite imagery, on GPUs or CPUs.
+
+Notebook use is xarray in, xarray out::
+
+    import landpulse
+    ds = landpulse.open_store("scene.zarr")
+    ndvi = landpulse.ndvi(ds)            # or ds.landpulse.ndvi()
+
+``import landpulse`` needs no GPU, no CuPy and no cluster libraries.
+"""
+
+from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
+from ._version import __version__
+from .backend import device_info, set_options, to_device, to_host
+from .bands import select_band, select_bands
+from .errors import (
+    BackendUnavailableError,
+    GridMismatchError,
+    InputError,
+    LandpulseError,
+    MissingBandError,
+    NotAZarrStoreError,
+    RadiometryError,
+    UnreadableInputError,
+)
+from .indices import ndvi
+from .io import ingest, open_product, open_store, write_product
+from .radiometry import band_radiometry, declare_radiometry, to_reflectance
+from .sensors import get_sensor, sensors
+
+__all__ = [
+    "BackendUnavailableError",
+    "GridMismatchError",
+    "InputError",
+    "LandpulseError",
+    "MissingBandError",
+    "NotAZarrStoreError",
+    "RadiometryError",
+    "UnreadableInputError",
+    "__version__",
+    "band_radiometry",
+    "declare_radiometry",
+    "device_info",
+    "get_sensor",
+    "ingest",
+    "ndvi",
+    "open_product",
+    "open_store",
+    "select_band",
+    "select_bands",
+    "sensors",
+    "set_options",
+    "to_device",
+    "to_host",
+    "to_reflectance",
+    "write_product",
+]

@@ -1,0 +1,38 @@
+"""Block-shape helpers shared by the CPU and GPU kernel entries (no device knowledge here).
+
+Kernels see raw blocks whose last two axes are ``(y, x)``. Any leading axes (time, band...)
+are flattened into one "slice" axis, so one loop handles 2-D images and 3-D stacks alike.
+Per-slice parameters (a scale and offset per date, for example) arrive as arrays that
+broadcast against the leading axes and are flattened the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def as_stack(block: Any) -> tuple[Any, tuple[int, ...]]:
+    """Reshape ``(..., y, x)`` to ``(slices, y, x)``; return it and the leading shape.
+
+    Works for NumPy and CuPy arrays (only ``.reshape`` is used; no copy for contiguous input).
+    """
+    if block.ndim < 2:
+        raise ValueError(f"kernel blocks need at least 2 dimensions (y, x); got shape {block.shape}")
+    lead = tuple(block.shape[:-2])
+    n = int(np.prod(lead)) if lead else 1
+    return block.reshape((n,) + tuple(block.shape[-2:])), lead
+
+
+def per_slice(values: Any, lead: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+    """Broadcast a per-slice parameter to the leading shape and flatten it (on the host).
+
+    ``values`` may be a scalar, a 1-D vector over the first leading axis, or an array shaped
+    like the leading axes followed by singleton ``(y, x)`` axes (what ``xarray.apply_ufunc``
+    passes for a coordinate that varies along time only).
+    """
+    arr = np.asarray(values.get() if hasattr(values, "get") else values, dtype=dtype)
+    while arr.ndim > len(lead) and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    return np.ascontiguousarray(np.broadcast_to(arr, lead).reshape(-1) if lead else arr.reshape(1))

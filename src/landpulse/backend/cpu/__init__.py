@@ -1,0 +1,3 @@
+"""CPU kernels (NumPy blocks in, NumPy blocks out, Numba inside). Importing registers them."""
+
+from . import ndvi as _ndvi  # noqa: F401  (registers "ndvi")

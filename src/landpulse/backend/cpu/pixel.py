@@ -1,0 +1,74 @@
+"""Per-pixel maths on the CPU: the Numba twins of the ``LP_HD`` functions in ``kernels/pixel.cuh``.
+
+Keep the two files in step: same operations, same order, float32 throughout (every literal is
+a float32), so that the CPU and GPU give bit-identical float32 results (the CUDA side is compiled
+with ``-fmad=false`` so no fused multiply-add changes the rounding). ``tests/test_cuda_host.py``
+compiles the CUDA header for the host and checks this identity on edge cases and random data.
+
+Never ``fastmath`` here: it lets LLVM drop the NaN tests these functions depend on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+F32_NAN = np.float32(np.nan)
+F32_ZERO = np.float32(0.0)
+F32_ONE = np.float32(1.0)
+F32_MINUS_ONE = np.float32(-1.0)
+
+#: Out-of-range policy codes shared with the CUDA kernels.
+OUT_OF_RANGE_NAN = 0
+OUT_OF_RANGE_CLIP = 1
+
+
+@njit(cache=True, nogil=True)
+def dn_is_valid(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+    """True unless the raw value is NaN, equals ``nodata``, or lies outside ``[lo, hi]``.
+
+    All three limits are float64. ``nodata`` NaN means "no nodata value" (every comparison with
+    NaN is false); ``lo``/``hi`` may be -inf/inf. Values above ``hi`` are saturated or defective
+    (Sentinel-2: 65535). Decided on the raw digital number, before any scaling.
+    """
+    v = np.float64(dn)
+    if v != v:
+        return False
+    if v == nodata:
+        return False
+    if v < lo or v > hi:
+        return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def dn_to_reflectance(dn, scale, offset):  # type: ignore[no-untyped-def]
+    """``float32(dn) * scale + offset`` in float32 (cast first: integers never meet arithmetic)."""
+    return np.float32(dn) * scale + offset
+
+
+@njit(cache=True, nogil=True)
+def normalized_difference(a, b, lo, hi, policy):  # type: ignore[no-untyped-def]
+    """``(a - b) / (a + b)`` in float32; NaN when ``a + b == 0``; outside ``[lo, hi]`` NaN or clipped."""
+    den = a + b
+    if den == F32_ZERO:
+        return F32_NAN
+    v = (a - b) / den
+    if v < lo or v > hi:
+        if policy == OUT_OF_RANGE_CLIP:
+            return lo if v < lo else hi
+        return F32_NAN
+    return v
+
+
+@njit(cache=True, nogil=True)
+def ndvi_from_dn(red, nir, red_scale, red_offset, nir_scale, nir_offset,  # type: ignore[no-untyped-def]
+                 red_nodata, red_lo, red_hi, nir_nodata, nir_lo, nir_hi, policy):
+    """NDVI of one pixel from raw digital numbers (float32, NaN where invalid)."""
+    if not dn_is_valid(red, red_nodata, red_lo, red_hi):
+        return F32_NAN
+    if not dn_is_valid(nir, nir_nodata, nir_lo, nir_hi):
+        return F32_NAN
+    r = dn_to_reflectance(red, red_scale, red_offset)
+    n = dn_to_reflectance(nir, nir_scale, nir_offset)
+    return normalized_difference(n, r, F32_MINUS_ONE, F32_ONE, policy)

@@ -1,0 +1,213 @@
+"""The one dispatch seam: xarray objects in, the right kernel per block, xarray objects out.
+
+Device placement follows the data. Blocks that live on the GPU (CuPy) run the GPU kernel, blocks
+on the host (NumPy) run the CPU kernel. Data is *moved* only here, explicitly: when the backend
+option resolves to ``gpu`` and the inputs are on the host, they are moved to the device, the
+kernel runs there, and the results are moved back so the caller gets what it gave. Pipelines
+that keep data on the device move it once with :func:`to_device` and never come back until the
+products are written.
+
+Dask graphs over CuPy chunks keep a CuPy ``meta``; a missing meta is the classic cause of silent
+host copies in other projects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from ..errors import GridMismatchError
+from .device import Device, cupy_module, resolve_device
+from .registry import get_kernel
+
+XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
+
+
+def is_device_array(x: Any) -> bool:
+    """True for a CuPy array, or a Dask array whose chunks are CuPy arrays."""
+    if isinstance(x, dsa.Array):
+        x = x._meta
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def array_module(x: Any) -> Any:
+    """``numpy`` or ``cupy``, whichever the array (or its Dask chunks) belongs to."""
+    return cupy_module() if is_device_array(x) else np
+
+
+def block_device(x: Any) -> Device:
+    """Where the blocks of ``x`` live: ``'gpu'`` or ``'cpu'``."""
+    return "gpu" if is_device_array(x) else "cpu"
+
+
+def _move(data: Any, to: Device) -> Any:
+    if to == "gpu":
+        cp = cupy_module()
+        if isinstance(data, dsa.Array):
+            return data.map_blocks(cp.asarray, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
+        return cp.asarray(data)
+    if isinstance(data, dsa.Array):
+        return data.map_blocks(_asnumpy, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
+    return _asnumpy(data)
+
+
+def _asnumpy(x: Any) -> np.ndarray:
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+
+
+def _map_variables(obj: XarrayT, to: Device) -> XarrayT:
+    def move_da(da: xr.DataArray) -> xr.DataArray:
+        if block_device(da.data) == to or da.ndim < 2:
+            return da
+        return da.copy(data=_move(da.data, to))
+
+    if isinstance(obj, xr.DataArray):
+        return move_da(obj)
+    return obj.map(move_da, keep_attrs=True)
+
+
+def to_device(obj: XarrayT) -> XarrayT:
+    """Move the image variables of ``obj`` (2-D and up) to the GPU; lazy for Dask-backed data.
+
+    Coordinates and 0-/1-D variables (per-date scale and offset, for example) stay on the host.
+
+    Raises
+    ------
+    BackendUnavailableError
+        When CuPy is not installed.
+    """
+    cupy_module()
+    return _map_variables(obj, "gpu")
+
+
+def to_host(obj: XarrayT) -> XarrayT:
+    """Move the image variables of ``obj`` back to host memory (NumPy); lazy for Dask data."""
+    return _map_variables(obj, "cpu")
+
+
+def _run_block(*blocks: Any, op: str, kwargs: Mapping[str, Any]) -> Any:
+    """Called once per block (or once for in-memory data): pick the kernel by the block's device."""
+    device = block_device(blocks[0])
+    return get_kernel(op, device)(*blocks, **kwargs)
+
+
+def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
+    """Names of the (y, x) dimensions: rioxarray's view of them, else 'y'/'x' or 'lat'/'lon'."""
+    for y, x in (("y", "x"), ("lat", "lon"), ("latitude", "longitude")):
+        if y in da.dims and x in da.dims:
+            return y, x
+    try:
+        return da.rio.y_dim, da.rio.x_dim
+    except Exception as err:  # rioxarray raises its own MissingSpatialDimensionError
+        raise GridMismatchError(
+            f"{da.name or 'array'} has dimensions {da.dims}; landpulse needs two spatial "
+            "dimensions named y/x (or lat/lon)"
+        ) from err
+
+
+def check_same_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> None:
+    """Raise :class:`GridMismatchError` unless all arrays share CRS, shape and coordinates.
+
+    xarray would otherwise align them with an inner join and silently shrink the result.
+    """
+    ref, ref_name = arrays[0], names[0]
+    ydim, xdim = spatial_dims(ref)
+    for da, name in zip(arrays[1:], names[1:], strict=True):
+        if spatial_dims(da) != (ydim, xdim):
+            raise GridMismatchError(f"{name} and {ref_name} use different spatial dimension names")
+        for dim in (ydim, xdim):
+            a, b = ref[dim].values, da[dim].values
+            if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6 * max(1.0, float(np.nanmax(np.abs(a))) if a.size else 1.0)):
+                raise GridMismatchError(
+                    f"{name} and {ref_name} are on different grids along {dim!r} "
+                    f"({b.size} vs {a.size} pixels); resample them to one grid first"
+                )
+        crs_a, crs_b = _crs_or_none(ref), _crs_or_none(da)
+        if crs_a is not None and crs_b is not None and crs_a != crs_b:
+            raise GridMismatchError(f"{name} is in {crs_b} but {ref_name} is in {crs_a}")
+
+
+def _crs_or_none(da: xr.DataArray) -> Any:
+    try:
+        return da.rio.crs
+    except Exception:
+        return None
+
+
+def apply_kernel(
+    op: str,
+    *inputs: xr.DataArray | float,
+    kwargs: Mapping[str, Any] | None = None,
+    output_dtypes: Sequence[Any] = (np.float32,),
+    device: Device | None = None,
+) -> xr.DataArray | tuple[xr.DataArray, ...]:
+    """Run registered kernel ``op`` over xarray inputs, block by block, on the data's device.
+
+    Parameters
+    ----------
+    op : str
+        Kernel name in the registry.
+    *inputs : xarray.DataArray or float
+        Image arrays (with the two spatial dimensions) and per-slice parameters (for example a
+        scale per date, a DataArray over ``time``); they broadcast against each other. Image
+        arrays must share one grid (checked; never joined).
+    kwargs : mapping, optional
+        Keyword scalars passed unchanged to the kernel.
+    output_dtypes : sequence of dtype
+        One dtype per kernel output; a tuple of DataArrays is returned when there are several.
+    device : {'cpu', 'gpu'}, optional
+        Force the device; by default the data's device, or the backend option for host data.
+
+    Returns
+    -------
+    xarray.DataArray or tuple of xarray.DataArray
+        Lazy (Dask) when any input is Dask-backed; on the same device as the inputs.
+    """
+    kwargs = dict(kwargs or {})
+    images = [a for a in inputs if isinstance(a, xr.DataArray) and a.ndim >= 2]
+    if not images:
+        raise ValueError("apply_kernel needs at least one image (2-D or more) input")
+    check_same_grid(images, [str(a.name) for a in images])
+    ydim, xdim = spatial_dims(images[0])
+
+    on_gpu = any(is_device_array(a.data) for a in images)
+    target: Device = device or ("gpu" if on_gpu else resolve_device())
+    moved = target == "gpu" and not on_gpu
+    prepared: list[Any] = []
+    for a in inputs:
+        if isinstance(a, xr.DataArray) and a.ndim >= 2:
+            a = a.transpose(..., ydim, xdim)
+            if moved:
+                a = to_device(a)
+            elif target == "cpu" and is_device_array(a.data):
+                a = to_host(a)
+        prepared.append(a)
+
+    is_dask = any(isinstance(a.data, dsa.Array) for a in prepared if isinstance(a, xr.DataArray))
+    xp = cupy_module() if target == "gpu" else np
+    ndim = len(set().union(*(a.dims for a in prepared if isinstance(a, xr.DataArray))))
+    metas = [xp.empty((0,) * ndim, dtype=dt) for dt in output_dtypes]
+    n_out = len(output_dtypes)
+    gufunc_kwargs: dict[str, Any] = {}
+    if is_dask:
+        gufunc_kwargs["meta"] = metas[0] if n_out == 1 else tuple(metas)
+    result = xr.apply_ufunc(
+        functools.partial(_run_block, op=op, kwargs=kwargs),
+        *prepared,
+        dask="parallelized",
+        output_dtypes=None if is_dask else list(output_dtypes),
+        output_core_dims=[[] for _ in range(n_out)],
+        dask_gufunc_kwargs=gufunc_kwargs,
+        join="exact",
+        keep_attrs=False,
+    )
+    outputs = result if isinstance(result, tuple) else (result,)
+    outputs = tuple(o.transpose(..., ydim, xdim) for o in outputs)
+    if moved:
+        outputs = tuple(to_host(o) for o in outputs)
+    return outputs if n_out > 1 else outputs[0]

@@ -1,0 +1,68 @@
+"""Loading the CUDA sources shipped in ``landpulse._kernels`` (the top-level ``kernels/`` folder).
+
+Modules are compiled by NVRTC through :class:`cupy.RawModule`, with the same options everywhere
+(``NVRTC_OPTIONS``), and memoized per (source, device, instantiations): the first call on each
+device pays the compile, later calls are a dictionary lookup (CuPy also caches the binary on disk).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+from ..device import cupy_module
+
+#: ``-fmad=false``: no fused multiply-add, so float32 results round exactly like the CPU kernels.
+NVRTC_OPTIONS: tuple[str, ...] = ("--std=c++17", "--fmad=false")
+
+#: C++ type names of the block dtypes the templated kernels are instantiated for.
+CUDA_TYPE_NAMES: dict[str, str] = {
+    "uint16": "unsigned short",
+    "int16": "short",
+    "float32": "float",
+}
+
+
+def kernel_dir() -> Path:
+    """Folder holding the ``*.cu``/``*.cuh`` files (works for editable installs and wheels)."""
+    return Path(str(importlib.resources.files("landpulse._kernels")))
+
+
+def kernel_source(name: str) -> str:
+    """Text of ``kernels/<name>.cu``."""
+    return (kernel_dir() / f"{name}.cu").read_text()
+
+
+def compile_options() -> tuple[str, ...]:
+    """NVRTC options: :data:`NVRTC_OPTIONS` plus the include path of the shared headers."""
+    return (*NVRTC_OPTIONS, f"-I{kernel_dir()}")
+
+
+@functools.cache
+def _module(name: str, device_id: int, name_expressions: tuple[str, ...]) -> Any:
+    cp = cupy_module()
+    with cp.cuda.Device(device_id):
+        module = cp.RawModule(
+            code=kernel_source(name),
+            options=compile_options(),
+            name_expressions=name_expressions,
+        )
+        module.compile()
+    return module
+
+
+def get_function(source: str, expression: str, all_expressions: tuple[str, ...]) -> Any:
+    """Return the compiled kernel ``expression`` (for example ``ndvi_kernel<float>``)."""
+    cp = cupy_module()
+    module = _module(source, cp.cuda.Device().id, all_expressions)
+    return module.get_function(expression)
+
+
+def launch_config(n: int, threads: int = 256) -> tuple[tuple[int], tuple[int]]:
+    """Grid and block sizes for a grid-stride loop over ``n`` items (sized from the device)."""
+    cp = cupy_module()
+    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    blocks = max(1, min((n + threads - 1) // threads, sms * 32))
+    return (blocks,), (threads,)

@@ -1,0 +1,62 @@
+"""The kernel registry: one CPU entry and one GPU entry per operation, with the same signature.
+
+A kernel is a pure function on raw blocks: ``kernel(arrays..., *, scalars...) -> array(s)``.
+The CPU entry (NumPy in, NumPy out, Numba inside) is the reference; the GPU entry (CuPy in,
+CuPy out, CUDA C from ``kernels/`` inside) must agree with it within the tolerance each product
+states. Providers register on import; they are imported lazily, so asking for a CPU kernel never
+imports CuPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import LandpulseError
+from .device import Device
+
+Kernel = Callable[..., Any]
+
+_REGISTRY: dict[tuple[str, str], Kernel] = {}
+_PROVIDERS: dict[str, str] = {
+    "cpu": "landpulse.backend.cpu",
+    "gpu": "landpulse.backend.gpu",
+}
+
+
+def register(op: str, device: Device) -> Callable[[Kernel], Kernel]:
+    """Decorator: register ``func`` as the ``device`` implementation of ``op``."""
+
+    def deco(func: Kernel) -> Kernel:
+        key = (op, device)
+        if key in _REGISTRY and _REGISTRY[key] is not func:
+            raise LandpulseError(f"kernel {op!r} for {device} registered twice")
+        _REGISTRY[key] = func
+        return func
+
+    return deco
+
+
+def get_kernel(op: str, device: Device) -> Kernel:
+    """Return the ``device`` implementation of ``op``, importing its provider on first use.
+
+    Raises
+    ------
+    LandpulseError
+        When no such kernel exists (a programming error, not a user error).
+    """
+    key = (op, device)
+    if key not in _REGISTRY:
+        importlib.import_module(_PROVIDERS[device])
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        known = sorted(o for o, d in _REGISTRY if d == device)
+        raise LandpulseError(f"no {device} kernel named {op!r}; known: {known}") from None
+
+
+def registered_ops(device: Device) -> list[str]:
+    """Names of the operations ``device`` implements (imports the provider)."""
+    importlib.import_module(_PROVIDERS[device])
+    return sorted(o for o, d in _REGISTRY if d == device)

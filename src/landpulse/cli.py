@@ -1,0 +1,237 @@
+"""The ``landpulse`` command: ingest imagery, compute products, inspect stores.
+
+Exit status (what schedulers see): 0 success; 1 unexpected failure; 2 bad input or usage
+(missing band, unreadable file, not a Zarr store, bad option); 3 backend unavailable
+(GPU asked for, none here). Failures print one line, ``landpulse: error: <reason>``, on stderr;
+set ``LANDPULSE_DEBUG=1`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .errors import InputError, LandpulseError
+
+app = typer.Typer(
+    name="landpulse",
+    help="GPU-accelerated land and water products from satellite imagery (NDVI, indices, water, change).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"landpulse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """landpulse: ingest imagery into tiled Zarr, compute products, share them with STAC."""
+
+
+def _parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs or []:
+        key, sep, value = p.partition("=")
+        if not sep or not key or not value:
+            raise InputError(f"{what} must look like NAME=VALUE; got {p!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+@app.command()
+def ingest(
+    store: Annotated[Path, typer.Argument(help="Zarr store to create (or append to, with --append).")],
+    item: Annotated[list[Path] | None, typer.Option("--item", "-i", help="STAC item JSON of a scene (repeatable); assets must be local files.")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="NAME=FILE for one band of a single scene given as files, e.g. red=B04.tif (repeatable).")] = None,
+    sensor: Annotated[str | None, typer.Option(help="Sensor of --band files: sentinel2-l2a or sentinel2-l1c.")] = None,
+    datetime: Annotated[str | None, typer.Option("--datetime", help="Acquisition time of --band files (ISO 8601).")] = None,
+    processing_baseline: Annotated[str | None, typer.Option(help="Sentinel-2 processing baseline of --band files, e.g. 05.09 (decides the -1000 DN offset).")] = None,
+    scale: Annotated[float | None, typer.Option(help="Override: reflectance = DN * scale + offset (with --offset).")] = None,
+    offset: Annotated[float | None, typer.Option(help="Override: see --scale.")] = None,
+    scene_id: Annotated[str | None, typer.Option(help="Scene id for --band files.")] = None,
+    bands: Annotated[str | None, typer.Option(help="Comma-separated bands to keep, e.g. red,nir,swir16 (default: all).")] = None,
+    resolution: Annotated[float | None, typer.Option(help="Target pixel size in metres (default: finest band).")] = None,
+    chunk: Annotated[int | None, typer.Option(help="Spatial chunk size in pixels (default: a divisor near 2048).")] = None,
+    append: Annotated[bool, typer.Option(help="Append new dates to an existing store (dates already there are skipped).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+) -> None:
+    """Ingest Sentinel-2 bands (GeoTIFF/COG/JP2 files or STAC items) into a tiled Zarr v3 store."""
+    from .io.ingest import ingest as do_ingest  # noqa: PLC0415
+    from .io.scenes import scene_from_files, scene_from_stac_item  # noqa: PLC0415
+
+    keep = _split(bands)
+    scenes = [scene_from_stac_item(p, bands=keep) for p in item or []]
+    files = _parse_pairs(band, "--band")
+    if files:
+        if not sensor or not datetime:
+            raise InputError("--band files need --sensor and --datetime")
+        scenes.append(scene_from_files(files, datetime=datetime, sensor=sensor, processing_baseline=processing_baseline,
+                                       scale=scale, offset=offset, scene_id=scene_id))
+    if not scenes:
+        raise InputError("nothing to ingest: give --item ITEM.json or --band NAME=FILE")
+    path = do_ingest(scenes, store, bands=keep, resolution=resolution, chunks=(chunk, chunk) if chunk else None,
+                     overwrite=overwrite, append=append, progress=True)
+    typer.echo(f"ingested {len(scenes)} scene(s) into {path}")
+
+
+@app.command()
+def run(
+    store: Annotated[Path, typer.Argument(help="Scene store (landpulse ingest output, or a foreign Zarr store).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; each product goes to OUT/<product>/.")],
+    product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Product to compute (repeatable; default: ndvi).")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="COMMON=VARIABLE band mapping, e.g. red=B04 (repeatable).")] = None,
+    encoding: Annotated[str, typer.Option(help="Storage of index products: int16 (scaled 1e-4) or float32.")] = "int16",
+    backend: Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: LANDPULSE_BACKEND, else auto).")] = None,
+    scale: Annotated[float | None, typer.Option(help="Declare the radiometry of a foreign store: reflectance = value * scale + offset.")] = None,
+    offset: Annotated[float, typer.Option(help="See --scale.")] = 0.0,
+    overwrite: Annotated[bool, typer.Option(help="Recompute products that are already committed.")] = False,
+    quicklook: Annotated[bool, typer.Option(help="Write a PNG quick-look per product.")] = True,
+) -> None:
+    """Compute products for a store and commit each one: Zarr, quick-look, then its STAC item."""
+    from .backend import set_options  # noqa: PLC0415
+    from .pipeline import run_products  # noqa: PLC0415
+
+    if encoding not in ("int16", "float32"):
+        raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
+    with set_options(backend=backend) if backend else contextlib.nullcontext():
+        results = run_products(
+            store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
+            encoding=encoding,  # type: ignore[arg-type]
+            overwrite=overwrite, quicklooks=quicklook,
+            radiometry=(scale, offset) if scale is not None else None, progress=True,
+        )
+    for r in results:
+        if r.status == "skipped":
+            typer.echo(f"{r.name}: already committed ({r.item}); nothing to do")
+            continue
+        s = r.stats
+        summary = (f"valid {s['valid_fraction']:.1%}, min {s['min']:.3f}, mean {s['mean']:.3f}, max {s['max']:.3f}"
+                   if "min" in s else "no valid pixels")
+        typer.echo(f"{r.name}: {r.store} ({summary}; {r.seconds:.1f} s)")
+        if r.quicklook:
+            typer.echo(f"{r.name}: quick-look {r.quicklook}")
+        typer.echo(f"{r.name}: STAC item {r.item}")
+
+
+def _describe(path: Path) -> dict[str, Any]:
+    from .io.store import is_zarr_store, open_store  # noqa: PLC0415
+    from .radiometry import band_radiometry, has_radiometry  # noqa: PLC0415
+
+    if path.suffix == ".json" and path.is_file():
+        from .io.scenes import scene_from_stac_item  # noqa: PLC0415
+
+        sc = scene_from_stac_item(path)
+        return {
+            "kind": "stac-item", "id": sc.id, "datetime": str(sc.datetime), "sensor": sc.sensor,
+            "processing_baseline": sc.processing_baseline,
+            "bands": {k: {"href": v.href, "scale": v.scale, "offset": v.offset, "nodata": v.nodata} for k, v in sc.bands.items()},
+        }
+    if not is_zarr_store(path):
+        from .errors import NotAZarrStoreError  # noqa: PLC0415
+
+        raise NotAZarrStoreError(f"{path} is neither a Zarr store nor a STAC item JSON file")
+    ds = open_store(path)
+    tdim = next((d for d in ds.dims if d in ds.coords and str(ds[d].dtype).startswith("datetime64")), None)
+    info: dict[str, Any] = {
+        "kind": "zarr-store",
+        "path": str(path),
+        "dims": {str(k): int(v) for k, v in ds.sizes.items()},
+        "crs": str(ds.rio.crs) if ds.rio.crs else None,
+        "attrs": {k: v for k, v in ds.attrs.items() if isinstance(v, (str, int, float))},
+    }
+    if tdim:
+        times = ds[tdim].values
+        info["time"] = {"count": int(times.size), "first": str(times.min())[:19], "last": str(times.max())[:19]}
+    variables = {}
+    for name, var in ds.data_vars.items():
+        if var.ndim < 2:
+            continue
+        entry: dict[str, Any] = {"dtype": str(var.dtype), "dims": list(map(str, var.dims)),
+                                 "chunks": [int(c[0]) for c in var.chunks] if var.chunks else None}
+        if has_radiometry(var):
+            entry["radiometry"] = band_radiometry(var, str(name)).describe()
+        variables[str(name)] = entry
+    info["variables"] = variables
+    return info
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="A Zarr store (scenes or product) or a STAC item JSON file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Describe a store or STAC item: dimensions, dates, CRS, bands, chunks and radiometry."""
+    d = _describe(path)
+    if as_json:
+        typer.echo(json.dumps(d, indent=2, default=str))
+        return
+    if d["kind"] == "stac-item":
+        typer.echo(f"STAC item {d['id']} ({d['sensor']}, {d['datetime']}, baseline {d['processing_baseline']})")
+        for k, v in d["bands"].items():
+            typer.echo(f"  {k:10s} scale {v['scale']} offset {v['offset']} nodata {v['nodata']}  {v['href']}")
+        return
+    typer.echo(f"{d['path']}: {', '.join(f'{k}={v}' for k, v in d['dims'].items())}; CRS {d['crs']}")
+    if "time" in d:
+        t = d["time"]
+        typer.echo(f"  {t['count']} date(s), {t['first']} .. {t['last']}")
+    for name, v in d["variables"].items():
+        rad = v.get("radiometry")
+        rad_txt = f"  scale {rad['scale']} offset {rad['offset']} nodata {rad['nodata']}" if rad else ""
+        typer.echo(f"  {name:12s} {v['dtype']:8s} chunks {v['chunks']}{rad_txt}")
+
+
+def _cli_exception_status(e: Exception) -> int | None:
+    """Exit status for the CLI framework's own exceptions (click's, or typer's vendored click)."""
+    name = type(e).__name__
+    if name == "Exit":
+        return int(getattr(e, "exit_code", 0) or 0)
+    if name == "Abort":
+        typer.echo("landpulse: aborted", err=True)
+        return 130
+    if hasattr(e, "format_message"):  # UsageError, BadParameter, NoSuchOption...
+        typer.echo(f"landpulse: error: {e.format_message()} (see landpulse --help)", err=True)
+        return 2
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turn errors into one line on stderr and an exit status."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except LandpulseError as e:
+        if os.environ.get("LANDPULSE_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"landpulse: error: {e}", err=True)
+        return e.exit_code
+    except Exception as e:  # the last line of defence: still one line and a non-zero status
+        cli_status = _cli_exception_status(e)
+        if cli_status is not None:
+            return cli_status
+        if os.environ.get("LANDPULSE_DEBUG"):
+            traceback.print_exc()
+        typer.echo(f"landpulse: error: unexpected {type(e).__name__}: {e} (LANDPULSE_DEBUG=1 shows the traceback)", err=True)
+        return 1
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

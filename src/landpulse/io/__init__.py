@@ -1,0 +1,20 @@
+"""Reading and writing: band files and STAC items in, Zarr v3 stores and STAC items out."""
+
+from .ingest import choose_chunk, ingest
+from .products import open_product, write_product
+from .scenes import BandSource, Scene, scene_from_files, scene_from_stac_item
+from .store import is_zarr_store, open_store, write_zarr
+
+__all__ = [
+    "BandSource",
+    "Scene",
+    "choose_chunk",
+    "ingest",
+    "is_zarr_store",
+    "open_product",
+    "open_store",
+    "scene_from_files",
+    "scene_from_stac_item",
+    "write_product",
+    "write_zarr",
+]

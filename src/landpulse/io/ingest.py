@@ -1,0 +1,305 @@
+"""Ingest: band files of one or more scenes -> one tiled Zarr v3 store ``(time, y, x)`` per band.
+
+What the store records, so nothing has to be guessed later:
+
+* raw digital numbers, untouched (``uint16`` for Sentinel-2), nodata as the Zarr fill value;
+* per band and per date, the scale and offset (coordinates ``<band>_dn_scale`` /
+  ``<band>_dn_offset`` named by the band's ``landpulse_radiometry`` attribute), so a series that
+  mixes processing baselines stays exact;
+* per date, ``scene_id``, ``platform`` and ``processing_baseline``;
+* the CRS as a ``spatial_ref`` grid mapping, and the transform.
+
+Bands at coarser resolution (Sentinel-2 20 m) are put on the finest band's grid by nearest
+neighbour, which is exact replication when the grids are nested, as Sentinel-2's are. Inputs on
+different CRSs are refused. Every file is opened and checked before anything is written, and
+the store is written to a temporary folder first: bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rioxarray  # noqa: F401  (registers .rio)
+import xarray as xr
+from affine import Affine
+
+from ..errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
+from ..radiometry import RADIOMETRY_ATTR
+from .scenes import BandSource, Scene
+from .store import PathLike, append_zarr, is_zarr_store, open_store, write_zarr
+
+STORE_KIND = "landpulse-scenes"
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A raster grid: CRS, affine transform (pixel corners) and shape (rows, cols)."""
+
+    crs: str
+    transform: Affine
+    shape: tuple[int, int]
+
+    @property
+    def resolution(self) -> float:
+        return abs(self.transform.a)
+
+    def x_coords(self) -> np.ndarray:
+        return self.transform.c + self.transform.a * (np.arange(self.shape[1]) + 0.5)
+
+    def y_coords(self) -> np.ndarray:
+        return self.transform.f + self.transform.e * (np.arange(self.shape[0]) + 0.5)
+
+    def same_as(self, other: Grid) -> bool:
+        return (
+            self.crs == other.crs
+            and self.shape == other.shape
+            and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(self.transform, other.transform, strict=True))
+        )
+
+
+def choose_chunk(n: int, target: int = 2048) -> int:
+    """A chunk length for an axis of ``n`` pixels: all of it when small, else a divisor near 2048.
+
+    Chunks that divide the axis avoid padded edge chunks (10980 -> 2196; a 2048 chunk would pad
+    a Sentinel-2 tile by 25 %, DESIGN.md section 7).
+    """
+    if n <= int(target * 1.25):
+        return n
+    divisors = [d for d in range(target // 2, target * 2 + 1) if n % d == 0]
+    return min(divisors, key=lambda d: abs(d - target)) if divisors else target
+
+
+def _probe(src: BandSource, scene: Scene) -> Grid:
+    try:
+        with rasterio.open(src.href) as ds:
+            if src.band_index > ds.count:
+                raise UnreadableInputError(f"{src.href} has {ds.count} band(s); band {src.band_index} was asked for")
+            if ds.crs is None:
+                raise UnreadableInputError(f"{src.href} has no CRS")
+            return Grid(ds.crs.to_string(), ds.transform, (ds.height, ds.width))
+    except rasterio.errors.RasterioIOError as err:
+        raise UnreadableInputError(f"scene {scene.id}, band {src.name}: cannot read {src.href}: {err}") from err
+
+
+def _nearest_index(target: np.ndarray, origin: float, step: float, n: int, what: str) -> np.ndarray:
+    idx = np.floor((target - origin) / step).astype(np.int64)
+    if idx.min() < 0 or idx.max() >= n:
+        raise GridMismatchError(f"{what} does not cover the target grid; crop or reproject it first")
+    return idx
+
+
+def _read_band(src: BandSource, grid: Grid, source_grid: Grid, chunks: tuple[int, int]) -> xr.DataArray:
+    da = rioxarray.open_rasterio(src.href, chunks={"y": chunks[0], "x": chunks[1]}, lock=False,
+                                 masked=False, mask_and_scale=False)
+    assert isinstance(da, xr.DataArray)
+    da = da.isel(band=src.band_index - 1, drop=True)
+    if not source_grid.same_as(grid):
+        if source_grid.crs != grid.crs:
+            raise GridMismatchError(f"{src.href} is in {source_grid.crs}, the scene grid in {grid.crs}")
+        t = source_grid.transform
+        cols = _nearest_index(grid.x_coords(), t.c, t.a, source_grid.shape[1], src.href)
+        rows = _nearest_index(grid.y_coords(), t.f, t.e, source_grid.shape[0], src.href)
+        da = da.isel(y=rows, x=cols)
+    da = da.assign_coords(x=grid.x_coords(), y=grid.y_coords()).chunk({"y": chunks[0], "x": chunks[1]})
+    da = da.drop_vars([c for c in da.coords if c not in ("x", "y")])
+    da.attrs = {}
+    da.encoding = {}
+    return da
+
+
+def _band_attrs(src: BandSource) -> dict[str, object]:
+    attrs: dict[str, object] = {"kind": src.kind}
+    if src.kind == "reflectance":
+        attrs["common_name"] = src.name
+        attrs[RADIOMETRY_ATTR] = f"{src.name}_dn_scale {src.name}_dn_offset"
+        attrs["long_name"] = f"{src.name} band, raw digital numbers (reflectance = DN * {src.name}_dn_scale + {src.name}_dn_offset)"
+    else:
+        attrs["long_name"] = f"{src.name} classification band"
+    if src.nodata is not None:
+        attrs["nodata"] = src.nodata
+    if src.valid_range is not None:
+        attrs["valid_range"] = list(src.valid_range)
+    return attrs
+
+
+def scene_grid(scene: Scene, resolution: float | None = None) -> tuple[Grid, dict[str, Grid]]:
+    """Open every band file of ``scene`` (metadata only) and choose the scene's target grid.
+
+    The target is the finest band grid, or the band grid with ``resolution`` metres.
+
+    Raises
+    ------
+    UnreadableInputError, GridMismatchError
+    """
+    grids = {name: _probe(src, scene) for name, src in scene.bands.items()}
+    crss = {g.crs for g in grids.values()}
+    if len(crss) > 1:
+        raise GridMismatchError(f"scene {scene.id} mixes CRSs {sorted(crss)}; reproject to one first")
+    candidates = list(grids.values())
+    if resolution is not None:
+        candidates = [g for g in candidates if math.isclose(g.resolution, resolution)]
+        if not candidates:
+            raise GridMismatchError(
+                f"scene {scene.id} has no band at {resolution} m (resolutions: "
+                f"{sorted({g.resolution for g in grids.values()})})"
+            )
+    return min(candidates, key=lambda g: g.resolution), grids
+
+
+def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int]) -> xr.Dataset:
+    """Lazy ``(time=1, y, x)`` Dataset of one scene on ``grid``, with its radiometry coordinates."""
+    data_vars = {}
+    coords: dict[str, object] = {
+        "time": [scene.datetime],
+        "scene_id": ("time", np.array([scene.id], dtype=object)),
+        "platform": ("time", np.array([scene.platform or ""], dtype=object)),
+        "processing_baseline": ("time", np.array([scene.processing_baseline or ""], dtype=object)),
+    }
+    for name, src in scene.bands.items():
+        da = _read_band(src, grid, band_grids[name], chunks).expand_dims(time=1)
+        da.attrs = _band_attrs(src)
+        data_vars[name] = da
+        if src.kind == "reflectance":
+            coords[f"{name}_dn_scale"] = ("time", [src.scale])
+            coords[f"{name}_dn_offset"] = ("time", [src.offset])
+    ds = xr.Dataset(data_vars)
+    ds = ds.assign_coords(time=[scene.datetime]).assign_coords({k: v for k, v in coords.items() if k != "time"})
+    ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    return ds
+
+
+def _store_grid(ds: xr.Dataset) -> Grid:
+    x, y = ds["x"].values, ds["y"].values
+    dx = float(x[1] - x[0]) if x.size > 1 else float(ds.rio.resolution()[0])
+    dy = float(y[1] - y[0]) if y.size > 1 else float(ds.rio.resolution()[1])
+    t = Affine(dx, 0.0, float(x[0]) - dx / 2, 0.0, dy, float(y[0]) - dy / 2)
+    return Grid(ds.rio.crs.to_string(), t, (y.size, x.size))
+
+
+def ingest(
+    scenes: Scene | Sequence[Scene],
+    store: PathLike,
+    *,
+    bands: Sequence[str] | None = None,
+    resolution: float | None = None,
+    chunks: tuple[int, int] | None = None,
+    overwrite: bool = False,
+    append: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Ingest scenes into a Zarr v3 store (create it, or append new dates to it).
+
+    Parameters
+    ----------
+    scenes : Scene or sequence of Scene
+        From :func:`scene_from_stac_item` or :func:`scene_from_files`.
+    store : path
+        The Zarr store to create (or append to, with ``append=True``).
+    bands : sequence of str, optional
+        Band names to ingest (default: every band the first scene has). Every scene must have
+        all of them: a missing band is an error, never a band of zeros.
+    resolution : float, optional
+        Target pixel size in metres (default: the finest band's).
+    chunks : (int, int), optional
+        Spatial chunk shape (default: a divisor of each axis near 2048; one date per chunk).
+    overwrite : bool
+        Replace an existing store.
+    append : bool
+        Append the scenes' dates to an existing store (same bands and grid); dates already in
+        the store (same ``scene_id``) are skipped, so re-running an ingest is harmless.
+    progress : bool
+        Show a progress bar while writing.
+
+    Returns
+    -------
+    pathlib.Path
+        The store.
+
+    Raises
+    ------
+    MissingBandError, UnreadableInputError, GridMismatchError, InputError
+        Before anything is written.
+    """
+    scene_list = [scenes] if isinstance(scenes, Scene) else list(scenes)
+    if not scene_list:
+        raise InputError("no scenes to ingest")
+    names = list(bands) if bands is not None else list(scene_list[0].bands)
+    scene_list = sorted((s.select(names) for s in scene_list), key=lambda s: s.datetime)
+    ids = [s.id for s in scene_list]
+    if len(set(ids)) != len(ids):
+        raise InputError(f"duplicate scene ids in one ingest: {sorted({i for i in ids if ids.count(i) > 1})}")
+
+    store = Path(store)
+    existing = None
+    if append and store.exists():
+        existing = open_store(store)
+        missing = [n for n in names if n not in existing.data_vars]
+        extra = [str(n) for n in existing.data_vars if n not in names and existing[n].ndim >= 2]
+        if missing or extra:
+            raise MissingBandError(
+                f"{store} holds bands {sorted(map(str, existing.data_vars))}; the scenes bring {sorted(names)}"
+            )
+        known = set(map(str, existing["scene_id"].values))
+        scene_list = [s for s in scene_list if s.id not in known]
+        if not scene_list:
+            return store
+        last = existing["time"].values.max()
+        if scene_list[0].datetime <= last:
+            raise InputError(
+                f"scene {scene_list[0].id} ({scene_list[0].datetime}) is not later than the store's "
+                f"last date ({last}); stores keep dates in order: ingest into a new store"
+            )
+    elif store.exists() and not overwrite:
+        if is_zarr_store(store):
+            raise InputError(f"{store} already exists; use append (--append) to add dates or overwrite (--overwrite)")
+        raise InputError(f"{store} exists and is not a Zarr store")
+
+    # 1. Check everything before writing anything.
+    planned = []
+    ref_grid: Grid | None = _store_grid(existing) if existing is not None else None
+    for scene in scene_list:
+        grid, band_grids = scene_grid(scene, resolution)
+        if ref_grid is None:
+            ref_grid = grid
+        elif not grid.same_as(ref_grid):
+            raise GridMismatchError(
+                f"scene {scene.id} is on a different grid ({grid.crs}, {grid.shape}, origin "
+                f"{grid.transform.c:.1f},{grid.transform.f:.1f}) than the store/first scene "
+                f"({ref_grid.crs}, {ref_grid.shape}, origin {ref_grid.transform.c:.1f},{ref_grid.transform.f:.1f})"
+            )
+        planned.append((scene, grid, band_grids))
+    assert ref_grid is not None
+    if existing is not None:
+        ychunk, xchunk = existing[names[0]].encoding["chunks"][-2:]
+        cy, cx = int(ychunk), int(xchunk)
+    else:
+        cy, cx = chunks or (choose_chunk(ref_grid.shape[0]), choose_chunk(ref_grid.shape[1]))
+
+    datasets = [scene_dataset(s, g, bg, (cy, cx)) for s, g, bg in planned]
+    ds = xr.concat(datasets, dim="time", join="exact", combine_attrs="override", data_vars="all",
+                   coords="different", compat="equals")
+    ds = ds[names].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)
+    ds.attrs = {
+        "Conventions": "CF-1.9",
+        "landpulse_store": STORE_KIND,
+        "landpulse_store_version": STORE_VERSION,
+        "sensor": json.dumps(sorted({s.sensor or "unknown" for s in scene_list})),
+    }
+    zchunks = {"time": 1, "y": cy, "x": cx}
+
+    # 2. Write: a new store atomically; an append goes through a complete temporary store first,
+    # so unreadable pixels fail before the real store is touched.
+    if existing is None:
+        return write_zarr(ds, store, overwrite=overwrite, chunks=zchunks, progress=progress)
+    with tempfile.TemporaryDirectory(dir=store.parent, prefix=f".{store.name}.staging-") as staging:
+        staged = open_store(write_zarr(ds, Path(staging) / "new.zarr", chunks=zchunks, progress=progress))
+        append_zarr(staged, store, progress=progress)
+    return store

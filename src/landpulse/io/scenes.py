@@ -1,0 +1,299 @@
+"""Scenes: one acquisition's band files plus everything needed to read them right.
+
+A :class:`Scene` is built from a STAC item (a local static catalogue; radiometry from
+``raster:bands``) or from a set of GeoTIFF/JP2 files plus a sensor name (radiometry from the
+sensor registry and the processing baseline). Either way, every band ends up with an explicit
+scale, offset, nodata and valid range before a single pixel is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..errors import InputError, MissingBandError, UnreadableInputError
+from ..sensors import SensorSpec, get_sensor, sensors
+
+_IMAGE_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
+
+
+@dataclass(frozen=True)
+class BandSource:
+    """One band of one scene: where it is and how to read it.
+
+    Attributes
+    ----------
+    name : str
+        landpulse band name (common name, or lower-case id for non-spectral bands: ``scl``).
+    href : str
+        Local path of the GeoTIFF/COG/JP2 file.
+    scale, offset : float
+        Reflectance = DN * scale + offset (1, 0 for classification bands).
+    nodata : float or None
+        Raw nodata value.
+    valid_range : (float, float) or None
+        Raw values outside it are saturated/defective.
+    kind : str
+        ``reflectance`` or ``classification``.
+    band_index : int
+        1-based band of the file.
+    """
+
+    name: str
+    href: str
+    scale: float = 1.0
+    offset: float = 0.0
+    nodata: float | None = None
+    valid_range: tuple[float, float] | None = None
+    kind: str = "reflectance"
+    band_index: int = 1
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One acquisition: id, time, sensor and band sources.
+
+    Attributes
+    ----------
+    id : str
+    datetime : numpy.datetime64
+        Acquisition time (UTC, nanosecond precision, no time zone).
+    bands : dict of str to BandSource
+    sensor : str or None
+        Sensor spec id (``sentinel2-l2a``).
+    platform : str or None
+    processing_baseline : str or None
+    properties : dict
+        Extra provenance (for example ``earthsearch:boa_offset_applied``).
+    """
+
+    id: str
+    datetime: np.datetime64
+    bands: dict[str, BandSource]
+    sensor: str | None = None
+    platform: str | None = None
+    processing_baseline: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def select(self, names: Sequence[str] | None) -> Scene:
+        """This scene restricted to ``names`` (all bands when None).
+
+        Raises
+        ------
+        MissingBandError
+            When a requested band is not in the scene (never filled with zeros).
+        """
+        if names is None:
+            return self
+        missing = [n for n in names if n not in self.bands]
+        if missing:
+            raise MissingBandError(
+                f"scene {self.id} has no {', '.join(repr(m) for m in missing)} band "
+                f"(it has: {', '.join(self.bands)})"
+            )
+        return Scene(self.id, self.datetime, {n: self.bands[n] for n in names}, self.sensor,
+                     self.platform, self.processing_baseline, dict(self.properties))
+
+
+def to_datetime64(value: str | dt.datetime | np.datetime64) -> np.datetime64:
+    """UTC acquisition time as ``datetime64[ns]`` (time zones converted, then dropped)."""
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[ns]")
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError as err:
+            raise InputError(f"cannot read datetime {value!r}; use ISO 8601, e.g. 2016-01-12T15:56:00Z") from err
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return np.datetime64(value, "ns")
+
+
+def _sensor_for_item(item: Mapping[str, Any]) -> SensorSpec | None:
+    coll = item.get("collection")
+    props = item.get("properties", {})
+    for spec in sensors().values():
+        if coll in spec.stac_collections:
+            return spec
+    product_type = str(props.get("s2:product_type", ""))
+    if product_type.endswith("2A"):
+        return get_sensor("sentinel2-l2a")
+    if product_type.endswith("1C"):
+        return get_sensor("sentinel2-l1c")
+    return None
+
+
+def _local_href(href: str, base: Path) -> str:
+    parsed = urlparse(href)
+    if parsed.scheme in ("http", "https", "s3", "gs", "az"):
+        raise UnreadableInputError(
+            f"asset href {href} is remote; landpulse ingests local static catalogues: download the "
+            "assets and rewrite the hrefs to local paths"
+        )
+    path = Path(parsed.path if parsed.scheme == "file" else href)
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def scene_from_stac_item(
+    item: str | Path | Mapping[str, Any],
+    *,
+    bands: Sequence[str] | None = None,
+    base_dir: str | Path | None = None,
+) -> Scene:
+    """Build a :class:`Scene` from a STAC Item (a JSON file or a parsed dict).
+
+    Bands are resolved by ``eo:bands`` common name (``red``, ``nir``...) and classification
+    assets by key (``scl``); where an item offers a COG and a JP2 of one band, the COG wins.
+    Scale, offset and nodata come from each asset's ``raster:bands``; where those are absent they
+    come from the sensor registry and the item's ``s2:processing_baseline``.
+
+    Parameters
+    ----------
+    item : path or mapping
+        The item; relative asset hrefs resolve against its folder (or ``base_dir``).
+    bands : sequence of str, optional
+        Bands to keep (default: all image assets that resolve to a band).
+    base_dir : path, optional
+        Folder for relative hrefs when ``item`` is a dict.
+
+    Raises
+    ------
+    UnreadableInputError
+        When the item cannot be read, or an asset is remote.
+    MissingBandError
+        When a requested band has no asset.
+    """
+    if isinstance(item, (str, Path)):
+        path = Path(item)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise UnreadableInputError(f"cannot read STAC item {path}: {err}") from err
+        base = Path(base_dir) if base_dir else path.resolve().parent
+    else:
+        data = dict(item)
+        base = Path(base_dir) if base_dir else Path.cwd()
+    if data.get("type") != "Feature" or "assets" not in data:
+        raise UnreadableInputError("not a STAC Item (needs type 'Feature' and 'assets')")
+    props = data.get("properties", {})
+    spec = _sensor_for_item(data)
+    baseline = props.get("s2:processing_baseline")
+    when = props.get("datetime") or props.get("start_datetime")
+    if not when:
+        raise InputError(f"STAC item {data.get('id')} has no datetime")
+
+    sources: dict[str, tuple[int, BandSource]] = {}
+    for key, asset in data["assets"].items():
+        media = str(asset.get("type", ""))
+        roles = asset.get("roles", ["data"])
+        if not media.startswith(_IMAGE_TYPES) or "data" not in roles:
+            continue
+        eo = asset.get("eo:bands") or []
+        if len(eo) > 1:
+            continue  # multi-band composites (visual) are not bands
+        common = eo[0].get("common_name") if eo else None
+        band_spec = None
+        if spec is not None:
+            for candidate in (common, eo[0].get("name") if eo else None, key.split("-")[0]):
+                if candidate:
+                    try:
+                        band_spec = spec.band(candidate)
+                        break
+                    except InputError:
+                        pass
+        name = common or (band_spec.name if band_spec else None)
+        if name is None:
+            continue
+        kind = band_spec.kind if band_spec else ("reflectance" if common else "classification")
+        rb = (asset.get("raster:bands") or [{}])[0]
+        if kind == "classification":
+            scale, offset = 1.0, 0.0
+        elif "scale" in rb or "offset" in rb:
+            scale, offset = float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+        elif spec is not None:
+            scale, offset = spec.scale, spec.offset_for(baseline)
+        else:
+            raise InputError(
+                f"asset {key!r} of item {data.get('id')} has no raster:bands scale/offset and the "
+                "sensor is unknown; add raster:bands to the item"
+            )
+        nodata = rb.get("nodata", band_spec.nodata if band_spec and band_spec.nodata is not None else (spec.nodata if spec else None))
+        valid = (band_spec.valid_range if band_spec and band_spec.valid_range else (spec.valid_range if spec and kind != "classification" else None))
+        priority = 0 if "tiff" in media else 1  # prefer the COG over the JP2 of the same band
+        src = BandSource(name, _local_href(asset["href"], base), scale, offset,
+                         None if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)) else float(nodata),
+                         tuple(valid) if valid else None, kind)  # type: ignore[arg-type]
+        if name not in sources or priority < sources[name][0]:
+            sources[name] = (priority, src)
+    scene = Scene(
+        id=str(data.get("id")),
+        datetime=to_datetime64(when),
+        bands={k: v for k, (_, v) in sources.items()},
+        sensor=spec.id if spec else None,
+        platform=props.get("platform"),
+        processing_baseline=baseline,
+        properties={k: v for k, v in props.items() if k.startswith(("earthsearch:", "s2:product_uri", "s2:granule_id"))},
+    )
+    return scene.select(bands)
+
+
+def scene_from_files(
+    files: Mapping[str, str | Path],
+    *,
+    datetime: str | dt.datetime | np.datetime64,
+    sensor: str,
+    processing_baseline: str | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+    scene_id: str | None = None,
+    platform: str | None = None,
+) -> Scene:
+    """Build a :class:`Scene` from band files named by common name or band id.
+
+    Parameters
+    ----------
+    files : mapping
+        ``{"red": "B04.tif", "B08": "B08.jp2", ...}``.
+    datetime : str or datetime
+        Acquisition time.
+    sensor : str
+        Sensor spec id (``sentinel2-l2a``, ``sentinel2-l1c``).
+    processing_baseline : str, optional
+        Needed by sensors whose offset depends on it (Sentinel-2), unless ``offset`` is given.
+    scale, offset : float, optional
+        Override the sensor's radiometry (both or neither).
+    scene_id, platform : str, optional
+
+    Raises
+    ------
+    InputError
+        For an unknown sensor or band, or a Sentinel-2 scene without baseline or offset.
+    """
+    spec = get_sensor(sensor)
+    if (scale is None) != (offset is None):
+        raise InputError("give both scale and offset, or neither")
+    when = to_datetime64(datetime)
+    sources: dict[str, BandSource] = {}
+    for key, href in files.items():
+        b = spec.band(key)
+        if b.kind == "classification":
+            s, o = 1.0, 0.0
+        elif scale is not None and offset is not None:
+            s, o = float(scale), float(offset)
+        else:
+            s, o = spec.scale, spec.offset_for(processing_baseline)
+        nodata = b.nodata if b.nodata is not None else spec.nodata
+        valid = b.valid_range or (spec.valid_range if b.kind != "classification" else None)
+        sources[b.name] = BandSource(b.name, str(Path(href).resolve()), s, o,
+                                     None if nodata is None else float(nodata), valid, b.kind)
+    sid = scene_id or f"{sensor}_{np.datetime_as_string(when, unit='s').replace(':', '')}"
+    return Scene(sid, when, sources, spec.id, platform, processing_baseline)

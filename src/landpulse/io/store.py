@@ -1,0 +1,258 @@
+"""Zarr stores: open any (v2 or v3), write Zarr v3 with checksummed chunks, atomically.
+
+* :func:`open_store` opens inputs *without* decoding scale/offset (raw digital numbers stay raw;
+  the radiometric contract applies them later, once) and with the CRS decoded.
+* :func:`write_zarr` writes Zarr v3, every chunk with a ``crc32c`` checksum (a corrupted chunk
+  raises on read instead of decoding to garbage), into a temporary sibling folder that is renamed
+  into place only when complete: a failed or killed write leaves no partial store behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from zarr.codecs import BloscCodec, Crc32cCodec
+
+from ..errors import NotAZarrStoreError, StoreExistsError, InputError
+
+PathLike = str | os.PathLike[str]
+
+#: Hot data (raw bands): blosc-lz4 with byte shuffle, fast to decode. Plain LZ4 without a
+#: shuffle does not compress 16-bit imagery at all (DESIGN.md section 7).
+DEFAULT_CLEVEL = 5
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def validate_name(name: str, what: str = "name") -> str:
+    """Reject names that could escape a folder (``..``, ``/``, absolute paths, odd characters)."""
+    if not _NAME_RE.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '-' and '.', no path separators or '..'"
+        )
+    return name
+
+
+def is_zarr_store(path: PathLike) -> bool:
+    """True when ``path`` is a local Zarr v2 or v3 group or array."""
+    p = Path(path)
+    return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr.Dataset:
+    """Open a Zarr store (v2 or v3, landpulse's own or foreign) as a lazy Dataset.
+
+    Parameters
+    ----------
+    path : str or path
+        The store folder.
+    chunks : mapping, optional
+        Dask chunks; default: the store's own chunks.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dask-backed, raw values (no CF scale/offset decoding: see :mod:`landpulse.radiometry`),
+        ``spatial_ref`` decoded as a coordinate so ``ds.rio.crs`` works.
+
+    Raises
+    ------
+    NotAZarrStoreError
+        When ``path`` does not exist or is not a readable Zarr store.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise NotAZarrStoreError(f"{p}: no such store (the path does not exist)")
+    if not is_zarr_store(p):
+        raise NotAZarrStoreError(
+            f"{p} is not a Zarr store (no zarr.json, .zgroup or .zarray inside); "
+            "ingest imagery first with `landpulse ingest`"
+        )
+    try:
+        ds = xr.open_zarr(
+            p, consolidated=_is_consolidated(p), mask_and_scale=False, decode_coords="all",
+            chunks=dict(chunks) if chunks else {},
+        )
+    except Exception as err:  # zarr/xarray raise many types for unreadable metadata
+        raise NotAZarrStoreError(f"{p} could not be opened as Zarr: {err}") from err
+    return load_small_coords(ds)
+
+
+def _is_consolidated(p: Path) -> bool:
+    if (p / ".zmetadata").is_file():
+        return True
+    meta = p / "zarr.json"
+    if meta.is_file():
+        try:
+            return bool(json.loads(meta.read_text()).get("consolidated_metadata"))
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+def load_small_coords(ds: xr.Dataset) -> xr.Dataset:
+    """Load 0-/1-D coordinates (per-date scale, offset, scene id) into memory.
+
+    They are tiny, and keeping them lazy would make every kernel call build graph nodes for them.
+    """
+    small = {c: ds[c].variable.load() for c in ds.coords if ds[c].ndim <= 1 and c not in ds.indexes}
+    return ds.assign_coords(small) if small else ds
+
+
+def zarr_encoding(
+    ds: xr.Dataset,
+    chunks: Mapping[str, int] | None = None,
+    *,
+    clevel: int = DEFAULT_CLEVEL,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per-variable Zarr v3 encoding: blosc-lz4 + shuffle, then a crc32c checksum per chunk.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    chunks : mapping of dim to size, optional
+        Chunk shape by dimension (default: the Dask chunks, else whole dimensions).
+    clevel : int
+        Blosc compression level.
+    extra : mapping, optional
+        Additional encoding per variable (``dtype``, ``scale_factor``, ``_FillValue``...).
+    """
+    enc: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        if var.ndim == 0:
+            continue
+        e: dict[str, Any] = {}
+        if var.dtype.kind not in "OTU":  # strings keep zarr's default codecs
+            itemsize = np.dtype((extra or {}).get(str(name), {}).get("dtype", var.dtype)).itemsize
+            e["compressors"] = (
+                BloscCodec(cname="lz4", clevel=clevel, shuffle="shuffle" if itemsize > 1 else "noshuffle", typesize=itemsize),
+                Crc32cCodec(),
+            )
+        if var.ndim >= 2:
+            if chunks:
+                e["chunks"] = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(var.dims, var.shape, strict=True))
+            elif var.chunks:
+                e["chunks"] = tuple(c[0] for c in var.chunks)
+        if "grid_mapping" in var.encoding and "grid_mapping" not in var.attrs:
+            e["grid_mapping"] = var.encoding["grid_mapping"]
+        e.update((extra or {}).get(str(name), {}))
+        enc[str(name)] = e
+    return enc
+
+
+@contextlib.contextmanager
+def atomic_directory(target: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder that replaces ``target`` when the block succeeds.
+
+    On error the temporary folder is removed and ``target`` is untouched. Replacing an existing
+    target renames it aside first, so there is no moment without a complete store at ``target``
+    other than between two renames.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise StoreExistsError(f"{target} already exists; pass overwrite (CLI: --overwrite) to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _with_grid_mapping_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """Put ``grid_mapping`` into attributes so it survives an explicit encoding on write."""
+    ds = ds.copy()
+    if "spatial_ref" not in ds.variables:
+        return ds
+    for name in ds.data_vars:
+        var = ds[name]
+        if name != "spatial_ref" and var.ndim >= 2 and "grid_mapping" not in var.attrs:
+            ds[name].attrs["grid_mapping"] = var.encoding.pop("grid_mapping", "spatial_ref")
+    return ds
+
+
+def write_zarr(
+    ds: xr.Dataset,
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    chunks: Mapping[str, int] | None = None,
+    encoding: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
+) -> Path:
+    """Write ``ds`` as a Zarr v3 store at ``path``, atomically, with checksummed chunks.
+
+    Each Dask task writes whole Zarr chunks that no other task touches: the Dask chunks are
+    aligned to the Zarr chunks before writing (never ``safe_chunks=False``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    path : str or path
+    overwrite : bool
+        Replace an existing store (atomically).
+    chunks : mapping of dim to size, optional
+        Zarr chunk shape (default: the Dask chunks).
+    encoding : mapping, optional
+        Extra encoding per variable (``dtype``, ``scale_factor``, ``_FillValue``).
+    progress : bool
+        Show a progress bar while computing.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    ds = _with_grid_mapping_attrs(ds)
+    if chunks:
+        ds = _chunk_images(ds, chunks)
+    enc = zarr_encoding(ds, chunks, extra=encoding)
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        delayed = ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=enc, compute=False)
+        _compute(delayed, progress)
+    return path
+
+
+def _chunk_images(ds: xr.Dataset, chunks: Mapping[str, int]) -> xr.Dataset:
+    """Rechunk the image variables (2-D and up) only; small coordinates stay in memory."""
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        if var.ndim >= 2:
+            out[name] = ds[name].chunk({d: chunks[d] for d in var.dims if d in chunks})
+    return out
+
+
+def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: bool = False) -> Path:
+    """Append ``ds`` along ``dim`` to an existing landpulse store (same variables and grid)."""
+    ds = _with_grid_mapping_attrs(ds)
+    delayed = ds.to_zarr(path, mode="a", append_dim=dim, zarr_format=3, consolidated=False, compute=False)
+    _compute(delayed, progress)
+    return Path(path)
+
+
+def _compute(delayed: Any, progress: bool) -> None:
+    if progress:
+        from ..progress import progress_bar  # noqa: PLC0415
+
+        with progress_bar():
+            delayed.compute()
+    else:
+        delayed.compute()

@@ -1,0 +1,89 @@
+"""Quick-looks with product-standard colour maps (PNG files and notebook figures).
+
+NDVI and other indices: ``RdYlGn`` over [-1, 1]; NaN (nodata, clouds) in light grey. A product
+with several dates becomes a grid of small multiples, one panel per date.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+#: Colour map and value range per product kind.
+STYLES: dict[str, dict[str, Any]] = {
+    "index": {"cmap": "RdYlGn", "vmin": -1.0, "vmax": 1.0},
+}
+MAX_PIXELS = 1024
+MAX_PANELS = 16
+
+
+def _time_dim(da: xr.DataArray) -> str | None:
+    for d in da.dims:
+        if d in da.coords and np.issubdtype(da[d].dtype, np.datetime64):
+            return str(d)
+    return None
+
+
+def _thin(da: xr.DataArray, max_pixels: int) -> xr.DataArray:
+    ydim, xdim = da.dims[-2], da.dims[-1]
+    step = max(1, math.ceil(max(da.sizes[ydim], da.sizes[xdim]) / max_pixels))
+    return da.isel({ydim: slice(None, None, step), xdim: slice(None, None, step)})
+
+
+def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = None, max_pixels: int = MAX_PIXELS) -> Any:
+    """Draw a product (one panel per date) and return a matplotlib Figure (no pyplot state).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        ``(time, y, x)`` or ``(y, x)``; values in the style's range, NaN for nodata.
+    style : str
+        Key of :data:`STYLES`.
+    title : str, optional
+    max_pixels : int
+        Longest side drawn per panel (larger inputs are subsampled for speed).
+    """
+    import matplotlib  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    st = STYLES[style]
+    tdim = _time_dim(da)
+    frames = [da.isel({tdim: i}) for i in range(min(da.sizes[tdim], MAX_PANELS))] if tdim else [da]
+    n = len(frames)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(4.2 * cols + 0.8, 4.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    cmap = matplotlib.colormaps[st["cmap"]].copy()
+    cmap.set_bad("#d9d9d9")
+    im = None
+    for ax, frame in zip(axes.flat, frames, strict=False):
+        small = _thin(frame, max_pixels)
+        values = np.asarray(small.values, dtype=np.float32)
+        ys, xs = small[small.dims[0]].values, small[small.dims[1]].values
+        extent = (float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max()))
+        im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=st["vmin"], vmax=st["vmax"],
+                       extent=extent, interpolation="nearest")
+        if tdim:
+            ax.set_title(np.datetime_as_string(frame[tdim].values, unit="D"), fontsize=9)
+        ax.ticklabel_format(useOffset=False, style="plain")
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.8, label=da.attrs.get("long_name", da.name))
+    fig.suptitle(title or str(da.name))
+    return fig
+
+
+def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:
+    """Write a PNG quick-look of ``da`` (see :func:`plot_product`) and return its path."""
+    fig = plot_product(da, style=style, title=title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
