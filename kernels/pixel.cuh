@@ -11,8 +11,10 @@
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define LP_HD __host__ __device__ __forceinline__
 #else
-#include <cmath>
 #define LP_HD inline
+#endif
+#if !defined(__CUDACC_RTC__)  // NVRTC has no host headers
+#include <limits>
 #endif
 
 namespace lp {
@@ -20,7 +22,14 @@ namespace lp {
 constexpr int OUT_OF_RANGE_NAN = 0;
 constexpr int OUT_OF_RANGE_CLIP = 1;
 
-LP_HD float nan_f32() { return __builtin_nanf(""); }
+// The canonical quiet NaN (0x7fc00000), as NumPy's float32 NaN.
+LP_HD float nan_f32() {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(0x7fc00000);
+#else
+    return std::numeric_limits<float>::quiet_NaN();
+#endif
+}
 
 // Invalid when the raw value is NaN, equals nodata, or lies outside [lo, hi] (saturated or
 // defective). nodata NaN means "no nodata value" (every comparison with NaN is false); lo/hi may
@@ -34,11 +43,13 @@ LP_HD bool dn_is_valid(T dn, double nodata, double lo, double hi) {
     return true;
 }
 
-// Cast first: integers never meet arithmetic.
+// (float(dn) + offset_dn) * scale. Cast first: integers never meet arithmetic. The offset is in
+// digital-number units (offset / scale): Sentinel-2's -1000 DN offset adds exactly, so DN 1000
+// is exactly zero reflectance and only the scaling rounds.
 template <typename T>
-LP_HD float dn_to_reflectance(T dn, float scale, float offset) {
-    const float v = static_cast<float>(dn) * scale;
-    return v + offset;
+LP_HD float dn_to_reflectance(T dn, float scale, float offset_dn) {
+    const float v = static_cast<float>(dn) + offset_dn;
+    return v * scale;
 }
 
 // (a - b) / (a + b); NaN when a + b == 0; outside [lo, hi] NaN or clipped.
@@ -54,13 +65,13 @@ LP_HD float normalized_difference(float a, float b, float lo, float hi, int poli
 }
 
 template <typename T>
-LP_HD float ndvi_from_dn(T red, T nir, float red_scale, float red_offset, float nir_scale,
-                         float nir_offset, double red_nodata, double red_lo, double red_hi,
+LP_HD float ndvi_from_dn(T red, T nir, float red_scale, float red_offset_dn, float nir_scale,
+                         float nir_offset_dn, double red_nodata, double red_lo, double red_hi,
                          double nir_nodata, double nir_lo, double nir_hi, int policy) {
     if (!dn_is_valid(red, red_nodata, red_lo, red_hi)) return nan_f32();
     if (!dn_is_valid(nir, nir_nodata, nir_lo, nir_hi)) return nan_f32();
-    const float r = dn_to_reflectance(red, red_scale, red_offset);
-    const float n = dn_to_reflectance(nir, nir_scale, nir_offset);
+    const float r = dn_to_reflectance(red, red_scale, red_offset_dn);
+    const float n = dn_to_reflectance(nir, nir_scale, nir_offset_dn);
     return normalized_difference(n, r, -1.0f, 1.0f, policy);
 }
 

@@ -61,13 +61,17 @@ def finish_product(
     radiometry : mapping, optional
         Per-band radiometry summaries (recorded).
     """
-    out = out.drop_vars([c for c in radiometry_coords(*inputs.values()) if c in out.coords])
+    drop = radiometry_coords(*inputs.values())
+    # Keep dimension coordinates, the grid mapping and per-date metadata; drop scalar leftovers
+    # of foreign stores (openEO's empty ``crs`` byte string, for example).
+    drop |= {str(c) for c, v in out.coords.items() if v.ndim == 0 and c != "spatial_ref"}
+    out = out.drop_vars([c for c in drop if c in out.coords])
     out.name = name
     crs = _crs(template)
     if crs is not None:
         out = out.rio.write_crs(crs)
         if "spatial_ref" in template.coords:
-            out = out.assign_coords(spatial_ref=template.coords["spatial_ref"])
+            out = out.assign_coords(spatial_ref=template.coords["spatial_ref"].variable)
         out.attrs["grid_mapping"] = "spatial_ref"
     prov = {
         "software": f"landpulse {__version__}",

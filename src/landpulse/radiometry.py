@@ -219,7 +219,10 @@ def to_reflectance(da: xr.DataArray, name: str | None = None) -> xr.DataArray:
     valid = raw.notnull() & (raw >= lo) & (raw <= hi)
     if not math.isnan(nd):
         valid = valid & (raw != nd)
-    refl = raw.astype(np.float32) * _as_f32(rad.scale) + _as_f32(rad.offset)
+    # Same arithmetic as the kernels: (DN + offset / scale) * scale in float32, so integer DN
+    # offsets (Sentinel-2's -1000) are exact and both encodings of a surface give one value.
+    offset_dn = _as_f32(rad.offset / rad.scale)  # in float64, then float32
+    refl = (raw.astype(np.float32) + offset_dn) * _as_f32(rad.scale)
     out = refl.where(valid).astype(np.float32)
     drop = [c for c in out.coords if c in str(da.attrs.get(RADIOMETRY_ATTR, "")).split()]
     out = out.drop_vars(drop)

@@ -58,8 +58,7 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(4.2 * cols + 0.8, 4.0 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
-    cmap = matplotlib.colormaps[st["cmap"]].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad="#d9d9d9")
     im = None
     for ax, frame in zip(axes.flat, frames, strict=False):
         small = _thin(frame, max_pixels)

@@ -36,3 +36,21 @@ def per_slice(values: Any, lead: tuple[int, ...], dtype: Any = np.float32) -> np
     while arr.ndim > len(lead) and arr.shape[-1] == 1:
         arr = arr[..., 0]
     return np.ascontiguousarray(np.broadcast_to(arr, lead).reshape(-1) if lead else arr.reshape(1))
+
+
+def radiometry_vectors(scale: Any, offset: Any, lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-slice ``(scale, offset_dn)`` as float32 vectors, with the offset in DN units.
+
+    Kernels compute reflectance as ``(DN + offset_dn) * scale``; ``offset_dn = offset / scale`` is
+    formed in float64 on the host (-0.1 / 1e-4 = -1000 exactly), so integer offsets stay exact.
+
+    Raises
+    ------
+    ValueError
+        When a scale is zero or not finite.
+    """
+    s = per_slice(scale, lead, np.float64)
+    o = per_slice(offset, lead, np.float64)
+    if not np.all(np.isfinite(s)) or np.any(s == 0):
+        raise ValueError(f"radiometric scale must be finite and non-zero; got {np.unique(s)}")
+    return s.astype(np.float32), (o / s).astype(np.float32)

@@ -47,6 +47,10 @@ def get_kernel(op: str, device: Device) -> Kernel:
         When no such kernel exists (a programming error, not a user error).
     """
     key = (op, device)
+    if device == "gpu":
+        from .device import cupy_module  # noqa: PLC0415
+
+        cupy_module()  # a clear BackendUnavailableError naming the extra, not an ImportError later
     if key not in _REGISTRY:
         importlib.import_module(_PROVIDERS[device])
     try:

@@ -17,10 +17,11 @@ the store is written to a temporary folder first: bad input writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,9 +298,21 @@ def ingest(
 
     # 2. Write: a new store atomically; an append goes through a complete temporary store first,
     # so unreadable pixels fail before the real store is touched.
-    if existing is None:
-        return write_zarr(ds, store, overwrite=overwrite, chunks=zchunks, progress=progress)
-    with tempfile.TemporaryDirectory(dir=store.parent, prefix=f".{store.name}.staging-") as staging:
-        staged = open_store(write_zarr(ds, Path(staging) / "new.zarr", chunks=zchunks, progress=progress))
-        append_zarr(staged, store, progress=progress)
+    with _reading_errors():
+        if existing is None:
+            return write_zarr(ds, store, overwrite=overwrite, chunks=zchunks, progress=progress)
+        with tempfile.TemporaryDirectory(dir=store.parent, prefix=f".{store.name}.staging-") as staging:
+            staged = open_store(write_zarr(ds, Path(staging) / "new.zarr", chunks=zchunks, progress=progress))
+            # the staged store is complete and local: only now is the real store touched
+            append_zarr(staged, store, progress=progress)
     return store
+
+
+@contextlib.contextmanager
+def _reading_errors() -> Iterator[None]:
+    """Turn GDAL read failures inside Dask tasks (corrupt or truncated files) into a typed error."""
+    try:
+        yield
+    except rasterio.errors.RasterioError as err:
+        cause = f" ({err.__cause__})" if err.__cause__ else ""
+        raise UnreadableInputError(f"reading pixels failed: {err}{cause}") from err

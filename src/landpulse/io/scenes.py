@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -229,21 +229,30 @@ def scene_from_stac_item(
         nodata = rb.get("nodata", band_spec.nodata if band_spec and band_spec.nodata is not None else (spec.nodata if spec else None))
         valid = (band_spec.valid_range if band_spec and band_spec.valid_range else (spec.valid_range if spec and kind != "classification" else None))
         priority = 0 if "tiff" in media else 1  # prefer the COG over the JP2 of the same band
-        src = BandSource(name, _local_href(asset["href"], base), scale, offset,
+        src = BandSource(name, str(asset["href"]), scale, offset,
                          None if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)) else float(nodata),
                          tuple(valid) if valid else None, kind)  # type: ignore[arg-type]
         if name not in sources or priority < sources[name][0]:
             sources[name] = (priority, src)
-    scene = Scene(
+    chosen = {k: v for k, (_, v) in sources.items()}
+    if bands is not None:
+        missing = [b for b in bands if b not in chosen]
+        if missing:
+            raise MissingBandError(
+                f"STAC item {data.get('id')} has no asset for band(s) {missing} "
+                f"(bands found: {', '.join(chosen) or 'none'})"
+            )
+        chosen = {b: chosen[b] for b in bands}
+    chosen = {k: replace(v, href=_local_href(v.href, base)) for k, v in chosen.items()}
+    return Scene(
         id=str(data.get("id")),
         datetime=to_datetime64(when),
-        bands={k: v for k, (_, v) in sources.items()},
+        bands=chosen,
         sensor=spec.id if spec else None,
         platform=props.get("platform"),
         processing_baseline=baseline,
         properties={k: v for k, v in props.items() if k.startswith(("earthsearch:", "s2:product_uri", "s2:granule_id"))},
     )
-    return scene.select(bands)
 
 
 def scene_from_files(

@@ -104,7 +104,13 @@ def load_small_coords(ds: xr.Dataset) -> xr.Dataset:
 
     They are tiny, and keeping them lazy would make every kernel call build graph nodes for them.
     """
-    small = {c: ds[c].variable.load() for c in ds.coords if ds[c].ndim <= 1 and c not in ds.indexes}
+    small = {}
+    for c in ds.coords:
+        if ds[c].ndim <= 1 and c not in ds.indexes:
+            var = ds[c].variable.load()
+            if var.dtype.kind == "T":  # NumPy's StringDType (zarr v3 strings): plain Python strings
+                var = var.astype(object)
+            small[c] = var
     return ds.assign_coords(small) if small else ds
 
 
@@ -241,8 +247,14 @@ def _chunk_images(ds: xr.Dataset, chunks: Mapping[str, int]) -> xr.Dataset:
 
 
 def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: bool = False) -> Path:
-    """Append ``ds`` along ``dim`` to an existing landpulse store (same variables and grid)."""
+    """Append ``ds`` along ``dim`` to an existing landpulse store (same variables and grid).
+
+    Only variables along ``dim`` are written; the store keeps its grid, encodings and attributes.
+    """
     ds = _with_grid_mapping_attrs(ds)
+    ds = ds.drop_vars([n for n, v in ds.variables.items() if dim not in v.dims])
+    for var in ds.variables.values():
+        var.attrs.pop("_FillValue", None)  # raw (undecoded) opens surface it; the store has its own
     delayed = ds.to_zarr(path, mode="a", append_dim=dim, zarr_format=3, consolidated=False, compute=False)
     _compute(delayed, progress)
     return Path(path)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ..blocks import as_stack, per_slice
+from ..blocks import as_stack, radiometry_vectors
 from ..registry import register
 from ..validity import Validity
 from .pixel import OUT_OF_RANGE_CLIP, OUT_OF_RANGE_NAN, ndvi_from_dn
@@ -86,8 +86,6 @@ def ndvi(
     out = np.empty(r3.shape, dtype=np.float32)
     policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
     driver = _ndvi_serial if in_worker_thread() else _ndvi_parallel
-    driver(r3, n3,
-           per_slice(red_scale, lead), per_slice(red_offset, lead),
-           per_slice(nir_scale, lead), per_slice(nir_offset, lead),
-           out, *map(float, red_valid), *map(float, nir_valid), policy)
+    driver(r3, n3, *radiometry_vectors(red_scale, red_offset, lead),
+           *radiometry_vectors(nir_scale, nir_offset, lead), out, *map(float, red_valid), *map(float, nir_valid), policy)
     return out.reshape(red.shape)

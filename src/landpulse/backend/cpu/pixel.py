@@ -42,9 +42,14 @@ def dn_is_valid(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def dn_to_reflectance(dn, scale, offset):  # type: ignore[no-untyped-def]
-    """``float32(dn) * scale + offset`` in float32 (cast first: integers never meet arithmetic)."""
-    return np.float32(dn) * scale + offset
+def dn_to_reflectance(dn, scale, offset_dn):  # type: ignore[no-untyped-def]
+    """``(float32(dn) + offset_dn) * scale`` in float32 (cast first: integers never meet arithmetic).
+
+    The offset arrives in digital-number units (``offset / scale``, see
+    :func:`landpulse.backend.blocks.radiometry_vectors`): for Sentinel-2's -1000 DN offset the sum
+    is exact, so a DN of 1000 is exactly zero reflectance, and only the scaling rounds.
+    """
+    return (np.float32(dn) + offset_dn) * scale
 
 
 @njit(cache=True, nogil=True)
@@ -62,13 +67,13 @@ def normalized_difference(a, b, lo, hi, policy):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def ndvi_from_dn(red, nir, red_scale, red_offset, nir_scale, nir_offset,  # type: ignore[no-untyped-def]
+def ndvi_from_dn(red, nir, red_scale, red_offset_dn, nir_scale, nir_offset_dn,  # type: ignore[no-untyped-def]
                  red_nodata, red_lo, red_hi, nir_nodata, nir_lo, nir_hi, policy):
     """NDVI of one pixel from raw digital numbers (float32, NaN where invalid)."""
     if not dn_is_valid(red, red_nodata, red_lo, red_hi):
         return F32_NAN
     if not dn_is_valid(nir, nir_nodata, nir_lo, nir_hi):
         return F32_NAN
-    r = dn_to_reflectance(red, red_scale, red_offset)
-    n = dn_to_reflectance(nir, nir_scale, nir_offset)
+    r = dn_to_reflectance(red, red_scale, red_offset_dn)
+    n = dn_to_reflectance(nir, nir_scale, nir_offset_dn)
     return normalized_difference(n, r, F32_MINUS_ONE, F32_ONE, policy)

@@ -1,10 +1,8 @@
 """GPU kernels (CuPy blocks in, CuPy blocks out, CUDA C from ``kernels/`` inside).
 
-Importing this package imports CuPy; the registry does so only when a GPU kernel is asked for.
+Importing this package does not import CuPy (kernel entries import it when called), so the CUDA
+source table in :mod:`.cuda` can be checked on machines without CuPy; the registry asks for
+CuPy before it hands out a GPU kernel.
 """
 
-from ..device import cupy_module
-
-cupy_module()  # a clear BackendUnavailableError instead of an ImportError deep inside
-
-from . import ndvi as _ndvi  # noqa: E402,F401  (registers "ndvi")
+from . import ndvi as _ndvi  # noqa: F401  (registers "ndvi")

@@ -6,14 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import as_stack, per_slice
+from ..blocks import as_stack, radiometry_vectors
 from ..device import cupy_module
 from ..registry import register
 from ..validity import Validity
 from .cuda import CUDA_TYPE_NAMES, get_function, launch_config
-
-_EXPRESSIONS = tuple(f"ndvi_kernel<{t}>" for t in CUDA_TYPE_NAMES.values())
-
 
 @register("ndvi", "gpu")
 def ndvi(
@@ -39,8 +36,9 @@ def ndvi(
     out = cp.empty(r3.shape, dtype=cp.float32)
     n = out.size
     if n:
-        kernel = get_function("ndvi", f"ndvi_kernel<{CUDA_TYPE_NAMES[r3.dtype.name]}>", _EXPRESSIONS)
-        params = [cp.asarray(per_slice(v, lead)) for v in (red_scale, red_offset, nir_scale, nir_offset)]
+        kernel = get_function("ndvi", f"ndvi_kernel<{CUDA_TYPE_NAMES[r3.dtype.name]}>")
+        params = [cp.asarray(v) for v in (*radiometry_vectors(red_scale, red_offset, lead),
+                                          *radiometry_vectors(nir_scale, nir_offset, lead))]
         grid, block = launch_config(n)
         kernel(grid, block, (
             r3, n3, *params, out,

@@ -1,0 +1,124 @@
+"""Shared fixtures: every backend through one fixture, real data where it exists, small scenes.
+
+* ``backend``: runs a test once per available device (``cpu`` always, ``gpu`` where CuPy and a
+  CUDA device exist; skipped otherwise) and gives it a function that places data there.
+* ``bolzano``: the real Sentinel-2 L2A series in ../shared/data (skipped when absent).
+* ``sample_item``: the real CC0 Sentinel-2 L1C crop shipped with landpulse.
+* ``write_band``: writes a small GeoTIFF band (synthetic values, for error and contract tests).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from rasterio.transform import from_origin
+
+import landpulse
+from landpulse.backend import gpu_available, to_device, to_host
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LANDPULSE_SHARED_DATA", REPO.parent / "shared" / "data"))
+BOLZANO = SHARED_DATA / "s2l2a-bolzano-2022-06.zarr"
+EARTH_SEARCH_ITEM = SHARED_DATA / "earth-search-s2-l2a-item.json"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``gpu``-marked tests where there is no GPU, with the reason."""
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device or CuPy here (GPU tests run on the GPU machine: make gpu-check)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+class Placement:
+    """Moves data to one device and back; ``name`` is ``'cpu'`` or ``'gpu'``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, obj: Any) -> Any:
+        return to_device(obj) if self.name == "gpu" else obj
+
+    def host(self, obj: Any) -> Any:
+        return to_host(obj) if self.name == "gpu" else obj
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
+def backend(request: pytest.FixtureRequest) -> Iterator[Placement]:
+    """Every backend through one fixture: the test body places its inputs with it."""
+    with landpulse.set_options(backend=request.param):
+        yield Placement(request.param)
+
+
+@pytest.fixture(scope="session")
+def bolzano() -> xr.Dataset:
+    """The real Bolzano Sentinel-2 L2A series (12 dates), opened in place, read-only."""
+    if not BOLZANO.exists():
+        pytest.skip(f"shared data not found at {BOLZANO}")
+    ds = landpulse.open_store(BOLZANO)
+    # openEO exported reflectance x 1e4 as float32 with the L2A offset already removed.
+    return landpulse.declare_radiometry(ds, scale=1e-4, offset=0.0, bands=["B02", "B03", "B04", "B08"])
+
+
+@pytest.fixture(scope="session")
+def sample_item() -> Path:
+    from landpulse.datasets import sample_scene_item
+
+    return sample_scene_item()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory, sample_item: Path) -> Path:
+    """The bundled real scene ingested once per session (read-only for tests)."""
+    from landpulse.io import ingest, scene_from_stac_item
+
+    path = tmp_path_factory.mktemp("sample") / "scenes.zarr"
+    return ingest(scene_from_stac_item(sample_item), path)
+
+
+WriteBand = Callable[..., Path]
+
+
+@pytest.fixture
+def write_band(tmp_path: Path) -> WriteBand:
+    """Write a single-band GeoTIFF: ``write_band(name, array, crs=..., origin=..., res=...)``."""
+
+    def write(name: str, data: np.ndarray, *, crs: str = "EPSG:32632", origin: tuple[float, float] = (600000.0, 5200020.0),
+              res: float = 10.0, nodata: float | None = 0) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
+                           dtype=data.dtype, crs=crs, transform=from_origin(*origin, res, res), nodata=nodata) as dst:
+            dst.write(data, 1)
+        return path
+
+    return write
+
+
+def numpy_ndvi_reference(red_dn: np.ndarray, nir_dn: np.ndarray, scale: float, offset: float,
+                         nodata: float | None = 0, valid: tuple[float, float] = (1, 65534)) -> np.ndarray:
+    """An independent NDVI reference in float64 (no landpulse code involved)."""
+    r = red_dn.astype(np.float64) * scale + offset
+    n = nir_dn.astype(np.float64) * scale + offset
+    bad = ~np.isfinite(r) | ~np.isfinite(n)
+    for dn in (red_dn, nir_dn):
+        d = dn.astype(np.float64)
+        if nodata is not None:
+            bad |= d == nodata
+        bad |= (d < valid[0]) | (d > valid[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (n - r) / (n + r)
+    out[bad | ((n + r) == 0) | (out < -1) | (out > 1)] = np.nan
+    return out

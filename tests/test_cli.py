@@ -1,0 +1,111 @@
+"""The ``landpulse`` command: the demo path end to end, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pystac
+import pytest
+
+import landpulse
+from landpulse.cli import main
+
+from .conftest import BOLZANO
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_run_info_end_to_end(tmp_path: Path, sample_item: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, out = tmp_path / "scenes.zarr", tmp_path / "products"
+    code, stdout, _ = run_cli(capsys, "ingest", store, "--item", sample_item, "--bands", "red,nir,swir16")
+    assert code == 0 and "ingested 1 scene" in stdout
+    code, stdout, _ = run_cli(capsys, "info", store)
+    assert code == 0 and "EPSG:32618" in stdout and "swir16" in stdout and "scale 0.0001" in stdout
+    code, stdout, _ = run_cli(capsys, "run", store, "--out", out)
+    assert code == 0, stdout
+    zarr_path, png, item_path = out / "ndvi" / "ndvi.zarr", out / "ndvi" / "ndvi.png", out / "ndvi" / "ndvi.json"
+    assert zarr_path.is_dir() and png.stat().st_size > 10_000 and item_path.is_file()
+    assert str(zarr_path) in stdout and str(png) in stdout
+    # the product equals the library call on the same store
+    np.testing.assert_allclose(landpulse.open_product(zarr_path)["ndvi"].values,
+                               landpulse.ndvi(landpulse.open_store(store)).values, atol=0.5e-4 + 1e-7)
+    # the STAC item is valid-shaped, points at the product and records provenance
+    item = pystac.Item.from_file(str(item_path))
+    assert item.assets["data"].href.endswith("ndvi.zarr") and item.assets["quicklook"].href.endswith("ndvi.png")
+    assert item.properties["proj:code"] == "EPSG:32618" and item.properties["proj:shape"] == [800, 800]
+    assert item.properties["landpulse:inputs"] == ["S2A_18SVG_20160112_L1C_crop"]
+    assert item.properties["landpulse:provenance"]["radiometry"]["red"]["scale"] == 1e-4
+    assert item.properties["landpulse:device"]["device"] == "cpu"
+    assert item.assets["data"].extra_fields["raster:bands"][0] == {"data_type": "int16", "nodata": -32768, "scale": 1e-4, "offset": 0.0, "unit": "1"}
+    # a second run finds the committed product and writes nothing
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    code, stdout, _ = run_cli(capsys, "run", store, "--out", out)
+    assert code == 0 and "already committed" in stdout
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_ingest_from_band_files(tmp_path: Path, sample_item: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = sample_item.parent
+    code, _, err = run_cli(capsys, "ingest", tmp_path / "s.zarr", "--band", f"red={folder / 'B04.tif'}",
+                           "--band", f"B08={folder / 'B08.tif'}", "--sensor", "sentinel2-l1c",
+                           "--datetime", "2016-01-12", "--processing-baseline", "02.01")
+    assert code == 0, err
+    ds = landpulse.open_store(tmp_path / "s.zarr")
+    assert set(ds.data_vars) == {"red", "nir"} and float(ds["nir_dn_offset"][0]) == 0.0
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["run", "{tmp}/missing.zarr", "--out", "{tmp}/o"], 2, "no such store"),
+    (["run", "{tmp}", "--out", "{tmp}/o"], 2, "is not a Zarr store"),
+    (["run", "{store}", "--out", "{tmp}/o", "--product", "evi9"], 2, "unknown product"),
+    (["run", "{store}", "--out", "{tmp}/o", "--band", "red"], 2, "NAME=VALUE"),
+    (["run", "{store}", "--out", "{tmp}/o", "--backend", "tpu"], 2, "backend must be one of"),
+    (["ingest", "{tmp}/x.zarr"], 2, "nothing to ingest"),
+    (["ingest", "{tmp}/x.zarr", "--item", "{tmp}/nope.json"], 2, "cannot read STAC item"),
+    (["ingest", "{tmp}/x.zarr", "--item", "{item}", "--bands", "red,thermal"], 2, "no asset for band"),
+    (["frobnicate"], 2, "No such command"),
+])
+def test_failures_are_one_line_with_exit_codes(tmp_path: Path, sample_store: Path, sample_item: Path,
+                                               capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str) -> None:
+    filled = [a.format(tmp=tmp_path, store=sample_store, item=sample_item) for a in args]
+    got, stdout, stderr = run_cli(capsys, *filled)
+    assert got == code
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("landpulse: error:") and message in lines[0], stderr
+    assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "o").exists()
+
+
+def test_gpu_backend_without_gpu_names_the_extra(sample_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if landpulse.backend.gpu_available():
+        pytest.skip("this machine has a GPU")
+    code, _, err = run_cli(capsys, "run", sample_store, "--out", tmp_path / "o", "--backend", "gpu")
+    assert code == 3 and ("landpulse[gpu" in err or "no CUDA device" in err)
+    assert not (tmp_path / "o" / "ndvi" / "ndvi.json").exists()
+
+
+@pytest.mark.shared_data
+def test_run_on_foreign_store_with_declared_radiometry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not BOLZANO.exists():
+        pytest.skip("shared data not found")
+    code, _, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o")
+    assert code == 2 and "declare_radiometry" in err  # float bands without metadata are refused
+    code, stdout, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--encoding", "float32")
+    assert code == 0, err
+    item = json.loads((tmp_path / "o" / "ndvi" / "ndvi.json").read_text())
+    assert item["properties"]["start_datetime"].startswith("2022-06-02") and item["properties"]["proj:code"] == "EPSG:32632"
+
+
+def test_console_script_and_help(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "landpulse"
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "ingest" in result.stdout and "run" in result.stdout and "info" in result.stdout
+    result = subprocess.run([str(exe), "info", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("landpulse: error:")
