@@ -37,7 +37,7 @@ demo: env
 	$(BIN)/landpulse ingest $(DEMO_OUT)/scenes.zarr --item $(SAMPLE_ITEM)
 	$(BIN)/landpulse info $(DEMO_OUT)/scenes.zarr
 	$(BIN)/landpulse run $(DEMO_OUT)/scenes.zarr --out $(DEMO_OUT)/products
-	@echo "Products, quick-looks and the run report are in $(DEMO_OUT)/products"
+	@echo "Products (Zarr + STAC item), quick-looks (PNG) and the run report (run-report.json) are in $(DEMO_OUT)/products"
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_ndvi.py

@@ -108,7 +108,7 @@ def run(
 ) -> None:
     """Compute products for a store and commit each one: Zarr, quick-look, then its STAC item."""
     from .backend import set_options  # noqa: PLC0415
-    from .pipeline import run_products  # noqa: PLC0415
+    from .pipeline import run_products, write_run_report  # noqa: PLC0415
 
     if encoding not in ("int16", "float32"):
         raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
@@ -130,6 +130,7 @@ def run(
         if r.quicklook:
             typer.echo(f"{r.name}: quick-look {r.quicklook}")
         typer.echo(f"{r.name}: STAC item {r.item}")
+    typer.echo(f"run report: {write_run_report(results, out, store=str(store))}")
 
 
 def _describe(path: Path) -> dict[str, Any]:

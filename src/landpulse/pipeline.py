@@ -59,6 +59,30 @@ def _stats(da: xr.DataArray) -> dict[str, float]:
     return {"valid_fraction": float(valid), "min": float(lo), "mean": float(mean), "max": float(hi)}
 
 
+def write_run_report(results: Sequence[ProductResult], out_dir: PathLike, *, store: str) -> Path:
+    """Write ``<out_dir>/run-report.json``: what each product did, its statistics and timing."""
+    import datetime as dt  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from ._version import __version__  # noqa: PLC0415
+
+    report = {
+        "software": f"landpulse {__version__}",
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "store": store,
+        "device": device_info(resolve_device()).as_dict(),
+        "products": [
+            {"name": r.name, "status": r.status, "store": str(r.store), "item": str(r.item),
+             "quicklook": str(r.quicklook) if r.quicklook else None, "seconds": round(r.seconds, 3), "stats": r.stats}
+            for r in results
+        ],
+    }
+    path = Path(out_dir) / "run-report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
 def run_products(
     store: PathLike | xr.Dataset,
     out_dir: PathLike,
