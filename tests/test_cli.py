@@ -45,11 +45,13 @@ def test_ingest_run_info_end_to_end(tmp_path: Path, sample_item: Path, capsys: p
     assert item.properties["landpulse:provenance"]["radiometry"]["red"]["scale"] == 1e-4
     assert item.properties["landpulse:device"]["device"] == "cpu"
     assert item.assets["data"].extra_fields["raster:bands"][0] == {"data_type": "int16", "nodata": -32768, "scale": 1e-4, "offset": 0.0, "unit": "1"}
-    # a second run finds the committed product and writes nothing
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert json.loads((out / "run-report.json").read_text())["products"][0]["status"] == "written"
+    # a second run finds the committed product and writes no product bytes (only its own report)
+    before = {p: p.stat().st_mtime_ns for p in (out / "ndvi").rglob("*") if p.is_file()}
     code, stdout, _ = run_cli(capsys, "run", store, "--out", out)
     assert code == 0 and "already committed" in stdout
-    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert before == {p: p.stat().st_mtime_ns for p in (out / "ndvi").rglob("*") if p.is_file()}
+    assert json.loads((out / "run-report.json").read_text())["products"][0]["status"] == "skipped"
 
 
 def test_ingest_from_band_files(tmp_path: Path, sample_item: Path, capsys: pytest.CaptureFixture[str]) -> None:
