@@ -107,13 +107,13 @@ LP_HD float abs_f32(float a) {
 #endif
 }
 
-// NaN stays NaN; outside [lo, hi] NaN, or clipped with the clip policy.
-LP_HD float finish_index(float v, float lo, float hi, int policy) {
+// Range check of an index value. NaN stays NaN; values in [lo_edge, lo) or (hi, hi_edge] (a few
+// float32 ulps beyond a bound: rounding of a value that lies on it) are set to the bound; values
+// farther out are NaN, or clipped with the clip policy.
+LP_HD float finish_index(float v, float lo, float hi, float lo_edge, float hi_edge, int policy) {
     if (v != v) return nan_f32();
-    if (v < lo || v > hi) {
-        if (policy == OUT_OF_RANGE_CLIP) return v < lo ? lo : hi;
-        return nan_f32();
-    }
+    if (v < lo) return (v >= lo_edge || policy == OUT_OF_RANGE_CLIP) ? lo : nan_f32();
+    if (v > hi) return (v <= hi_edge || policy == OUT_OF_RANGE_CLIP) ? hi : nan_f32();
     return v;
 }
 

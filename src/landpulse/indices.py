@@ -20,6 +20,7 @@ evaluates all formulas per pixel (see :mod:`landpulse.backend.codegen`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -37,6 +38,70 @@ from .provenance import PROVENANCE_ATTR, finish_product
 from .radiometry import BandRadiometry, band_radiometry
 
 OutOfRange = Literal["nan", "clip"]
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """A fused plan and how it maps onto the catalogue.
+
+    Attributes
+    ----------
+    plan : FusedPlan
+    names : tuple of str
+        Output names (as requested, lower case).
+    symbols : tuple of str
+        ASI band symbols, in kernel slot order.
+    constants : dict
+        Constant values per output name.
+    constant_values : tuple of float
+        The kernel's constant slots, in order.
+    """
+
+    plan: FusedPlan
+    names: tuple[str, ...]
+    symbols: tuple[str, ...]
+    constants: dict[str, dict[str, float]]
+    constant_values: tuple[float, ...]
+
+
+def plan_for(
+    names: Sequence[str],
+    *,
+    constants: Mapping[str, Mapping[str, float]] | None = None,
+    with_mask: bool = False,
+) -> PlanInfo:
+    """The fused kernel plan for catalogue indices ``names`` (band slots in order of first use).
+
+    Raises
+    ------
+    InputError
+        For unknown names, duplicates, or constants of indices not requested.
+    """
+    requested = cat.resolve(list(names))
+    overrides = {str(k).lower(): v for k, v in (constants or {}).items()}
+    keys = [k for k, _ in requested]
+    aliases = {spec.key: k for k, spec in requested}
+    unknown = [k for k in overrides if k not in keys and k not in aliases]
+    if unknown:
+        raise InputError(f"constants given for {unknown}, which are not requested")
+    symbols: list[str] = []
+    for _, spec in requested:
+        symbols += [b for b in spec.bands if b not in symbols]
+    slots = {s: i for i, s in enumerate(symbols)}
+    values: list[float] = []
+    outputs: list[FusedOutput] = []
+    chosen: dict[str, dict[str, float]] = {}
+    for key, spec in requested:
+        consts = spec.constants_with(overrides.get(key) or overrides.get(spec.key))
+        chosen[key] = consts
+        cslots = {}
+        for cname, v in consts.items():
+            cslots[cname] = len(values)
+            values.append(v)
+        outputs.append(FusedOutput(key, bind(spec.expr, slots, cslots), tuple(slots[b] for b in spec.bands),
+                                   float(spec.valid_range[0]), float(spec.valid_range[1])))
+    plan = FusedPlan(len(symbols), tuple(outputs), len(values), with_mask, with_mask)
+    return PlanInfo(plan, tuple(keys), tuple(symbols), chosen, tuple(values))
 
 
 def _check_policy(out_of_range: str) -> None:
@@ -132,15 +197,9 @@ def indices(
     if not requested and the_mask is None:
         raise InputError("nothing to compute: give at least one index name, or a mask")
     catalogue = cat.catalogue()
-    constants = {str(k).lower(): v for k, v in (constants or {}).items()}
-    unknown = [k for k in constants if k not in (n for n, _ in requested)]
-    if unknown:
-        raise InputError(f"constants given for {unknown}, which are not requested")
 
-    # bands: one slot per ASI symbol, in order of first use
-    symbols: list[str] = []
-    for _, spec in requested:
-        symbols += [b for b in spec.bands if b not in symbols]
+    info = plan_for([k for k, _ in requested], constants=constants, with_mask=the_mask is not None)
+    symbols = list(info.symbols)
     mapping = dict(bands or {})
     used: dict[str, tuple[str, xr.DataArray]] = {s: _band_for(ds, catalogue.bands[s], mapping) for s in symbols}
     rad = {s: band_radiometry(da, common) for s, (common, da) in used.items()}
@@ -158,23 +217,11 @@ def indices(
                 "scale-invariant index such as " + ", ".join(
                     s.key for s in catalogue.indices.values() if s.scale_invariant and set(s.bands) <= set(used))
             )
-
-    slots = {s: i for i, s in enumerate(symbols)}
-    const_values: list[float] = []
-    outputs: list[FusedOutput] = []
-    chosen_constants: dict[str, dict[str, float]] = {}
-    for key, spec in requested:
-        values = spec.constants_with(constants.get(key) or constants.get(spec.key))
-        chosen_constants[key] = values
-        cslots = {}
-        for cname, v in values.items():
-            cslots[cname] = len(const_values)
-            const_values.append(v)
-        outputs.append(FusedOutput(key, bind(spec.expr, slots, cslots), tuple(slots[b] for b in spec.bands),
-                                   float(spec.valid_range[0]), float(spec.valid_range[1])))
+    chosen_constants = info.constants
+    const_values = list(info.constant_values)
 
     resolved: ResolvedMask | None = resolve(ds, the_mask) if the_mask is not None else None
-    plan = FusedPlan(len(symbols), tuple(outputs), len(const_values), resolved is not None, resolved is not None)
+    plan = info.plan
     band_arrays = [used[s][1] for s in symbols]
     images = band_arrays + ([resolved.band] if resolved is not None else [])
     result = apply_kernel(
@@ -185,7 +232,7 @@ def indices(
         kwargs={"plan": plan, "valid": tuple(tuple(rad[s].validity) for s in symbols),
                 "constants": tuple(const_values), "lut": resolved.lut if resolved is not None else None,
                 "out_of_range": out_of_range},
-        output_dtypes=[np.float32] * len(outputs) + ([np.uint8] if resolved is not None else []),
+        output_dtypes=[np.float32] * len(plan.outputs) + ([np.uint8] if resolved is not None else []),
     )
     arrays = list(result) if isinstance(result, tuple) else [result]
 
@@ -196,7 +243,7 @@ def indices(
     radiometry = {used[s][0]: rad[s].describe() for s in symbols}
     mask_desc = resolved.describe() if resolved is not None else None
     variables: dict[str, xr.DataArray] = {}
-    for (key, spec), da in zip(requested, arrays[: len(outputs)], strict=True):
+    for (key, spec), da in zip(requested, arrays[: len(plan.outputs)], strict=True):
         attrs = spec.attrs(chosen_constants[key])
         attrs["formula_bands"] = " ".join(f"{s}={used[s][0]}" for s in spec.bands)
         if any(_is_unscaled(used[s][1], rad[s]) for s in spec.bands):

@@ -110,6 +110,19 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
+#: Float32 ulps beyond a range bound that count as rounding, not as leaving the range.
+RANGE_ULPS = 4
+
+
+def range_edges(lo: float, hi: float) -> tuple[float, float]:
+    """Float32 values ``RANGE_ULPS`` ulps below ``lo`` and above ``hi``."""
+    a, b = np.float32(lo), np.float32(hi)
+    for _ in range(RANGE_ULPS):
+        a = np.nextafter(a, np.float32(-np.inf))
+        b = np.nextafter(b, np.float32(np.inf))
+    return float(a), float(b)
+
+
 class _Literals:
     """Float32 literals of a generated module, deduplicated by value."""
 
@@ -217,13 +230,14 @@ def numba_source(plan: FusedPlan) -> str:
             cond.insert(0, "code == 0")
         expr = _py_expr(out.expr, lits)
         lo, hi = lits.name(out.lo), lits.name(out.hi)
+        lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
         if cond:
             add(f"            if {' and '.join(cond)}:")
-            add(f"                o{k}[t, y, x] = finish_index({expr}, {lo}, {hi}, policy)")
+            add(f"                o{k}[t, y, x] = finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)")
             add("            else:")
             add(f"                o{k}[t, y, x] = NAN")
         else:
-            add(f"            o{k}[t, y, x] = finish_index({expr}, {lo}, {hi}, policy)")
+            add(f"            o{k}[t, y, x] = finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)")
     if plan.write_mask:
         add("            m[t, y, x] = code")
 
@@ -316,7 +330,9 @@ def cuda_source(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | 
         cond = [f"ok{b}" for b in out.bands]
         if plan.has_class:
             cond.insert(0, "code == 0")
-        value = f"lp::finish_index({_c_expr(out.expr)}, {c_float(out.lo)}, {c_float(out.hi)}, policy)"
+        edges = range_edges(out.lo, out.hi)
+        value = (f"lp::finish_index({_c_expr(out.expr)}, {c_float(out.lo)}, {c_float(out.hi)}, "
+                 f"{c_float(edges[0])}, {c_float(edges[1])}, policy)")
         if cond:
             add(f"    o{k}[i] = ({' && '.join(cond)}) ? {value} : lp::nan_f32();")
         else:

@@ -108,13 +108,22 @@ def abs_f32(a):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def finish_index(v, lo, hi, policy):  # type: ignore[no-untyped-def]
-    """NaN stays NaN; values outside ``[lo, hi]`` become NaN, or are clipped with the clip policy."""
+def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untyped-def]
+    """Range check of an index value (float32).
+
+    NaN stays NaN. Values in ``[lo_edge, lo)`` or ``(hi, hi_edge]`` (a few float32 ulps beyond a
+    bound: rounding of a value that lies on the bound, as MSAVI does along a whole edge) are set to
+    the bound; values farther out become NaN, or are clipped with the clip policy.
+    """
     if v != v:
         return F32_NAN
-    if v < lo or v > hi:
-        if policy == OUT_OF_RANGE_CLIP:
-            return lo if v < lo else hi
+    if v < lo:
+        if v >= lo_edge or policy == OUT_OF_RANGE_CLIP:
+            return lo
+        return F32_NAN
+    if v > hi:
+        if v <= hi_edge or policy == OUT_OF_RANGE_CLIP:
+            return hi
         return F32_NAN
     return v
 
