@@ -23,7 +23,8 @@ import xarray as xr
 
 from ..errors import GridMismatchError
 from .device import Device, cupy_module, resolve_device
-from .registry import get_kernel
+from .faults import run_gpu_block
+from .registry import get_kernel, is_splittable
 
 XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
 
@@ -91,9 +92,19 @@ def to_host(obj: XarrayT) -> XarrayT:
 
 
 def _run_block(*blocks: Any, op: str, kwargs: Mapping[str, Any]) -> Any:
-    """Called once per block (or once for in-memory data): pick the kernel by the block's device."""
+    """Called once per block (or once for in-memory data): pick the kernel by the block's device.
+
+    GPU blocks survive out-of-memory (free, split, CPU fallback: see :mod:`.faults`).
+    """
     device = block_device(blocks[0])
-    return get_kernel(op, device)(*blocks, **kwargs)
+    if device == "cpu":
+        return get_kernel(op, "cpu")(*blocks, **kwargs)
+    cp = cupy_module()
+    return run_gpu_block(
+        get_kernel(op, "gpu"), blocks, dict(kwargs), splittable=is_splittable(op),
+        free_memory=cp.get_default_memory_pool().free_all_blocks, concatenate=cp.concatenate,
+        cpu_kernel=get_kernel(op, "cpu"), to_host=_asnumpy, to_device=cp.asarray, op=op,
+    )
 
 
 def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
