@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .transfers import to_host_array
+
 
 def as_stack(block: Any) -> tuple[Any, tuple[int, ...]]:
     """Reshape ``(..., y, x)`` to ``(slices, y, x)``; return it and the leading shape.
@@ -32,7 +34,7 @@ def per_slice(values: Any, lead: tuple[int, ...], dtype: Any = np.float32) -> np
     like the leading axes followed by singleton ``(y, x)`` axes (what ``xarray.apply_ufunc``
     passes for a coordinate that varies along time only).
     """
-    arr = np.asarray(values.get() if hasattr(values, "get") else values, dtype=dtype)
+    arr = np.asarray(to_host_array(values), dtype=dtype)
     while arr.ndim > len(lead) and arr.shape[-1] == 1:
         arr = arr[..., 0]
     return np.ascontiguousarray(np.broadcast_to(arr, lead).reshape(-1) if lead else arr.reshape(1))

@@ -25,6 +25,7 @@ from ..errors import GridMismatchError
 from .device import Device, cupy_module, resolve_device
 from .faults import run_gpu_block
 from .registry import get_kernel, is_splittable
+from .transfers import to_device_array, to_host_array
 
 XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
 
@@ -50,15 +51,11 @@ def _move(data: Any, to: Device) -> Any:
     if to == "gpu":
         cp = cupy_module()
         if isinstance(data, dsa.Array):
-            return data.map_blocks(cp.asarray, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
-        return cp.asarray(data)
+            return data.map_blocks(to_device_array, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
+        return to_device_array(data)
     if isinstance(data, dsa.Array):
-        return data.map_blocks(_asnumpy, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
-    return _asnumpy(data)
-
-
-def _asnumpy(x: Any) -> np.ndarray:
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+        return data.map_blocks(to_host_array, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
+    return to_host_array(data)
 
 
 def _map_variables(obj: XarrayT, to: Device) -> XarrayT:
@@ -103,7 +100,7 @@ def _run_block(*blocks: Any, op: str, kwargs: Mapping[str, Any]) -> Any:
     return run_gpu_block(
         get_kernel(op, "gpu"), blocks, dict(kwargs), splittable=is_splittable(op),
         free_memory=cp.get_default_memory_pool().free_all_blocks, concatenate=cp.concatenate,
-        cpu_kernel=get_kernel(op, "cpu"), to_host=_asnumpy, to_device=cp.asarray, op=op,
+        cpu_kernel=get_kernel(op, "cpu"), to_host=to_host_array, to_device=to_device_array, op=op,
     )
 
 
