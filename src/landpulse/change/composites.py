@@ -74,7 +74,7 @@ def _one(stack: xr.Dataset | xr.DataArray, method: Method, tdim: str, mask: xr.D
         attrs[RADIOMETRY_ATTR] = REFLECTANCE if has_band_radiometry(ds[v]) else ds[v].attrs.get(RADIOMETRY_ATTR, REFLECTANCE)
         attrs["cell_methods"] = f"{tdim}: {'median' if method == 'median' else 'maximum score'}"
         out[v] = finish(med.sel(band=v, drop=True), template, v, attrs, inputs, params)
-    out["count"] = finish(count, template, "count", {"long_name": "number of valid observations", "units": "1"},
+    out["n_obs"] = finish(count, template, "n_obs", {"long_name": "number of valid observations", "units": "1"},
                           inputs, params)
     out.update(extra)
     return xr.Dataset(out)
@@ -125,7 +125,7 @@ def composite(
     Returns
     -------
     xarray.Dataset
-        One float32 variable per band (NaN where no valid observation), ``count`` uint16 (0
+        One float32 variable per band (NaN where no valid observation), ``n_obs`` uint16 (0
         where none), and for ``max`` ``source_index`` uint16 (65535 nodata) with the dates in
         its ``source_times`` attribute. CRS preserved.
     """

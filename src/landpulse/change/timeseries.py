@@ -129,7 +129,7 @@ def theil_sen(
     xarray.Dataset
         ``slope`` float32 (units per year), ``p_value`` float32, ``trend`` uint8 (0 no
         significant trend, 1 significant increase, 2 significant decrease, 255 nodata) and
-        ``count`` uint16 (valid observations; 0 for all-NaN pixels).
+        ``n_obs`` uint16 (valid observations; 0 for all-NaN pixels).
     """
     if not 0.0 < alpha < 1.0:
         raise InputError(f"alpha must be in (0, 1); got {alpha}")
@@ -150,7 +150,7 @@ def theil_sen(
         "p_value": finish(pval, stack, "p_value", {"long_name": "Mann-Kendall two-sided p-value", "units": "1"}, inputs, params),
         "trend": finish(cls, stack, "trend", class_attrs(
             "Mann-Kendall trend class", ["no_trend", "increase", "decrease"], [0, 1, 2], alpha=alpha), inputs, params),
-        "count": finish(count, stack, "count", {"long_name": "valid observations", "units": "1"}, inputs, params),
+        "n_obs": finish(count, stack, "n_obs", {"long_name": "valid observations", "units": "1"}, inputs, params),
     })
 
 
