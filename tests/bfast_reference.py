@@ -43,6 +43,8 @@ def recresid(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     w = []
     for r in range(k, n):
         Xr, yr = X[:r], y[:r]
+        if np.linalg.cond(Xr) > 1e6:  # near-singular start of the recursion: landpulse skips ROC
+            raise np.linalg.LinAlgError("singular recursive fit")
         beta = np.linalg.lstsq(Xr, yr, rcond=None)[0]
         xtx_inv = np.linalg.inv(Xr.T @ Xr)
         x = X[r]
@@ -53,7 +55,10 @@ def recresid(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 def history_roc(X: np.ndarray, y: np.ndarray, level: float) -> int:
     """Index (0-based) of the first observation of the stable history (R history_roc)."""
     n, k = X.shape
-    w = recresid(X[::-1], y[::-1])
+    try:
+        w = recresid(X[::-1], y[::-1])
+    except np.linalg.LinAlgError:
+        return 0
     sigma = np.std(w, ddof=1)
     process = np.concatenate([[0.0], np.cumsum(w)]) / (sigma * math.sqrt(n - k))
     lam = brentq(lambda v: _bm_pvalue(v) - level, 0.3, 20, xtol=1e-12)
