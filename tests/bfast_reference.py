@@ -3,7 +3,7 @@
 Written from R's bfast::bfastmonitor / strucchange (efp "Rec-CUSUM" and "OLS-MOSUM", mefp,
 monitor, history_roc) and Verbesselt et al. (2012), sharing no code with landpulse's kernels:
 least squares by ``numpy.linalg.lstsq`` (QR/SVD, not normal equations), recursive residuals by
-refitting every prefix, the MOSUM as explicit window sums ``sum(e[i:i+K])``, the ROC boundary
+refitting every prefix with QR, the MOSUM as explicit window sums ``sum(e[i:i+K])``, the ROC boundary
 from ``scipy.optimize.brentq`` on the Brownian-motion p-value. Only the tabulated OLS-MOSUM
 critical value (data) is shared.
 """
@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.optimize import brentq
 from scipy.stats import norm
 
@@ -38,28 +39,37 @@ def _bm_pvalue(x: float) -> float:
 
 
 def recresid(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Recursive residuals (Brown, Durbin & Evans 1975) by refitting each prefix."""
+    """Recursive residuals (Brown, Durbin & Evans 1975) by refitting each prefix with QR.
+
+    ``x' (X'X)^-1 x = |R^-T x|^2`` from the QR factor (no normal equations). A prefix whose R has
+    a diagonal entry below 1e-6 of its column's norm is treated as singular (landpulse then skips
+    the ROC test; R's lm.fit would pivot the column out).
+    """
     n, k = X.shape
     w = []
     for r in range(k, n):
         Xr, yr = X[:r], y[:r]
-        if np.linalg.cond(Xr) > 1e6:  # near-singular start of the recursion: landpulse skips ROC
+        q, rr = np.linalg.qr(Xr)
+        if np.any(np.abs(np.diag(rr)) < 1e-6 * np.linalg.norm(Xr, axis=0)):
             raise np.linalg.LinAlgError("singular recursive fit")
-        beta = np.linalg.lstsq(Xr, yr, rcond=None)[0]
-        xtx_inv = np.linalg.inv(Xr.T @ Xr)
-        x = X[r]
-        w.append((y[r] - x @ beta) / math.sqrt(1 + x @ xtx_inv @ x))
+        beta = solve_triangular(rr, q.T @ yr)
+        z = solve_triangular(rr.T, X[r], lower=True)
+        w.append((y[r] - X[r] @ beta) / math.sqrt(1 + z @ z))
     return np.asarray(w)
 
 
 def history_roc(X: np.ndarray, y: np.ndarray, level: float) -> int:
     """Index (0-based) of the first observation of the stable history (R history_roc)."""
     n, k = X.shape
+    if n <= k + 1:  # too short for the test (landpulse keeps the whole history, as here)
+        return 0
     try:
         w = recresid(X[::-1], y[::-1])
     except np.linalg.LinAlgError:
         return 0
     sigma = np.std(w, ddof=1)
+    if not sigma > 0:
+        return 0
     process = np.concatenate([[0.0], np.cumsum(w)]) / (sigma * math.sqrt(n - k))
     lam = brentq(lambda v: _bm_pvalue(v) - level, 0.3, 20, xtol=1e-12)
     m = len(process) - 1

@@ -88,10 +88,9 @@ def time_contiguous(obj: XarrayT, dims: Iterable[str] = ("time",), budget_bytes:
         return obj
     ref = max(lazy, key=lambda a: a.dtype.itemsize)
     spatial = spatial_dims(ref)
-    sizes = dict(obj.sizes)
     current = {d: max(c) for d, c in zip(ref.dims, ref.chunks, strict=True)}
-    plan = plan_chunks({d: sizes[d] for d in ref.dims}, current, dims, spatial, ref.dtype.itemsize, budget_bytes)
-    if all(plan[d] == current[d] and len(ref.chunks[ref.get_axis_num(d)]) == -(-sizes[d] // plan[d]) for d in plan) \
-            and all(len(ref.chunks[ref.get_axis_num(d)]) == 1 for d in dims):
-        return obj
+    block = int(np.prod(list(current.values()), dtype=np.int64)) * ref.dtype.itemsize
+    if all(len(ref.chunks[ref.get_axis_num(d)]) == 1 for d in dims) and block <= budget_bytes:
+        return obj  # already time-contiguous and small enough: no rechunk, no extra graph layer
+    plan = plan_chunks(dict(ref.sizes), current, dims, spatial, ref.dtype.itemsize, budget_bytes)
     return obj.chunk(plan)
