@@ -44,3 +44,26 @@ def test_demo_change_writes_products_and_quicklooks(tmp_path: Path) -> None:
     sev_values = prod.burn_severity.values
     assert np.nanmax(sev_values) <= 7  # nodata (255) decodes to NaN, classes 1..7 survive
     assert prod.burn_severity.attrs["flag_meanings"].startswith("enhanced_regrowth_high")
+
+
+def test_make_change_data_reproduces_the_bundled_files(tmp_path: Path) -> None:
+    """scripts/make_change_data.py rebuilds the bundled band files byte for byte (needs
+    ``apt-get download``; skipped where the Debian archive cannot be reached)."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        pytest.skip("apt-get/dpkg not available")
+    dl = subprocess.run(["apt-get", "download", "r-cran-satellite=1.0.4-2+b1"], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=300)
+    debs = list(tmp_path.glob("r-cran-satellite_*.deb"))
+    if dl.returncode != 0 or not debs:
+        pytest.skip(f"cannot download r-cran-satellite: {dl.stderr.strip()[:200]}")
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_change_data.py"), "--deb", str(debs[0]),
+                    "--out", str(out)], check=True, capture_output=True, timeout=300)
+    for item_path in change_scene_items():
+        item = json.loads(item_path.read_text())
+        rebuilt = json.loads((out / item_path.parent.name / "item.json").read_text())
+        assert rebuilt["assets"] == item["assets"]
