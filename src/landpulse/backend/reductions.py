@@ -21,6 +21,18 @@ def finite_max(da: xr.DataArray) -> float:
     return float(out)
 
 
+def finite_range(da: xr.DataArray) -> tuple[float, float]:
+    """(smallest, largest) finite value of ``da`` in one pass over the data (NaN, NaN if none)."""
+    import dask  # noqa: PLC0415
+
+    v = da.where(np.isfinite(da))
+    lo, hi = v.min(skipna=True).data, v.max(skipna=True).data
+    if isinstance(lo, dsa.Array):
+        lo, hi = dask.compute(lo, hi)
+    lo, hi = (x.get() if hasattr(x, "get") else x for x in (lo, hi))
+    return float(lo), float(hi)
+
+
 def histogram(da: xr.DataArray, bins: int, value_range: tuple[float, float]) -> np.ndarray:
     """Counts of the finite values of ``da`` in ``bins`` equal bins over ``value_range``.
 

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..backend import apply_kernel
 from ..backend.chunking import time_contiguous
-from ..backend.reductions import finite_max, histogram
+from ..backend.reductions import finite_range, histogram
 from ..errors import InputError
 from ..indices import ndvi as _ndvi
 from ._common import as_values, class_attrs, drop_scalar_coords, finish
@@ -148,11 +148,10 @@ def otsu_threshold(values: xr.DataArray, *, bins: int = 256, value_range: tuple[
         Default ``(0, max)`` for non-negative data such as magnitudes, else ``(min, max)``.
     """
     if value_range is None:
-        hi = finite_max(values)
-        lo = -finite_max(-values)
+        lo, hi = finite_range(values)
         if not np.isfinite(hi):
             return float("nan")
-        value_range = (min(0.0, lo) if lo >= 0 else lo, hi if hi > lo else lo + 1.0)
+        value_range = (0.0 if lo >= 0 else lo, hi if hi > lo else lo + 1.0)
     counts = histogram(values, bins, value_range).astype(np.float64)
     edges = np.linspace(value_range[0], value_range[1], bins + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
