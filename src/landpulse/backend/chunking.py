@@ -3,9 +3,10 @@
 Per-pixel time-series kernels (trend, anomaly, BFAST-Monitor, composites) need every date of a
 pixel in one block. Stores written one date per chunk (the usual layout of ingest) are rechunked
 to time-contiguous blocks here; the spatial chunk is halved (along its longer side) until a block
-of the whole series fits the memory budget, so the peak memory per task stays bounded whatever
-the number of dates. Spatial chunk sizes stay divisors of the store's own where they can, so each
-stored chunk is read by few tasks.
+of the whole series fits the memory budget. Spatial chunk sizes stay divisors of the store's own
+where they can, so each stored chunk is read by few tasks. Reading a block still decodes every
+stored chunk it touches (one per date), so a task transiently holds about dates x stored chunk
+bytes: the store's spatial chunking, not this budget, bounds that part.
 """
 
 from __future__ import annotations

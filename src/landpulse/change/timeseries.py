@@ -4,7 +4,7 @@ Every function takes a ``(time, y, x)`` stack of index values with NaN where an 
 missing or masked (clouds), and returns one result per pixel. The kernels need the whole time
 axis of a pixel in one block: Dask stacks are rechunked to time-contiguous blocks of bounded
 size (:func:`landpulse.backend.chunking.time_contiguous`), so a store written one date per
-chunk works too and memory stays bounded whatever the number of dates.
+chunk works too; a task then holds about (dates x stored chunk bytes) while reading.
 """
 
 from __future__ import annotations
