@@ -56,3 +56,27 @@ def radiometry_vectors(scale: Any, offset: Any, lead: tuple[int, ...]) -> tuple[
     if not np.all(np.isfinite(s)) or np.any(s == 0):
         raise ValueError(f"radiometric scale must be finite and non-zero; got {np.unique(s)}")
     return s.astype(np.float32), (o / s).astype(np.float32)
+
+
+def core_to_front(block: Any, ncore: int, xp: Any = np) -> tuple[Any, tuple[int, ...]]:
+    """``(..., core...)`` -> contiguous ``(core..., pixels)``; return it and the leading shape.
+
+    ``xarray.apply_ufunc`` hands a kernel its core dimensions (time, band) last; the kernels work
+    on ``(core..., pixels)``. For a Dask block of a ``(time, y, x)`` array the transposed view
+    moves back to the original contiguous layout, so no copy is made.
+    """
+    nd = block.ndim
+    axes = tuple(range(nd - ncore, nd)) + tuple(range(nd - ncore))
+    moved = block.transpose(axes)
+    core = tuple(moved.shape[:ncore])
+    lead = tuple(moved.shape[ncore:])
+    n = int(np.prod(lead)) if lead else 1
+    return xp.ascontiguousarray(moved).reshape(core + (n,)), lead
+
+
+def core_to_back(out: Any, lead: tuple[int, ...]) -> Any:
+    """Inverse of :func:`core_to_front` for an output ``(core..., pixels)``: a ``(..., core...)`` view."""
+    ncore = out.ndim - 1
+    arr = out.reshape(tuple(out.shape[:-1]) + tuple(lead))
+    axes = tuple(range(ncore, arr.ndim)) + tuple(range(ncore))
+    return arr.transpose(axes)

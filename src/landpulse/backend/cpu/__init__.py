@@ -1,3 +1,4 @@
 """CPU kernels (NumPy blocks in, NumPy blocks out, Numba inside). Importing registers them."""
 
 from . import ndvi as _ndvi  # noqa: F401  (registers "ndvi")
+from . import change as _change  # noqa: F401  (registers the change-detection kernels)

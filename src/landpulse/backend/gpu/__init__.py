@@ -6,3 +6,4 @@ CuPy before it hands out a GPU kernel.
 """
 
 from . import ndvi as _ndvi  # noqa: F401  (registers "ndvi")
+from . import change as _change  # noqa: F401  (registers the change-detection kernels)

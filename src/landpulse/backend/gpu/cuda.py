@@ -30,6 +30,15 @@ CUDA_TYPE_NAMES: dict[str, str] = {
 #: (NVRTC ``name_expressions``). Tests compile each one with NVRTC and nvcc on machines without GPU.
 CUDA_MODULES: dict[str, tuple[str, ...]] = {
     "ndvi": tuple(f"ndvi_kernel<{t}>" for t in CUDA_TYPE_NAMES.values()),
+    "change": (
+        "classify_difference_kernel",
+        "cva_kernel",
+        "median_composite_kernel",
+        "max_composite_kernel",
+        "zscore_kernel",
+        "trend_kernel",
+        "bfast_monitor_kernel",
+    ),
 }
 
 
