@@ -42,5 +42,13 @@ demo: env
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_ndvi.py
 
+# GPU verification (issue 7). Here, with network: make gpu-wheels. On the GPU machine, through
+# the device tool with carry [".whl"]: make gpu-check (or bash scripts/gpu_check.sh) -> $$OUT/report.md
+gpu-wheels:
+	bash scripts/gpu_wheels.sh
+
+gpu-check:
+	bash scripts/gpu_check.sh
+
 clean:
 	rm -rf $(DEMO_OUT) bench-output build dist *.egg-info .pytest_cache

@@ -21,10 +21,10 @@ def cuda_sources() -> list[Path]:
     return sorted(kernel_dir().glob("*.cu"))
 
 
-def build_host_library(compiler: str, out_dir: Path) -> ctypes.CDLL:
-    """Compile tests/native/pixel_host_shim.cpp with ``compiler`` (g++ or nvcc) as a shared library."""
-    shim = Path(__file__).parent / "native" / "pixel_host_shim.cpp"
-    lib = out_dir / f"pixel_host_{Path(compiler).name}.so"
+def build_host_library(compiler: str, out_dir: Path, shim_name: str = "pixel_host_shim.cpp") -> ctypes.CDLL:
+    """Compile tests/native/<shim_name> with ``compiler`` (g++ or nvcc) as a shared library."""
+    shim = Path(__file__).parent / "native" / shim_name
+    lib = out_dir / f"{Path(shim_name).stem}_{Path(compiler).name}.so"
     if Path(compiler).name.startswith("nvcc"):
         cmd = [compiler, "-x", "cu", "--shared", "-Xcompiler", "-fPIC,-ffp-contract=off", "-fmad=false",
                "-std=c++17", "-O2", f"-I{kernel_dir()}", str(shim), "-o", str(lib)]

@@ -122,3 +122,19 @@ def test_gpu_bolzano_masks_with_buffer_stay_on_device(bolzano) -> None:  # type:
     host = landpulse.to_host(out).compute()
     np.testing.assert_array_equal(host["mask"].values, cpu["mask"].values)
     np.testing.assert_array_equal(host["ndvi"].values, cpu["ndvi"].values)
+
+
+def test_gpu_resident_pipeline_copies_only_products_back(sample_store: Path) -> None:
+    # CuPy refuses implicit host conversions, and landpulse counts its explicit ones: computing
+    # on device-resident data moves nothing back; bringing the product home moves one copy per chunk.
+    from landpulse.backend.transfers import TRANSFERS
+
+    ds = to_device(landpulse.open_store(sample_store).chunk({"y": 400, "x": 400}))
+    out = landpulse.ndvi(ds)
+    TRANSFERS.reset()
+    result = out.data.compute()
+    assert TRANSFERS.d2h == 0 and type(result).__module__.startswith("cupy")
+    assert TRANSFERS.h2d == 2 * 4  # red and nir, 4 chunks each, moved once (lazily, at compute)
+    TRANSFERS.reset()
+    landpulse.to_host(out).compute()
+    assert TRANSFERS.d2h == 4  # one copy per product chunk

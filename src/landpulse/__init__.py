@@ -11,6 +11,7 @@ Notebook use is xarray in, xarray out::
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
+from . import change  # noqa: F401  (landpulse.change: change detection)
 from ._version import __version__
 from .backend import device_info, set_options, to_device, to_host
 from .bands import select_band, select_bands
@@ -43,6 +44,7 @@ __all__ = [
     "UnreadableInputError",
     "__version__",
     "band_radiometry",
+    "change",
     "clear_count",
     "declare_radiometry",
     "device_info",

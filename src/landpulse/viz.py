@@ -16,6 +16,10 @@ import xarray as xr
 #: Colour map and value range per product kind.
 STYLES: dict[str, dict[str, Any]] = {
     "index": {"cmap": "RdYlGn", "vmin": -1.0, "vmax": 1.0},
+    # differences of indices (dNDVI, dNBR): diverging, zero in the middle
+    "difference": {"cmap": "RdBu", "vmin": -0.6, "vmax": 0.6},
+    # non-negative magnitudes (change vectors)
+    "magnitude": {"cmap": "magma", "vmin": 0.0, "vmax": 0.3},
 }
 MAX_PIXELS = 1024
 MAX_PANELS = 16
@@ -76,6 +80,39 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.8, label=da.attrs.get("long_name", da.name))
     fig.suptitle(title or str(da.name))
+    return fig
+
+
+def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str = "RdYlGn_r",
+                 max_pixels: int = MAX_PIXELS) -> Any:
+    """Draw a class product (uint8 with CF ``flag_values``/``flag_meanings``, nodata grey) with a
+    legend of its classes; returns a matplotlib Figure."""
+    import matplotlib  # noqa: PLC0415
+    from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.patches import Patch  # noqa: PLC0415
+
+    values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
+    names = str(da.attrs["flag_meanings"]).split()
+    base = matplotlib.colormaps[cmap]
+    colours = [base(i / max(1, len(values) - 1)) for i in range(len(values))]
+    small = _thin(da, max_pixels)
+    data = np.asarray(small.values).astype(np.float32)
+    data[~np.isin(data, values)] = np.nan
+    index = np.full(data.shape, np.nan, np.float32)
+    for i, v in enumerate(values):
+        index[data == v] = i
+    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
+    ax = fig.subplots()
+    ys, xs = small[small.dims[0]].values, small[small.dims[1]].values
+    ax.imshow(np.ma.masked_invalid(index), cmap=ListedColormap(colours).with_extremes(bad="#d9d9d9"),
+              norm=BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values)), interpolation="nearest",
+              extent=(float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())))
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.tick_params(labelsize=6)
+    ax.legend(handles=[Patch(color=c, label=n.replace("_", " ")) for c, n in zip(colours, names, strict=False)],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    ax.set_title(title or str(da.attrs.get("long_name", da.name)), fontsize=9)
     return fig
 
 

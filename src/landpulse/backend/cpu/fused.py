@@ -82,7 +82,7 @@ def split_inputs(plan: FusedPlan, arrays: tuple[Any, ...]) -> tuple[list[Any], A
     return bands, q, list(params[: plan.n_bands]), list(params[plan.n_bands:])
 
 
-@register("indices", "cpu")
+@register("indices", "cpu", splittable=True)
 def fused_indices(
     *arrays: Any,
     plan: FusedPlan,

@@ -39,6 +39,15 @@ MASK_TYPE_NAMES: dict[str, str] = {
 CUDA_MODULES: dict[str, tuple[str, ...]] = {
     "ndvi": tuple(f"ndvi_kernel<{t}>" for t in CUDA_TYPE_NAMES.values()),
     "masks": tuple(f"mask_buffer_kernel<{t}>" for t in MASK_TYPE_NAMES.values()),
+    "change": (
+        "classify_difference_kernel",
+        "cva_kernel",
+        "median_composite_kernel",
+        "max_composite_kernel",
+        "zscore_kernel",
+        "trend_kernel",
+        "bfast_monitor_kernel",
+    ),
 }
 
 

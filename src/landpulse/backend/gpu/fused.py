@@ -20,7 +20,7 @@ from ..registry import register
 from .cuda import get_generated_function, launch_config
 
 
-@register("indices", "gpu")
+@register("indices", "gpu", splittable=True)
 def fused_indices(
     *arrays: Any,
     plan: FusedPlan,
