@@ -214,20 +214,32 @@ def numba_source(plan: FusedPlan) -> str:
     first = "b0" if plan.n_bands else "q"
     body: list[str] = []
     add = body.append
+    # Per row: scale/offset of the slice and the validity limits in locals (the loop then needs no
+    # loads that might alias the outputs), then the mask codes of the row in a first, scalar loop
+    # (a table lookup: it would keep the main loop from vectorising), then the fused main loop.
     for i in range(plan.n_bands):
         add(f"        s{i} = sc[{i}, t]")
         add(f"        f{i} = of[{i}, t]")
-    add("        for x in range(nx):")
+        add(f"        nd{i} = va[{i}, 0]")
+        add(f"        lo{i} = va[{i}, 1]")
+        add(f"        hi{i} = va[{i}, 2]")
     if plan.has_class:
-        add("            code = class_code(q[t, y, x], lut, nlut)")
+        # the mask output row doubles as the buffer when the mask is written
+        add("        crow = m[t, y]" if plan.write_mask else "        crow = np.empty(nx, np.uint8)")
+        add("        for x in range(nx):")
+        add("            crow[x] = class_code(q[t, y, x], lut, nlut)")
+    if plan.outputs:
+        add("        for x in range(nx):")
+    if plan.has_class and plan.outputs:
+        add("            clear = crow[x] == 0")
     for i in range(plan.n_bands):
         add(f"            r{i} = b{i}[t, y, x]")
-        add(f"            ok{i} = dn_is_valid(r{i}, va[{i}, 0], va[{i}, 1], va[{i}, 2])")
+        add(f"            ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})")
         add(f"            v{i} = dn_to_reflectance(r{i}, s{i}, f{i})")
     for k, out in enumerate(plan.outputs):
         cond = [f"ok{b}" for b in out.bands]
         if plan.has_class:
-            cond.insert(0, "code == 0")
+            cond.insert(0, "clear")
         expr = _py_expr(out.expr, lits)
         lo, hi = lits.name(out.lo), lits.name(out.hi)
         lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
@@ -238,8 +250,6 @@ def numba_source(plan: FusedPlan) -> str:
             add(f"                o{k}[t, y, x] = NAN")
         else:
             add(f"            o{k}[t, y, x] = finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)")
-    if plan.write_mask:
-        add("            m[t, y, x] = code")
 
     def driver(name: str, parallel: bool) -> list[str]:
         deco = "@njit(parallel=True, nogil=True, cache=True, error_model='numpy')" if parallel else \
