@@ -8,7 +8,14 @@ import xarray as xr
 
 import landpulse
 from landpulse.backend import disc_spans, get_kernel
-from landpulse.masking import MASK_BUFFER, MASK_CLEAR, MASK_MASKED, MASK_NODATA, Mask, sensor_mask_rules
+from landpulse.masking import (
+    MASK_BUFFER,
+    MASK_CLEAR,
+    MASK_MASKED,
+    MASK_NODATA,
+    Mask,
+    sensor_mask_rules,
+)
 
 from .conftest import Placement
 

@@ -20,8 +20,8 @@ evaluates all formulas per pixel (see :mod:`landpulse.backend.codegen`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +30,6 @@ import xarray as xr
 from . import catalogue as cat
 from .backend import apply_kernel
 from .backend.codegen import FusedOutput, FusedPlan, bind
-from .backend.validity import Validity
 from .bands import find_band
 from .errors import InputError, MissingBandError, RadiometryError
 from .masking import MaskLike, ResolvedMask, as_mask, mask_attrs, resolve
@@ -203,7 +202,7 @@ def indices(
     mapping = dict(bands or {})
     used: dict[str, tuple[str, xr.DataArray]] = {s: _band_for(ds, catalogue.bands[s], mapping) for s in symbols}
     rad = {s: band_radiometry(da, common) for s, (common, da) in used.items()}
-    for key, spec in requested:
+    for _, spec in requested:
         if spec.scale_invariant:
             continue
         raw = [used[s][0] for s in spec.bands if _is_unscaled(used[s][1], rad[s])]
@@ -357,4 +356,4 @@ def index_product(name: str) -> Any:
     return product
 
 
-__all__ = ["Validity", "index_product", "indices", "mask", "ndvi"]
+__all__ = ["PlanInfo", "index_product", "indices", "mask", "ndvi", "plan_for"]
