@@ -51,7 +51,6 @@ from landpulse.backend import Validity, get_kernel
 from landpulse.backend.blocks import radiometry_vectors
 from landpulse.backend.codegen import host_arrays
 from landpulse.backend.cpu.fused import load_module
-from landpulse.backend.cpu.ndvi import _ndvi_parallel
 from landpulse.catalogue import get_index
 from landpulse.indices import plan_for
 from landpulse.masking import Mask, sensor_mask_rules
@@ -128,7 +127,7 @@ class FusedCall:
         valid = [S2 if common[s] in ("blue", "red", "nir") else S2_20M for s in info.symbols]
         vecs = [radiometry_vectors(1e-4, 0.0, (1,)) for _ in info.symbols]
         sc, of, va, cs = host_arrays(self.plan, [v[0] for v in vecs], [v[1] for v in vecs], valid,
-                                     info.constant_values, 1)
+                                     info.constant_values, 1, [a.dtype for a in arrays])
         args: list[Any] = list(arrays)
         if scl is not None:
             lut, _ = sensor_mask_rules("sentinel2-l2a").tables(Mask())
@@ -195,10 +194,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # 1. kernel only: preallocated (and pre-faulted) outputs
     outs = [np.zeros((1, size, size), np.float32) for _ in SIX]
     mask_out = np.zeros((1, size, size), np.uint8)
-    ndvi_hand_args = (bands["red"], bands["nir"], *radiometry_vectors(1e-4, 0.0, (1,)),
-                      *radiometry_vectors(1e-4, 0.0, (1,)), outs[0], *S2, *S2, 0)
-    row("NDVI alone (hand-written kernel)", best_of(lambda: _ndvi_parallel(*ndvi_hand_args), repeats),
-        2 * 2 * px + 4 * px, "kernel only")
     call = FusedCall(["ndvi"], bands, None, outs, None)
     row("NDVI alone (generated kernel)", best_of(call, repeats), call.bytes, "kernel only")
     call = FusedCall(SIX, bands, None, outs, None)

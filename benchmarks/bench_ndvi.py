@@ -3,7 +3,8 @@
 
 Everything runs in one process and one run, so every number shares the same machine state:
 
-* ``landpulse`` CPU kernel on NumPy arrays (``get_kernel("ndvi", "cpu")``; main thread, so the
+* ``landpulse`` CPU kernel on NumPy arrays (``landpulse.indices.ndvi_block``: the generated fused
+  kernel ``landpulse.ndvi`` uses; main thread, so the
   ``prange`` parallel driver), plus the same driver on a preallocated output (diagnostic: the
   cost of allocating and first-touching the 482 MB result);
 * ``landpulse.ndvi`` on an xarray Dataset, NumPy-backed and Dask-backed (2196 x 2196 chunks,
@@ -225,14 +226,14 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
     import xarray as xr
 
     import landpulse
-    from landpulse.backend import get_kernel
     from landpulse.backend.validity import Validity
 
     notes: dict[str, Any] = {}
     size = red.shape[0]
     chunk = args.chunk
     valid = Validity(NODATA, VALID_LO, VALID_HI)
-    kernel = get_kernel("ndvi", "cpu")
+    from landpulse.indices import ndvi_block
+
     s32 = np.float32(SCALE)
     o32 = np.float32(OFFSET)
 
@@ -240,33 +241,18 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
 
     # (1) landpulse CPU kernel on NumPy (main thread -> prange driver).
     def lp_kernel() -> np.ndarray:
-        return kernel(red, nir, SCALE, OFFSET, SCALE, OFFSET, red_valid=valid, nir_valid=valid)
+        return ndvi_block(red, nir, SCALE, OFFSET, SCALE, OFFSET, red_valid=valid, nir_valid=valid)
 
     methods.append(("lp_kernel", "landpulse kernel, NumPy in (prange, main thread)", lp_kernel))
 
-    # (1b) Same driver, preallocated output: isolates allocation + first touch of the result.
-    try:
-        from landpulse.backend.cpu import ndvi as lp_cpu_ndvi
+    # (1b) Same kernel, preallocated output (reused between calls, as a tile loop would):
+    # isolates the cost of allocating and first-touching the 482 MB result.
+    out_pre = np.zeros((size, size), np.float32)
 
-        driver = lp_cpu_ndvi._ndvi_parallel
-        policy = lp_cpu_ndvi.OUT_OF_RANGE_NAN
-        r3, n3 = red[None], nir[None]
-        try:  # (scale, offset in DN units), as the kernel entry passes them
-            from landpulse.backend.blocks import radiometry_vectors
+    def lp_driver_prealloc() -> np.ndarray:
+        return ndvi_block(red, nir, SCALE, OFFSET, SCALE, OFFSET, red_valid=valid, nir_valid=valid, out=out_pre)
 
-            sc, of = radiometry_vectors(SCALE, OFFSET, (1,))
-        except ImportError:  # older layout: (scale, offset)
-            sc, of = np.array([SCALE], np.float32), np.array([OFFSET], np.float32)
-        out_pre = np.zeros((1, size, size), np.float32)
-
-        def lp_driver_prealloc() -> np.ndarray:
-            driver(r3, n3, sc, of, sc, of, out_pre, *map(float, valid), *map(float, valid), policy)
-            return out_pre[0]
-
-        methods.append(("lp_driver_prealloc",
-                        "  diag: same prange driver, preallocated output", lp_driver_prealloc))
-    except (ImportError, AttributeError) as err:  # private API; others may rename it
-        notes["lp_driver_prealloc"] = f"skipped: {err!r}"
+    methods.append(("lp_driver_prealloc", "  same kernel, preallocated output (out=)", lp_driver_prealloc))
 
     # (2) landpulse.ndvi on xarray Datasets.
     ys = 4_300_000.0 - 10.0 * np.arange(size) - 5.0  # illustrative 10 m grid (no CRS needed)
@@ -288,9 +274,8 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
 
     methods.append(("lp_xr_numpy", "landpulse.ndvi, xarray on NumPy", lp_xr_numpy))
     notes["landpulse.ndvi"] = (
-        "landpulse.ndvi dispatches to whatever kernel the package uses for NDVI (at the time of "
-        "writing the generated fused kernel of landpulse.indices); the 'landpulse kernel' rows "
-        "call get_kernel('ndvi', 'cpu') (the hand-written kernel) directly")
+        "landpulse.ndvi and the 'landpulse kernel' rows (landpulse.indices.ndvi_block) run the same "
+        "generated fused kernel; the xarray rows add band lookup, radiometry and metadata")
 
     # Dask inputs: contiguous in-memory chunks, as a decoded Zarr chunk would be (no I/O timed).
     with dask.config.set(scheduler="threads", num_workers=args.threads):
@@ -369,31 +354,41 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
     return methods, notes
 
 
+def _ndvi_module():  # type: ignore[no-untyped-def]
+    """The generated Numba module of the catalogue's NDVI (what landpulse.ndvi runs)."""
+    from landpulse.backend.cpu.fused import load_module
+    from landpulse.indices import plan_for
+
+    return load_module(plan_for(["ndvi"]).plan)
+
+
 def measure_compile_ms() -> dict[str, float | str]:
     """Compile time of the landpulse NDVI drivers, measured on uncached copies.
 
     The package's drivers use ``cache=True``, so in a warm checkout their first call only loads
-    machine code from ``__pycache__``; to report the real compile cost, recompile the same Python
+    machine code from the cache; to report the real compile cost, recompile the same Python
     functions with the same options (minus the cache) and time their first call on a tiny input.
     """
     try:
         import numba
 
-        from landpulse.backend.cpu import ndvi as lp_cpu_ndvi
-    except ImportError as err:
+        mod = _ndvi_module()
+    except Exception as err:  # noqa: BLE001
         return {"error": repr(err)}
     out: dict[str, float | str] = {}
     r = np.ones((1, 8, 8), np.uint16)
     res = np.empty((1, 8, 8), np.float32)
-    p = np.ones(1, np.float32)
-    v = (0.0, 1.0, 65534.0)
-    for name, parallel in (("_ndvi_parallel", True), ("_ndvi_serial", False)):
+    sc = np.ones((2, 1), np.float32)
+    of = np.zeros((2, 1), np.float32)
+    va = np.array([[0.0, 1.0, 65534.0]] * 2)
+    cs = np.zeros(1, np.float32)
+    for name, parallel in (("run_parallel", True), ("run_serial", False)):
         try:
-            fn = numba.njit(parallel=parallel, nogil=True)(getattr(lp_cpu_ndvi, name).py_func)
+            fn = numba.njit(parallel=parallel, nogil=True, error_model="numpy")(getattr(mod, name).py_func)
             t = time.perf_counter()
-            fn(r, r, p, p * 0, p, p * 0, res, *v, *v, 0)
+            fn(r, r, sc, of, va, cs, np.int64(1), res, 0)
             out[name] = round((time.perf_counter() - t) * 1e3, 1)
-        except Exception as err:  # noqa: BLE001 - private API, may change
+        except Exception as err:  # noqa: BLE001 - generated API, may change
             out[name] = f"error: {err!r}"
     return out
 
@@ -528,10 +523,9 @@ def main() -> int:
     # Did the landpulse kernels come from Numba's on-disk cache or get compiled now?
     cache_stats: dict[str, Any] = {}
     try:
-        from landpulse.backend.cpu import ndvi as lp_cpu_ndvi
-
-        for name in ("_ndvi_parallel", "_ndvi_serial"):
-            st = getattr(lp_cpu_ndvi, name).stats
+        mod = _ndvi_module()
+        for name in ("run_parallel", "run_serial"):
+            st = getattr(mod, name).stats
             cache_stats[name] = {"cache_hits": sum(st.cache_hits.values()),
                                  "cache_misses": sum(st.cache_misses.values())}
     except Exception as err:  # noqa: BLE001

@@ -21,7 +21,7 @@ def cuda_sources() -> list[Path]:
     return sorted(kernel_dir().glob("*.cu"))
 
 
-def build_host_library(compiler: str, out_dir: Path, shim_name: str = "pixel_host_shim.cpp") -> ctypes.CDLL:
+def build_host_library(compiler: str, out_dir: Path, shim_name: str) -> ctypes.CDLL:
     """Compile tests/native/<shim_name> with ``compiler`` (g++ or nvcc) as a shared library."""
     shim = Path(__file__).parent / "native" / shim_name
     lib = out_dir / f"{Path(shim_name).stem}_{Path(compiler).name}.so"

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import landpulse
-from landpulse.backend import get_kernel, Validity
+from landpulse.backend import Validity
+from landpulse.indices import ndvi_block, plan_for
 
 from .conftest import Placement, numpy_ndvi_reference
 
@@ -66,8 +67,7 @@ uint16_images = arrays(np.uint16, st.tuples(st.integers(1, 3), st.integers(1, 16
 def test_uint16_full_range_matches_float64_reference(data: st.DataObject, offset: float) -> None:
     red = data.draw(uint16_images)
     nir = data.draw(arrays(np.uint16, red.shape, elements=st.integers(0, 65535)))
-    kernel = get_kernel("ndvi", "cpu")
-    got = kernel(red, nir, 1e-4, offset, 1e-4, offset, red_valid=S2, nir_valid=S2)
+    got = ndvi_block(red, nir, 1e-4, offset, 1e-4, offset, red_valid=S2, nir_valid=S2)
     ref = numpy_ndvi_reference(red, nir, 1e-4, offset)
     # NaN exactly where the reference says invalid (nodata 0, saturated 65535, zero denominator,
     # out of range); elsewhere within float32 rounding of the float64 reference.
@@ -85,7 +85,7 @@ def test_uint16_full_range_matches_float64_reference(data: st.DataObject, offset
 def test_no_integer_wraparound_at_top_of_range() -> None:
     red = np.array([[65534, 40000, 1]], np.uint16)
     nir = np.array([[65534, 65000, 65534]], np.uint16)
-    got = get_kernel("ndvi", "cpu")(red, nir, 1e-4, 0.0, 1e-4, 0.0, red_valid=S2, nir_valid=S2)
+    got = ndvi_block(red, nir, 1e-4, 0.0, 1e-4, 0.0, red_valid=S2, nir_valid=S2)
     # uint16 sums would wrap (65534 + 65534 = 65532 mod 65536) and give garbage.
     np.testing.assert_allclose(got, [[0.0, 25000 / 105000, 65533 / 65535]], rtol=1e-6)
 
@@ -172,12 +172,13 @@ def test_grids_must_match_never_inner_join() -> None:
     from landpulse.backend import apply_kernel
 
     a = scene(np.ones((4, 4), np.uint16) * 1000, np.ones((4, 4), np.uint16) * 3000)
+    kwargs = {"plan": plan_for(["ndvi"]).plan, "valid": (Validity(), Validity())}
     shifted = a["nir"].assign_coords(x=a.x + 10)
     with pytest.raises(landpulse.GridMismatchError, match="different grids"):
-        apply_kernel("ndvi", a["red"], shifted, 1e-4, 0.0, 1e-4, 0.0)
+        apply_kernel("indices", shifted, a["red"], 1e-4, 1e-4, 0.0, 0.0, kwargs=kwargs)
     other_crs = a["nir"].rio.write_crs("EPSG:32633")
     with pytest.raises(landpulse.GridMismatchError, match="EPSG:32633"):
-        apply_kernel("ndvi", a["red"], other_crs, 1e-4, 0.0, 1e-4, 0.0)
+        apply_kernel("indices", other_crs, a["red"], 1e-4, 1e-4, 0.0, 0.0, kwargs=kwargs)
 
 
 # --- real imagery --------------------------------------------------------------------------------

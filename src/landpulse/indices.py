@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from . import catalogue as cat
-from .backend import apply_kernel
+from .backend import Validity, apply_kernel, block_device, get_kernel
 from .backend.codegen import FusedOutput, FusedPlan, bind
 from .bands import find_band
 from .errors import InputError, MissingBandError, RadiometryError
@@ -341,6 +341,42 @@ def ndvi(
         When the two bands are not on one grid.
     """
     return indices(ds, ["ndvi"], bands=bands, out_of_range=out_of_range, mask=mask)["ndvi"]
+
+
+def ndvi_block(
+    red: Any,
+    nir: Any,
+    red_scale: Any = 1.0,
+    red_offset: Any = 0.0,
+    nir_scale: Any = 1.0,
+    nir_offset: Any = 0.0,
+    *,
+    red_valid: Validity = Validity(),
+    nir_valid: Validity = Validity(),
+    out_of_range: OutOfRange = "nan",
+    out: Any | None = None,
+) -> Any:
+    """NDVI of raw arrays (NumPy or CuPy, ``(..., y, x)``) with the kernel :func:`ndvi` uses.
+
+    For code that holds plain arrays rather than xarray objects (tile loops, benchmarks): the
+    catalogue's NDVI through the generated fused kernel of the arrays' device, no Dask, no
+    metadata. Scales and offsets are scalars or per-slice arrays (reflectance = DN * scale +
+    offset); ``red_valid``/``nir_valid`` are the raw ``(nodata, lo, hi)`` limits. ``out``, a
+    preallocated float32 array shaped like ``red``, is filled in place (no allocation).
+
+    Returns
+    -------
+    numpy.ndarray or cupy.ndarray
+        float32, shaped like ``red``, NaN where invalid.
+    """
+    _check_policy(out_of_range)
+    info = plan_for(["ndvi"])
+    by_symbol = {"R": (red, red_scale, red_offset, red_valid), "N": (nir, nir_scale, nir_offset, nir_valid)}
+    slots = [by_symbol[s] for s in info.symbols]
+    kernel = get_kernel("indices", block_device(red))
+    return kernel(*(b[0] for b in slots), *(b[1] for b in slots), *(b[2] for b in slots), plan=info.plan,
+                  valid=tuple(b[3] for b in slots), constants=info.constant_values, out_of_range=out_of_range,
+                  out=None if out is None else (out,))
 
 
 def index_product(name: str) -> Any:

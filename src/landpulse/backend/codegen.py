@@ -31,12 +31,14 @@ import functools
 import hashlib
 import inspect
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import formula as fm
 from ._version_tag import CODEGEN_VERSION
+from .validity import Validity, limits_for_dtype
 
 Expr = fm.Expr
 
@@ -393,12 +395,20 @@ def cuda_source(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | 
 
 
 def host_arrays(plan: FusedPlan, scales: list[np.ndarray], offsets_dn: list[np.ndarray],
-                valid: Any, constants: Any, n_slices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(sc, of, va, cs)`` as the generated kernels take them (host NumPy arrays)."""
+                valid: Any, constants: Any, n_slices: int,
+                band_dtypes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(sc, of, va, cs)`` as the generated kernels take them (host NumPy arrays).
+
+    ``va`` holds each band's validity limits prepared for its block dtype
+    (:func:`landpulse.backend.validity.limits_for_dtype`: whole numbers for integer bands).
+    """
+    if len(band_dtypes) != plan.n_bands:
+        raise ValueError(f"plan reads {plan.n_bands} bands; got {len(band_dtypes)} dtypes")
     sc = np.empty((plan.n_bands, n_slices), np.float32)
     of = np.empty((plan.n_bands, n_slices), np.float32)
     for i in range(plan.n_bands):
         sc[i], of[i] = scales[i], offsets_dn[i]
-    va = np.asarray(valid, np.float64).reshape(plan.n_bands, 3) if plan.n_bands else np.zeros((0, 3), np.float64)
+    rows = [limits_for_dtype(Validity(*v), dt) for v, dt in zip(valid, band_dtypes, strict=True)]
+    va = np.asarray(rows, np.float64).reshape(plan.n_bands, 3) if plan.n_bands else np.zeros((0, 3), np.float64)
     cs = np.asarray(constants, np.float32).reshape(plan.n_constants) if plan.n_constants else np.zeros(1, np.float32)
     return sc, of, np.ascontiguousarray(va), cs

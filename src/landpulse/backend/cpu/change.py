@@ -35,7 +35,7 @@ from .change_pixel import (
     theil_sen_slope,
     zscore_value,
 )
-from .ndvi import in_worker_thread
+from .threads import in_worker_thread
 
 F32_NAN = np.float32(np.nan)
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..blocks import as_stack, radiometry_vectors
 from ..codegen import FusedPlan, host_arrays, numba_source
 from ..registry import register
-from .ndvi import in_worker_thread
+from .threads import in_worker_thread
 from .pixel import OUT_OF_RANGE_CLIP, OUT_OF_RANGE_NAN
 
 _LOCK = threading.Lock()
@@ -82,6 +82,22 @@ def split_inputs(plan: FusedPlan, arrays: tuple[Any, ...]) -> tuple[list[Any], A
     return bands, q, list(params[: plan.n_bands]), list(params[plan.n_bands:])
 
 
+def _outputs(plan: FusedPlan, stack_shape: tuple[int, ...], shape: tuple[int, ...],
+             out: tuple[Any, ...] | None, xp: Any = np) -> list[Any]:
+    """Output arrays viewed as stacks: new ones, or the caller's (checked, never copied)."""
+    dtypes = [np.float32] * len(plan.outputs) + ([np.uint8] if plan.write_mask else [])
+    if out is None:
+        return [xp.empty(stack_shape, dt) for dt in dtypes]
+    if len(out) != len(dtypes):
+        raise ValueError(f"out needs {len(dtypes)} arrays; got {len(out)}")
+    views = []
+    for o, dt in zip(out, dtypes, strict=True):
+        if tuple(o.shape) != tuple(shape) or o.dtype != dt or not o.flags.c_contiguous:
+            raise ValueError(f"out arrays must be C-contiguous {np.dtype(dt).name} of shape {shape}; got {o.dtype} {o.shape}")
+        views.append(o.reshape(stack_shape))
+    return views
+
+
 @register("indices", "cpu", splittable=True)
 def fused_indices(
     *arrays: Any,
@@ -90,6 +106,7 @@ def fused_indices(
     constants: tuple[float, ...] = (),
     lut: np.ndarray | None = None,
     out_of_range: str = "nan",
+    out: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     """Several indices (and the mask) of raw blocks ``(..., y, x)`` in one pass.
 
@@ -107,6 +124,10 @@ def fused_indices(
     lut : numpy.ndarray of uint8, optional
         Mask code per classification value (required when ``plan.has_class``).
     out_of_range : {'nan', 'clip'}
+    out : tuple of numpy.ndarray, optional
+        Preallocated C-contiguous outputs (float32 per index, then uint8 for the mask), shaped
+        like the inputs: a tile loop that reuses them skips allocating and first-touching fresh
+        memory, which costs about as much as the kernel itself.
 
     Returns
     -------
@@ -123,10 +144,9 @@ def fused_indices(
     lead = as_stack(images[0])[1]
     ns = stacks[0].shape[0]
     vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
-    sc, of, va, cs = host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, ns)
-    outs = [np.empty(stacks[0].shape, np.float32) for _ in plan.outputs]
-    if plan.write_mask:
-        outs.append(np.empty(stacks[0].shape, np.uint8))
+    sc, of, va, cs = host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, ns,
+                                 [a.dtype for a in stacks[: plan.n_bands]])
+    outs = _outputs(plan, stacks[0].shape, shape, out)
     args: list[Any] = list(stacks[: plan.n_bands])
     if plan.has_class:
         if lut is None:

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from ..blocks import as_stack
 from ..registry import register
-from .ndvi import in_worker_thread
+from .threads import in_worker_thread
 from .pixel import MASK_BUFFER, MASK_CLEAR, class_code
 
 

@@ -2,43 +2,55 @@
 
 Keep the two files in step: same operations, same order, float32 throughout (every literal is
 a float32), so that the CPU and GPU give bit-identical float32 results (the CUDA side is compiled
-with ``-fmad=false`` so no fused multiply-add changes the rounding). ``tests/test_cuda_host.py``
-compiles the CUDA header for the host and checks this identity on edge cases and random data.
+with ``-fmad=false`` so no fused multiply-add changes the rounding). ``tests/test_cuda_sources.py``
+compiles the CUDA for the host and checks this identity on edge cases and random data.
 
+The helpers are written without early returns (selects, not branches), so the fused loops that
+call them vectorise: the kernels are memory-bound only if the per-pixel work stays branch-free.
 Never ``fastmath`` here: it lets LLVM drop the NaN tests these functions depend on.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 F32_NAN = np.float32(np.nan)
 F32_ZERO = np.float32(0.0)
-F32_ONE = np.float32(1.0)
-F32_MINUS_ONE = np.float32(-1.0)
 
 #: Out-of-range policy codes shared with the CUDA kernels.
 OUT_OF_RANGE_NAN = 0
 OUT_OF_RANGE_CLIP = 1
 
 
-@njit(cache=True, nogil=True)
 def dn_is_valid(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
     """True unless the raw value is NaN, equals ``nodata``, or lies outside ``[lo, hi]``.
 
-    All three limits are float64. ``nodata`` NaN means "no nodata value" (every comparison with
-    NaN is false); ``lo``/``hi`` may be -inf/inf. Values above ``hi`` are saturated or defective
-    (Sentinel-2: 65535). Decided on the raw digital number, before any scaling.
+    Decided on the raw digital number, before any scaling; values above ``hi`` are saturated or
+    defective (Sentinel-2: 65535). The limits are float64 prepared on the host by
+    :func:`landpulse.backend.validity.limits_for_dtype`: for integer blocks they are whole numbers
+    (``nodata`` an impossible value when there is none), compared as int64, which vectorises;
+    for float blocks NaN ``nodata`` means "none" and ``lo``/``hi`` may be infinite.
+    (Only callable from Numba code: the implementation is chosen per dtype.)
     """
-    v = np.float64(dn)
-    if v != v:
-        return False
-    if v == nodata:
-        return False
-    if v < lo or v > hi:
-        return False
-    return True
+    raise NotImplementedError("dn_is_valid is only available inside Numba-compiled code")
+
+
+@overload(dn_is_valid, jit_options={"cache": True, "nogil": True})
+def _dn_is_valid_impl(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+    if isinstance(dn, types.Integer):
+        def integer(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+            d = np.int64(dn)
+            return (d >= np.int64(lo)) & (d <= np.int64(hi)) & (d != np.int64(nodata))
+
+        return integer
+
+    def floating(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+        v = np.float64(dn)
+        return (v == v) & (v != nodata) & (v >= lo) & (v <= hi)
+
+    return floating
 
 
 @njit(cache=True, nogil=True)
@@ -52,33 +64,6 @@ def dn_to_reflectance(dn, scale, offset_dn):  # type: ignore[no-untyped-def]
     return (np.float32(dn) + offset_dn) * scale
 
 
-@njit(cache=True, nogil=True)
-def normalized_difference(a, b, lo, hi, policy):  # type: ignore[no-untyped-def]
-    """``(a - b) / (a + b)`` in float32; NaN when ``a + b == 0``; outside ``[lo, hi]`` NaN or clipped."""
-    den = a + b
-    if den == F32_ZERO:
-        return F32_NAN
-    v = (a - b) / den
-    if v < lo or v > hi:
-        if policy == OUT_OF_RANGE_CLIP:
-            return lo if v < lo else hi
-        return F32_NAN
-    return v
-
-
-@njit(cache=True, nogil=True)
-def ndvi_from_dn(red, nir, red_scale, red_offset_dn, nir_scale, nir_offset_dn,  # type: ignore[no-untyped-def]
-                 red_nodata, red_lo, red_hi, nir_nodata, nir_lo, nir_hi, policy):
-    """NDVI of one pixel from raw digital numbers (float32, NaN where invalid)."""
-    if not dn_is_valid(red, red_nodata, red_lo, red_hi):
-        return F32_NAN
-    if not dn_is_valid(nir, nir_nodata, nir_lo, nir_hi):
-        return F32_NAN
-    r = dn_to_reflectance(red, red_scale, red_offset_dn)
-    n = dn_to_reflectance(nir, nir_scale, nir_offset_dn)
-    return normalized_difference(n, r, F32_MINUS_ONE, F32_ONE, policy)
-
-
 # --- helpers of the generated multi-index kernels (landpulse.backend.codegen) -----------------
 
 #: Mask codes written by the fused kernels (uint8), shared with the CUDA side.
@@ -90,10 +75,9 @@ MASK_NODATA = 3
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def div_or_nan(a, b):  # type: ignore[no-untyped-def]
-    """``a / b`` in float32; NaN when ``b == 0`` (no inf, no warning)."""
-    if b == F32_ZERO:
-        return F32_NAN
-    return a / b
+    """``a / b`` in float32; NaN when ``b == 0`` (no inf, no warning; a select, not a branch)."""
+    q = a / b
+    return F32_NAN if b == F32_ZERO else q
 
 
 @njit(cache=True, nogil=True)
@@ -114,18 +98,11 @@ def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untype
     NaN stays NaN. Values in ``[lo_edge, lo)`` or ``(hi, hi_edge]`` (a few float32 ulps beyond a
     bound: rounding of a value that lies on the bound, as MSAVI does along a whole edge) are set to
     the bound; values farther out become NaN, or are clipped with the clip policy.
+    (Written as selects: NaN fails every comparison, so it falls through to NaN.)
     """
-    if v != v:
-        return F32_NAN
-    if v < lo:
-        if v >= lo_edge or policy == OUT_OF_RANGE_CLIP:
-            return lo
-        return F32_NAN
-    if v > hi:
-        if v <= hi_edge or policy == OUT_OF_RANGE_CLIP:
-            return hi
-        return F32_NAN
-    return v
+    bounded = lo if v < lo else (hi if v > hi else v)
+    keep = ((v >= lo_edge) & (v <= hi_edge)) | (policy == OUT_OF_RANGE_CLIP)
+    return bounded if keep else F32_NAN
 
 
 @njit(cache=True, nogil=True)

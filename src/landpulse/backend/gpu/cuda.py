@@ -19,13 +19,6 @@ from ..device import cupy_module
 NVRTC_OPTIONS: tuple[str, ...] = ("--fmad=false",)
 
 #: C++ type names of the block dtypes the templated kernels are instantiated for.
-CUDA_TYPE_NAMES: dict[str, str] = {
-    "uint16": "unsigned short",
-    "int16": "short",
-    "float32": "float",
-}
-
-
 #: Classification-band dtypes the mask kernel is instantiated for (others are cast to float32).
 MASK_TYPE_NAMES: dict[str, str] = {
     "uint8": "unsigned char",
@@ -37,7 +30,6 @@ MASK_TYPE_NAMES: dict[str, str] = {
 #: Every CUDA source in ``kernels/`` and the template instantiations the GPU entries launch
 #: (NVRTC ``name_expressions``). Tests compile each one with NVRTC and nvcc on machines without GPU.
 CUDA_MODULES: dict[str, tuple[str, ...]] = {
-    "ndvi": tuple(f"ndvi_kernel<{t}>" for t in CUDA_TYPE_NAMES.values()),
     "masks": tuple(f"mask_buffer_kernel<{t}>" for t in MASK_TYPE_NAMES.values()),
     "change": (
         "classify_difference_kernel",
@@ -97,7 +89,7 @@ def get_generated_function(code: str, name: str) -> Any:
 
 
 def get_function(source: str, expression: str) -> Any:
-    """Return the compiled kernel ``expression`` (for example ``ndvi_kernel<float>``) of ``source``."""
+    """Return the compiled kernel ``expression`` (for example ``mask_buffer_kernel<float>``) of ``source``."""
     cp = cupy_module()
     module = _module(source, cp.cuda.Device().id, CUDA_MODULES[source])
     return module.get_function(expression)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..blocks import as_stack, radiometry_vectors
 from ..codegen import C_TYPES, FusedPlan, cuda_source, host_arrays, kernel_name
-from ..cpu.fused import split_inputs
+from ..cpu.fused import _outputs, split_inputs
 from ..device import cupy_module
 from ..registry import register
 from .cuda import get_generated_function, launch_config
@@ -28,6 +28,7 @@ def fused_indices(
     constants: tuple[float, ...] = (),
     lut: np.ndarray | None = None,
     out_of_range: str = "nan",
+    out: tuple[Any, ...] | None = None,
 ) -> Any:
     """Several indices (and the mask) of raw CuPy blocks in one pass (see the CPU twin)."""
     cp = cupy_module()
@@ -46,10 +47,8 @@ def fused_indices(
     ns = stacks[0].shape[0]
     vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
     sc, of, va, cs = (cp.asarray(v) for v in host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs],
-                                                          valid, constants, ns))
-    outs = [cp.empty(stacks[0].shape, cp.float32) for _ in plan.outputs]
-    if plan.write_mask:
-        outs.append(cp.empty(stacks[0].shape, cp.uint8))
+                                                          valid, constants, ns, [a.dtype for a in stacks[: plan.n_bands]]))
+    outs = _outputs(plan, stacks[0].shape, shape, out, cp)
     band_types = tuple(a.dtype.name for a in stacks[: plan.n_bands])
     class_type = stacks[-1].dtype.name if plan.has_class else None
     args: list[Any] = list(stacks[: plan.n_bands])
