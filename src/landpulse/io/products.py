@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
 
 from ..errors import InputError, NotAZarrStoreError
-from .store import PathLike, is_zarr_store, write_zarr
+from .store import DEFAULT_CLEVEL, PathLike, is_zarr_store, write_zarr, zarr_encoding
+
+if TYPE_CHECKING:
+    from ..backend.storage import BlocksWritten
 
 Encoding = Literal["int16", "float32"]
 
@@ -72,6 +75,12 @@ def write_product(
     -------
     pathlib.Path
     """
+    ds, extra = _storage_dataset(product, encoding)
+    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress)
+
+
+def _storage_dataset(product: xr.DataArray | xr.Dataset, encoding: Encoding) -> tuple[xr.Dataset, dict[str, dict[str, object]]]:
+    """The dataset to store and its per-variable CF encoding (shared by both write paths)."""
     ds = product.to_dataset() if isinstance(product, xr.DataArray) else product.copy()
     extra: dict[str, dict[str, object]] = {}
     for name in list(ds.data_vars):
@@ -85,7 +94,72 @@ def write_product(
             _packed_range(attrs, INDEX_SCALE)
             ds[name].attrs = attrs
         ds[name].attrs["landpulse_encoding"] = encoding if enc else str(var.dtype)
-    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress)
+    return ds, extra
+
+
+def write_product_blocks(
+    product: xr.DataArray,
+    path: PathLike,
+    *,
+    encoding: Encoding = "int16",
+    chunks: Mapping[str, int] | None = None,
+    clevel: int = DEFAULT_CLEVEL,
+    thumbnail_pixels: int = 512,
+    scheduler: str | None = None,
+) -> BlocksWritten:
+    """Write one product variable to a new Zarr v3 store in one pass, returning its statistics.
+
+    The production write path (see :func:`landpulse.backend.storage.write_blocks`): the store's
+    metadata and coordinates are written first, then one task per chunk computes, packs, encodes
+    and writes that chunk (every chunk, also all-nodata ones, so a complete product has every chunk
+    file and a missing file means an incomplete one). The layout and metadata are those of
+    :func:`write_product`, so :func:`open_product` reads both alike. Not atomic by itself: callers
+    write into a temporary folder and rename it (see :mod:`landpulse.commit`).
+
+    Parameters
+    ----------
+    product : xarray.DataArray
+        Float product (NaN = invalid), lazy or in memory.
+    path : str or path
+        The new store; it must not exist.
+    encoding : {'int16', 'float32'}
+        Storage of the values (module docstring).
+    chunks : mapping of dim to size, optional
+        Chunk shape (default: the product's Dask chunks, else the whole array).
+    clevel : int
+        Blosc-lz4 compression level.
+    thumbnail_pixels : int
+        Longest side of the thinned image returned for quick-looks.
+    scheduler : str, optional
+        Dask scheduler for the computation.
+
+    Returns
+    -------
+    landpulse.backend.storage.BlocksWritten
+        Statistics of the stored values and a thinned image of the first slice.
+    """
+    import zarr  # noqa: PLC0415
+
+    from ..backend.storage import Packing, write_blocks  # noqa: PLC0415
+
+    if product.name is None:
+        raise InputError("a product array needs a name to be stored")
+    name = str(product.name)
+    if chunks is None:
+        chunks = {d: (int(c[0]) if c else n) for d, c, n in zip(
+            product.dims, product.chunks or [None] * product.ndim, product.shape, strict=True)}
+    target = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(product.dims, product.shape, strict=True))
+    # rechunk the data only: small coordinates (scene ids, dates) stay in memory
+    data = product.data.rechunk(target) if hasattr(product.data, "rechunk") else product.chunk(dict(zip(product.dims, target))).data
+    product = product.copy(data=data)
+    ds, extra = _storage_dataset(product, encoding)
+    enc = zarr_encoding(ds, chunks, clevel=clevel, extra=extra)
+    # every chunk of every array is written, also those equal to the fill value, so a complete
+    # store has every chunk file (see landpulse.commit.check_complete)
+    ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False, write_empty_chunks=True)
+    target = zarr.open_array(str(path), path=name, mode="r+", config={"write_empty_chunks": True})
+    packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
+    return write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels, scheduler=scheduler)
 
 
 def open_product(path: PathLike) -> xr.Dataset:
