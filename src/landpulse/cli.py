@@ -153,7 +153,10 @@ def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool) -> 
 def _print_plan(job: Any) -> None:
     from .plan import describe_plan, make_plan  # noqa: PLC0415
 
-    plan = make_plan(job)
+    import dask  # noqa: PLC0415
+
+    with dask.config.set(scheduler="sync"):
+        plan = make_plan(job)
     d = describe_plan(plan)
     typer.echo(f"{job.name}: {len(d['tiles'])} tile(s) ({', '.join(d['tiles'])}), {d['scenes']} scene(s); "
                f"{len(d['to_compute'])} unit(s) to compute, {d['committed']} already committed, "

@@ -156,6 +156,13 @@ def make_slurm_cluster(spec: ClusterSpec, security: Any) -> Any:
     are Slurm jobs. Give ``log_directory`` so Slurm does not write ``slurm-*.out`` files into the
     working folder.
     """
+    cluster = slurm_cluster(spec, security)
+    cluster.scale(jobs=(spec.slurm or SlurmSpec()).jobs)
+    return cluster
+
+
+def slurm_cluster(spec: ClusterSpec, security: Any = None) -> Any:
+    """The ``SLURMCluster`` of a spec, not yet scaled (``cluster.job_script()`` shows its batch script)."""
     jobqueue = _require("dask_jobqueue", "slurm")
     s = spec.slurm or SlurmSpec()
     kwargs: dict[str, Any] = {
@@ -172,6 +179,4 @@ def make_slurm_cluster(spec: ClusterSpec, security: Any) -> Any:
     if security is not None:
         kwargs["security"] = security
         kwargs["protocol"] = "tls://"
-    cluster = jobqueue.SLURMCluster(**kwargs)
-    cluster.scale(jobs=s.jobs)
-    return cluster
+    return jobqueue.SLURMCluster(**kwargs)

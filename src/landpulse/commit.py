@@ -209,12 +209,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def commit_folder(tmp: Path, target: Path, *, inode: int, replace: bool) -> bool:
+def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> bool:
     """Rename the finished ``tmp`` folder to ``target``; return False when ``target`` was committed
     by another attempt meanwhile (``tmp`` is then removed and the existing unit kept).
 
-    ``inode`` is the inode ``tmp`` had when this attempt created it: if the folder at that path is
-    another one (a cleanup moved ours away and a late write recreated the path), nothing is
+    ``handle`` is a file descriptor this attempt opened on ``tmp`` when it created it. While it is
+    open the folder's inode cannot be reused, so if the folder now at ``tmp`` is another one (a
+    cleanup moved ours away and a late write recreated the path), the inodes differ and nothing is
     committed.
     """
     from .errors import LandpulseError  # noqa: PLC0415
@@ -224,7 +225,7 @@ def commit_folder(tmp: Path, target: Path, *, inode: int, replace: bool) -> bool
         old = target.with_name(f".{target.name}{OLD_MARK}{uuid.uuid4().hex[:12]}")
         os.replace(target, old)
     try:
-        if os.stat(tmp).st_ino != inode:
+        if os.stat(tmp).st_ino != os.fstat(handle).st_ino or os.fstat(handle).st_nlink == 0:
             raise LandpulseError(f"{tmp} was replaced while this attempt wrote it (a newer run cleaned it up)")
         os.rename(tmp, target)  # fails with ENOTEMPTY/EEXIST when a committed unit is there
     except OSError:
@@ -266,12 +267,15 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
             discard(stale)  # what an earlier, killed attempt at this unit left
             result.cleaned += 1
         tmp.mkdir(parents=True)
-        inode = os.stat(tmp).st_ino
-        _compute_unit(unit, settings, tmp, result)
-        t = time.perf_counter()
-        if settings.fsync:
-            _fsync_tree(tmp)
-        committed = commit_folder(tmp, folder, inode=inode, replace=unit.replace)
+        handle = os.open(tmp, os.O_RDONLY)
+        try:
+            _compute_unit(unit, settings, tmp, result)
+            t = time.perf_counter()
+            if settings.fsync:
+                _fsync_tree(tmp)
+            committed = commit_folder(tmp, folder, handle=handle, replace=unit.replace)
+        finally:
+            os.close(handle)
         result.timings["commit"] = round(time.perf_counter() - t, 4)
         if not committed:
             result.status = "skipped"
@@ -291,13 +295,22 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
 def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> None:
     import importlib  # noqa: PLC0415
 
+    for module in settings.plugins:
+        importlib.import_module(module)
+    # Everything this unit computes runs here, in this task (with its worker's threads): never
+    # through the cluster's scheduler, which a task calling compute() would otherwise reach.
+    import dask  # noqa: PLC0415
+
+    with dask.config.set(scheduler=_inner_scheduler()):
+        _compute_unit_locally(unit, settings, tmp, result)
+
+
+def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> None:
     from .backend import device_info, resolve_device, set_options  # noqa: PLC0415
     from .io.products import INDEX_SCALE, INT16_NODATA, open_product, write_product_blocks  # noqa: PLC0415
     from .pipeline import PRODUCTS  # noqa: PLC0415
     from .viz import thumbnail_png  # noqa: PLC0415
 
-    for module in settings.plugins:
-        importlib.import_module(module)
     fn, style = PRODUCTS[unit.product]
     timings = result.timings
     t = time.perf_counter()
@@ -307,12 +320,13 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
         kwargs = dict(unit.params)
         if unit.bands:
             kwargs["bands"] = dict(unit.bands)
-        product = _strip_created(fn(ds, **kwargs))
+        # the stored variable is named like the product in the registry (and the unit's files)
+        product = _strip_created(fn(ds, **kwargs)).rename(unit.product)
         chunks = {product.dims[-2]: settings.chunk, product.dims[-1]: settings.chunk} if settings.chunk else None
         zarr_path = tmp / f"{unit.product}.zarr"
         written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
                                        chunks=chunks, clevel=settings.clevel,
-                                       thumbnail_pixels=settings.thumbnail_pixels, scheduler=_inner_scheduler())
+                                       thumbnail_pixels=settings.thumbnail_pixels)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
     result.device = device
     result.stats = written.stats

@@ -310,7 +310,8 @@ def run_job(
         if orphans:
             echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
         t = time.perf_counter()
-        plan = make_plan(job)
+        with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
+            plan = make_plan(job)
         timings["plan"] = round(time.perf_counter() - t, 3)
         echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
              f"{len(plan.committed)} already committed"
