@@ -34,7 +34,7 @@ def test_defaults_and_shorthands(tmp_path: Path) -> None:
     job = parse_job(base(dates="since-last-run"), base=tmp_path)
     assert job.dates.since == "last-run" and job.inputs.stores[0].tile_id == "scenes"
     assert job.output.store == tmp_path / "products" and job.output.reports_dir == tmp_path / "products-reports"
-    assert job.output.encoding == "int16" and job.output.checksums == ["crc32c", "sha256"]
+    assert job.output.encoding == "int16" and job.output.checksums == ["crc32c"] and job.output.fsync
     assert job.cluster.kind == "local" and job.cluster.dashboard is True and job.backend == "auto"
     job2 = parse_job(base(inputs={"kind": "zarr", "stores": {"33TUM": "/data/a.zarr"}}), base=tmp_path)
     assert job2.inputs.stores[0].tile_id == "33TUM" and job2.inputs.stores[0].path == Path("/data/a.zarr")

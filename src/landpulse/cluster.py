@@ -79,6 +79,21 @@ def default_workers(spec: ClusterSpec) -> int:
     return spec.n_workers or max(1, cores // spec.threads_per_worker)
 
 
+def worker_environ() -> dict[str, Any]:
+    """Environment of worker processes this factory starts: Dask's, without ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so workers hand freed memory back to the OS at once.
+    Setting it also switches off glibc's adaptive mmap threshold, so every chunk-sized buffer
+    (tens of MB: raw bands, float product, packed and encoded bytes) is a fresh ``mmap`` whose pages
+    fault in one by one: units took twice as long (1.3 s vs 2.5-4.2 s per Sentinel-2 tile-date,
+    benchmarks/RESULTS.md). Units allocate the same few chunk sizes over and over, which glibc's
+    default reuses, so peak memory stays bounded without the trim.
+    """
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
+
+
 @contextlib.contextmanager
 def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator[Any]:
     """Start (or connect to) the cluster the spec describes and yield its client.
@@ -106,7 +121,8 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
         yield None
         return
     distributed = _require("distributed", spec.kind)
-    config = {"distributed.scheduler.allowed-failures": spec.allowed_failures}
+    config = {"distributed.scheduler.allowed-failures": spec.allowed_failures,
+              "distributed.nanny.pre-spawn-environ": worker_environ()}
     with dask.config.set(config), contextlib.ExitStack() as stack:
         security = security_from(spec.security)
         cluster: Any = None

@@ -51,7 +51,7 @@ class UnitSettings:
     clevel: int = 5
     cog: bool = False
     quicklooks: bool = True
-    checksums: tuple[str, ...] = ("crc32c", "sha256")
+    checksums: tuple[str, ...] = ("crc32c",)
     fsync: bool = True
     thumbnail_pixels: int = 512
     plugins: tuple[str, ...] = ()
@@ -191,8 +191,12 @@ def _grid_indices(grid: list[int]) -> list[tuple[int, ...]]:
     return list(itertools.product(*(range(n) for n in grid)))
 
 
-def _fsync_tree(folder: Path) -> None:
+def _fsync_tree(folder: Path, *, done: Sequence[str] = ()) -> None:
+    """fsync every file and folder under ``folder`` (deepest first), except files in ``done``."""
+    skip = set(done)
     for p in sorted(folder.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p.relative_to(folder).as_posix() in skip:
+            continue
         fd = os.open(p, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -269,10 +273,10 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
         tmp.mkdir(parents=True)
         handle = os.open(tmp, os.O_RDONLY)
         try:
-            _compute_unit(unit, settings, tmp, result)
+            synced = _compute_unit(unit, settings, tmp, result)
             t = time.perf_counter()
             if settings.fsync:
-                _fsync_tree(tmp)
+                _fsync_tree(tmp, done=synced)
             committed = commit_folder(tmp, folder, handle=handle, replace=unit.replace)
         finally:
             os.close(handle)
@@ -292,7 +296,8 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
     return result
 
 
-def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> None:
+def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> list[str]:
+    """Write the unit's files into ``tmp``; return the files already flushed to disk."""
     import importlib  # noqa: PLC0415
 
     for module in settings.plugins:
@@ -302,12 +307,12 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
     import dask  # noqa: PLC0415
 
     with dask.config.set(scheduler=_inner_scheduler()):
-        _compute_unit_locally(unit, settings, tmp, result)
+        return _compute_unit_locally(unit, settings, tmp, result)
 
 
-def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> None:
+def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> list[str]:
     from .backend import device_info, resolve_device, set_options  # noqa: PLC0415
-    from .io.products import INDEX_SCALE, INT16_NODATA, open_product, write_product_blocks  # noqa: PLC0415
+    from .io.products import INDEX_SCALE, INT16_NODATA, write_product_blocks  # noqa: PLC0415
     from .pipeline import PRODUCTS  # noqa: PLC0415
     from .viz import thumbnail_png  # noqa: PLC0415
 
@@ -326,14 +331,15 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         zarr_path = tmp / f"{unit.product}.zarr"
         written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
                                        chunks=chunks, clevel=settings.clevel,
-                                       thumbnail_pixels=settings.thumbnail_pixels)
+                                       thumbnail_pixels=settings.thumbnail_pixels,
+                                       checksums=settings.checksums, fsync=settings.fsync)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
+    chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]
     t = time.perf_counter()
     check_complete(zarr_path, [str(v) for v in product.to_dataset().variables])
-    stored = open_product(zarr_path)[unit.product]
     thumb = None
     if settings.quicklooks:
         thumb = thumbnail_png(written.thumbnail, tmp / THUMBNAIL_NAME, style=style)
@@ -346,20 +352,18 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         cog = write_cog(zarr_path, unit.product, tmp / f"{unit.product}.tif", style=style)
         timings["cog"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
-    manifest = build_manifest(tmp, settings.checksums)
+    manifest = build_manifest(tmp, settings.checksums, known=chunk_files)
     timings["checksums"] = round(time.perf_counter() - t, 4)
     result.bytes = sum(int(v["size"]) for v in manifest.values())
     encoding = ({"dtype": "int16", "scale": INDEX_SCALE, "offset": 0.0, "nodata": INT16_NODATA}
                 if unit.encoding == "int16" else {"dtype": "float32"})
-    item = unit_item(unit, settings, stored.assign_attrs(product.attrs), device=device, encoding=encoding,
+    item = unit_item(unit, settings, product, device=device, encoding=encoding,
                      manifest=manifest, stats=written.stats, thumbnail=thumb is not None, cog=cog is not None)
     from .io.stac import write_item  # noqa: PLC0415
 
     write_item(item, tmp / ITEM_NAME)
-    try:
-        result.bbox = list(item.bbox) if item.bbox else None
-    except Exception:
-        result.bbox = None
+    result.bbox = list(item.bbox) if item.bbox else None
+    return list(chunk_files) if settings.fsync else []
 
 
 def _input_properties(unit: Unit) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,14 +239,33 @@ def file_checksums(path: Path, algorithms: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def build_manifest(folder: Path, algorithms: Sequence[str], *, exclude: Sequence[str] = (ITEM_NAME,)) -> dict[str, dict[str, Any]]:
-    """Checksums of every file under ``folder`` (relative POSIX paths, sorted)."""
+def build_manifest(folder: Path, algorithms: Sequence[str], *, known: Mapping[str, dict[str, Any]] | None = None,
+                   exclude: Sequence[str] = (ITEM_NAME,)) -> dict[str, dict[str, Any]]:
+    """Checksums of every file under ``folder`` (relative POSIX paths, sorted).
+
+    ``known`` holds records taken when the files were written (see
+    :class:`landpulse.io.manifest_store.ManifestStore`); those files are not read again, only their
+    size is checked against the record.
+    """
+    from .errors import LandpulseError  # noqa: PLC0415
+
+    known = known or {}
     out = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file():
             rel = p.relative_to(folder).as_posix()
-            if rel not in exclude:
+            if rel in exclude:
+                continue
+            rec = known.get(rel)
+            if rec is not None and all(a in rec for a in algorithms):
+                if p.stat().st_size != rec["size"]:
+                    raise LandpulseError(f"{rel}: {p.stat().st_size} bytes on disk, {rec['size']} written")
+                out[rel] = {k: rec[k] for k in ("size", *algorithms)}
+            else:
                 out[rel] = file_checksums(p, algorithms)
+    missing = sorted(set(known) - set(out))
+    if missing:
+        raise LandpulseError(f"files written but gone before the commit: {', '.join(missing[:5])}")
     return out
 
 

@@ -262,7 +262,6 @@ def run_job(
     *,
     wait: float = 0.0,
     echo: Callable[[str], None] = print,
-    fsync: bool = True,
 ) -> JobResult:
     """Run a production job: plan, compute every unit not yet committed, commit, report.
 
@@ -274,8 +273,6 @@ def run_job(
         Seconds to wait for another run holding the store's lock (0: fail at once).
     echo : callable
         Receives one line of progress at a time (default: print).
-    fsync : bool
-        Flush every unit to disk before committing it (power-loss safety).
 
     Returns
     -------
@@ -324,7 +321,7 @@ def run_job(
             settings = UnitSettings(
                 store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
                 cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
-                fsync=fsync, plugins=tuple(job.plugins),
+                fsync=job.output.fsync, plugins=tuple(job.plugins),
             )
             t = time.perf_counter()
             with make_client(job.cluster, plugins=tuple(job.plugins)) as client:

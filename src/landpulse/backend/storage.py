@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
@@ -49,6 +49,7 @@ class BlocksWritten:
     thumbnail: np.ndarray
     stride: int
     chunks_written: int
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def thumbnail_stride(shape: tuple[int, ...], max_pixels: int) -> int:

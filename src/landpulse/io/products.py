@@ -11,7 +11,7 @@ Encodings (chosen per product kind):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -106,6 +106,8 @@ def write_product_blocks(
     clevel: int = DEFAULT_CLEVEL,
     thumbnail_pixels: int = 512,
     scheduler: str | None = None,
+    checksums: Sequence[str] = (),
+    fsync: bool = False,
 ) -> BlocksWritten:
     """Write one product variable to a new Zarr v3 store in one pass, returning its statistics.
 
@@ -132,15 +134,21 @@ def write_product_blocks(
         Longest side of the thinned image returned for quick-looks.
     scheduler : str, optional
         Dask scheduler for the computation.
+    checksums : sequence of {'crc32c', 'sha256'}
+        Record these checksums of every chunk file as it is written (``BlocksWritten.files``, keys
+        relative to the store: ``<name>/c/...``); nothing is read back.
+    fsync : bool
+        Flush every chunk file to disk (in the background, while the next chunks are computed).
 
     Returns
     -------
     landpulse.backend.storage.BlocksWritten
-        Statistics of the stored values and a thinned image of the first slice.
+        Statistics of the stored values, a thinned image of the first slice, the chunk files written.
     """
     import zarr  # noqa: PLC0415
 
     from ..backend.storage import Packing, write_blocks  # noqa: PLC0415
+    from .manifest_store import ManifestStore  # noqa: PLC0415
 
     if product.name is None:
         raise InputError("a product array needs a name to be stored")
@@ -157,9 +165,15 @@ def write_product_blocks(
     # every chunk of every array is written, also those equal to the fill value, so a complete
     # store has every chunk file (see landpulse.commit.check_complete)
     ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False, write_empty_chunks=True)
-    target = zarr.open_array(str(path), path=name, mode="r+", config={"write_empty_chunks": True})
+    store = ManifestStore(path, algorithms=checksums, fsync=fsync)
+    target = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
     packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
-    return write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels, scheduler=scheduler)
+    try:
+        written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels, scheduler=scheduler)
+    finally:
+        store.flush()
+    written.files = dict(store.records)
+    return written
 
 
 def open_product(path: PathLike) -> xr.Dataset:
