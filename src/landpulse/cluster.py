@@ -27,6 +27,11 @@ from .jobspec import ClusterSpec, SecuritySpec, SlurmSpec
 
 CLUSTER_EXTRA_HINT = "install the cluster extra: pip install 'landpulse[cluster]'"
 
+#: Worker resource that limits a worker to one unit at a time (a unit then uses all the worker's
+#: threads for its chunks). Workers of clusters landpulse starts have it; give it to the workers
+#: of an existing cluster with ``dask worker ... --resources landpulse-unit=1``.
+UNIT_RESOURCE = "landpulse-unit"
+
 
 class ClusterError(LandpulseError):
     """The cluster could not be started or reached."""
@@ -132,6 +137,7 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
                     n_workers=default_workers(spec), threads_per_worker=spec.threads_per_worker, processes=True,
                     host=spec.host, dashboard_address=dashboard_address(spec), memory_limit=spec.memory_limit or "auto",
                     security=security, protocol="tls://" if security is not None else None,
+                    resources={UNIT_RESOURCE: 1},
                 )
             elif spec.kind == "local-cuda":
                 dask_cuda = _require("dask_cuda", "local-cuda")
@@ -144,7 +150,8 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
                     kwargs["n_workers"] = spec.n_workers
                 cluster = dask_cuda.LocalCUDACluster(
                     host=spec.host, dashboard_address=dashboard_address(spec), threads_per_worker=spec.threads_per_worker,
-                    security=security, protocol="tls" if security is not None else None, **kwargs,
+                    security=security, protocol="tls" if security is not None else None,
+                    resources={UNIT_RESOURCE: 1}, **kwargs,
                 )
             elif spec.kind == "slurm":
                 cluster = make_slurm_cluster(spec, security)
@@ -184,6 +191,7 @@ def slurm_cluster(spec: ClusterSpec, security: Any = None) -> Any:
     kwargs: dict[str, Any] = {
         "cores": s.cores, "memory": s.memory, "processes": s.processes, "walltime": s.walltime,
         "job_extra_directives": list(s.job_extra_directives),
+        "worker_extra_args": ["--resources", f"{UNIT_RESOURCE}=1"],
         "scheduler_options": {"host": spec.host, "dashboard_address": dashboard_address(spec) or ":0"},
     }
     if s.queue:

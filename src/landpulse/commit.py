@@ -109,7 +109,7 @@ def open_unit_input(unit: Unit) -> Any:
 
         ds = open_store(src.store)
         tdim = next(d for d in ds.dims if d in ds.coords and str(ds[d].dtype).startswith("datetime64"))
-        ds = ds.isel({tdim: [src.index]})
+        ds = ds.isel({tdim: slice(src.index, src.index + 1)})  # a slice: whole chunks, no copies
         if "scene_id" in ds.coords and str(ds["scene_id"].values[0]) != scene.id:
             raise InputError(f"{src.store} changed since planning: date {src.index} is now scene "
                              f"{ds['scene_id'].values[0]}, not {scene.id}; rerun the job")
@@ -128,15 +128,19 @@ def open_unit_input(unit: Unit) -> Any:
     return scene_dataset(sc, grid, band_grids, (cy, cx))
 
 
-def _inner_scheduler() -> str:
-    """Scheduler for the chunks of one unit: its worker's threads, serially for one thread."""
+def _inner_scheduler() -> dict[str, Any]:
+    """Dask settings for the chunks of one unit: the worker's threads (serial for one thread).
+
+    Workers that landpulse starts run one unit at a time (the ``landpulse-unit`` resource), so a
+    unit uses all of its worker's threads for its chunks.
+    """
     try:
         from distributed import get_worker  # noqa: PLC0415
 
         n = get_worker().state.nthreads
     except Exception:
-        return "sync"
-    return "threads" if n > 1 else "sync"
+        return {"scheduler": "sync"}
+    return {"scheduler": "threads", "num_workers": n} if n > 1 else {"scheduler": "sync"}
 
 
 def _strip_created(product: Any) -> Any:
@@ -306,7 +310,7 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
     # through the cluster's scheduler, which a task calling compute() would otherwise reach.
     import dask  # noqa: PLC0415
 
-    with dask.config.set(scheduler=_inner_scheduler()):
+    with dask.config.set(_inner_scheduler()):
         return _compute_unit_locally(unit, settings, tmp, result)
 
 

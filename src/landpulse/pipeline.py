@@ -228,10 +228,16 @@ def _execute(units: Sequence[Any], settings: Any, client: Any, echo: Callable[[s
 
     from distributed import as_completed as dist_completed  # noqa: PLC0415
 
+    from .cluster import UNIT_RESOURCE  # noqa: PLC0415
+
+    workers = client.scheduler_info().get("workers", {}).values()
+    one_at_a_time = bool(workers) and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers)
+    resources = {UNIT_RESOURCE: 1} if one_at_a_time else None
     by_key = {}
     futures = []
     for u in units:
-        fut = client.submit(run_unit, u, settings, key=f"landpulse-unit-{u.id}-{settings.run_id}", pure=False)
+        fut = client.submit(run_unit, u, settings, key=f"landpulse-unit-{u.id}-{settings.run_id}", pure=False,
+                            resources=resources)
         by_key[fut.key] = u
         futures.append(fut)
     for fut in dist_completed(futures):
@@ -247,7 +253,8 @@ def _execute(units: Sequence[Any], settings: Any, client: Any, echo: Callable[[s
         finally:
             fut.release()
     for unit, _ in lost:
-        fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry", pure=False)
+        fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry",
+                            pure=False, resources=resources)
         try:
             report(fut.result())
         except Exception as err:
