@@ -110,9 +110,7 @@ def run(
 ) -> int:
     """Run a job spec (job.yaml: nightly, incremental, on a Dask cluster), or compute products for one store.
 
-    Job mode exit status: 0 every unit committed (or nothing new to do); 4 some units or inputs
-    failed (named on stderr and in the report; the others are committed); 2 invalid spec;
-    3 cluster or GPU libraries missing; 75 another run holds the store's lock.
+    Exit status: 0 done, or nothing new; 4 some scenes failed (named); 2 bad spec; 3 missing libraries; 75 locked.
     """
     from .jobspec import is_job_file  # noqa: PLC0415
 

@@ -344,7 +344,8 @@ class ClusterSpec(_Model):
     host: str = Field("127.0.0.1", description="Interface the scheduler (and local workers) bind to.")
     dashboard: bool | str = Field(True, description="false, true (127.0.0.1:8787) or host:port.")
     security: SecuritySpec | None = None
-    allowed_failures: int = Field(3, ge=0, description="Worker deaths a task may cause before it is declared poison.")
+    allowed_failures: int = Field(1, ge=0, description="Worker deaths a unit may cause before it is set aside; "
+                                                       "it is then retried alone once, and a second death names it poison.")
     rmm_pool_size: str | None = Field("80%", description="local-cuda: RMM pool per GPU (null: no pool).")
     slurm: SlurmSpec | None = None
 

@@ -113,5 +113,5 @@ def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index")
     rgba = cmap(np.ma.masked_invalid(norm), bytes=True)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgba, mode="RGBA").save(path, format="PNG", compress_level=1)
+    Image.fromarray(rgba).save(path, format="PNG", compress_level=1)
     return path
