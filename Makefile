@@ -49,6 +49,15 @@ demo: env
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_ndvi.py
+	$(BIN)/python benchmarks/bench_indices.py
+
+# GPU verification (issue 7). Here, with network: make gpu-wheels. On the GPU machine, through
+# the device tool with carry [".whl"]: make gpu-check (or bash scripts/gpu_check.sh) -> $$OUT/report.md
+gpu-wheels:
+	bash scripts/gpu_wheels.sh
+
+gpu-check:
+	bash scripts/gpu_check.sh
 
 bench-pipeline: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -14,6 +14,7 @@
 #define LP_HD inline
 #endif
 #if !defined(__CUDACC_RTC__)  // NVRTC has no host headers
+#include <cmath>
 #include <limits>
 #endif
 
@@ -73,6 +74,58 @@ LP_HD float ndvi_from_dn(T red, T nir, float red_scale, float red_offset_dn, flo
     const float r = dn_to_reflectance(red, red_scale, red_offset_dn);
     const float n = dn_to_reflectance(nir, nir_scale, nir_offset_dn);
     return normalized_difference(n, r, -1.0f, 1.0f, policy);
+}
+
+// --- helpers of the generated multi-index kernels (landpulse.backend.codegen) ---------------
+
+// Mask codes written by the fused kernels (uint8), shared with the Numba side.
+constexpr unsigned char MASK_CLEAR = 0;
+constexpr unsigned char MASK_MASKED = 1;
+constexpr unsigned char MASK_BUFFER = 2;
+constexpr unsigned char MASK_NODATA = 3;
+
+// a / b in float32; NaN when b == 0 (no inf).
+LP_HD float div_or_nan(float a, float b) {
+    if (b == 0.0f) return nan_f32();
+    return a / b;
+}
+
+// Correctly rounded float32 square root (NaN for negative input) and absolute value.
+LP_HD float sqrt_f32(float a) {
+#if defined(__CUDA_ARCH__)
+    return sqrtf(a);  // IEEE round-to-nearest (NVRTC and nvcc default to -prec-sqrt=true)
+#else
+    return std::sqrt(a);
+#endif
+}
+
+LP_HD float abs_f32(float a) {
+#if defined(__CUDA_ARCH__)
+    return fabsf(a);
+#else
+    return std::fabs(a);
+#endif
+}
+
+// Range check of an index value. NaN stays NaN; values in [lo_edge, lo) or (hi, hi_edge] (a few
+// float32 ulps beyond a bound: rounding of a value that lies on it) are set to the bound; values
+// farther out are NaN, or clipped with the clip policy.
+LP_HD float finish_index(float v, float lo, float hi, float lo_edge, float hi_edge, int policy) {
+    if (v != v) return nan_f32();
+    if (v < lo) return (v >= lo_edge || policy == OUT_OF_RANGE_CLIP) ? lo : nan_f32();
+    if (v > hi) return (v <= hi_edge || policy == OUT_OF_RANGE_CLIP) ? hi : nan_f32();
+    return v;
+}
+
+// Mask code of one classification value: lut[q], or MASK_NODATA when q is NaN, not an integer,
+// or outside [0, n).
+template <typename T>
+LP_HD unsigned char class_code(T q, const unsigned char* lut, long long n) {
+    const double v = static_cast<double>(q);
+    if (v != v || v < 0.0 || v >= static_cast<double>(n)) return MASK_NODATA;
+    const long long i = static_cast<long long>(v);
+    if (static_cast<double>(i) != v) return MASK_NODATA;
+    return lut[i];
 }
 
 }  // namespace lp

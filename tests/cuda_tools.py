@@ -21,10 +21,10 @@ def cuda_sources() -> list[Path]:
     return sorted(kernel_dir().glob("*.cu"))
 
 
-def build_host_library(compiler: str, out_dir: Path) -> ctypes.CDLL:
-    """Compile tests/native/pixel_host_shim.cpp with ``compiler`` (g++ or nvcc) as a shared library."""
-    shim = Path(__file__).parent / "native" / "pixel_host_shim.cpp"
-    lib = out_dir / f"pixel_host_{Path(compiler).name}.so"
+def build_host_library(compiler: str, out_dir: Path, shim_name: str = "pixel_host_shim.cpp") -> ctypes.CDLL:
+    """Compile tests/native/<shim_name> with ``compiler`` (g++ or nvcc) as a shared library."""
+    shim = Path(__file__).parent / "native" / shim_name
+    lib = out_dir / f"{Path(shim_name).stem}_{Path(compiler).name}.so"
     if Path(compiler).name.startswith("nvcc"):
         cmd = [compiler, "-x", "cu", "--shared", "-Xcompiler", "-fPIC,-ffp-contract=off", "-fmad=false",
                "-std=c++17", "-O2", f"-I{kernel_dir()}", str(shim), "-o", str(lib)]
@@ -85,3 +85,19 @@ def nvrtc_compile(source: str, name: str, name_expressions: list[str], arch: str
         return lowered
     finally:
         nvrtc.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+def build_shared(compiler: str, source: Path, out_dir: Path, *, defines: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """Compile one C++/CUDA source file for the host as a shared library (g++ or nvcc), no FMA."""
+    lib = out_dir / f"{source.stem}_{Path(compiler).name}.so"
+    flags = [f"-D{d}" for d in defines]
+    if Path(compiler).name.startswith("nvcc"):
+        cmd = [compiler, "-x", "cu", "--shared", "-Xcompiler", "-fPIC,-ffp-contract=off", "-fmad=false",
+               "-std=c++17", "-O2", *flags, f"-I{kernel_dir()}", str(source), "-o", str(lib)]
+    else:
+        cmd = [compiler, "-x", "c++", "-shared", "-fPIC", "-O2", "-std=c++17", "-ffp-contract=off", "-fno-fast-math",
+               *flags, f"-I{kernel_dir()}", str(source), "-o", str(lib)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr}")
+    return ctypes.CDLL(str(lib))

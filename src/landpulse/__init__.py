@@ -5,11 +5,13 @@ Notebook use is xarray in, xarray out::
     import landpulse
     ds = landpulse.open_store("scene.zarr")
     ndvi = landpulse.ndvi(ds)            # or ds.landpulse.ndvi()
+    out = landpulse.indices(ds, ["ndvi", "mndwi", "nbr"], mask="auto")   # one pass, a Dataset
 
 ``import landpulse`` needs no GPU, no CuPy and no cluster libraries.
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
+from . import change  # noqa: F401  (landpulse.change: change detection)
 from ._version import __version__
 from .backend import device_info, set_options, to_device, to_host
 from .bands import select_band, select_bands
@@ -23,8 +25,10 @@ from .errors import (
     RadiometryError,
     UnreadableInputError,
 )
-from .indices import ndvi
+from .catalogue import get_index, index_names
+from .indices import indices, mask, ndvi
 from .io import ingest, open_product, open_store, write_product
+from .masking import Mask, clear_count
 from .radiometry import band_radiometry, declare_radiometry, to_reflectance
 from .sensors import get_sensor, sensors
 
@@ -33,16 +37,23 @@ __all__ = [
     "GridMismatchError",
     "InputError",
     "LandpulseError",
+    "Mask",
     "MissingBandError",
     "NotAZarrStoreError",
     "RadiometryError",
     "UnreadableInputError",
     "__version__",
     "band_radiometry",
+    "change",
+    "clear_count",
     "declare_radiometry",
     "device_info",
+    "get_index",
     "get_sensor",
+    "index_names",
+    "indices",
     "ingest",
+    "mask",
     "ndvi",
     "open_product",
     "open_store",

@@ -12,6 +12,7 @@ Ambiguity or absence is an error that lists the variables present and how to map
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import xarray as xr
@@ -20,13 +21,28 @@ from .errors import MissingBandError
 from .sensors import band_aliases
 
 
-def select_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray:
-    """Return the variable of ``ds`` that holds the band ``name`` (a common name).
+def declared_sensors(ds: xr.Dataset) -> list[str]:
+    """Sensor ids a dataset declares in its ``sensor`` attribute (a JSON list, as ``landpulse
+    ingest`` writes it, or one id); empty when it declares none."""
+    raw = ds.attrs.get("sensor")
+    if raw is None:
+        return []
+    value: object = raw
+    if isinstance(raw, str) and raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def find_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray | None:
+    """Like :func:`select_band`, but None when no variable matches (still an error when several do).
 
     Raises
     ------
     MissingBandError
-        When no variable (or more than one) matches.
+        When an explicit mapping names a missing variable, or several variables match.
     """
     mapping = dict(mapping or {})
     if name in mapping:
@@ -40,20 +56,34 @@ def select_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = N
     if name in ds.data_vars:
         return ds[name]
     by_attr = [v for v in ds.data_vars if ds[v].attrs.get("common_name") == name]
-    by_id = [v for v in ds.data_vars if str(v) in band_aliases(name)]
+    by_id = [v for v in ds.data_vars if str(v) in band_aliases(name, declared_sensors(ds) or None)]
     candidates = list(dict.fromkeys(by_attr or by_id))
     if len(candidates) == 1:
         return ds[candidates[0]]
-    present = ", ".join(map(str, ds.data_vars)) or "none"
     if not candidates:
-        raise MissingBandError(
-            f"no {name!r} band in the dataset (variables: {present}); name the variable with "
-            f"bands={{'{name}': '<variable>'}} (CLI: --band {name}=<variable>)"
-        )
+        return None
     raise MissingBandError(
         f"several variables could be the {name!r} band ({', '.join(map(str, candidates))}); "
         f"choose one with bands={{'{name}': '<variable>'}}"
     )
+
+
+def select_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray:
+    """Return the variable of ``ds`` that holds the band ``name`` (a common name).
+
+    Raises
+    ------
+    MissingBandError
+        When no variable (or more than one) matches.
+    """
+    found = find_band(ds, name, mapping)
+    if found is None:
+        present = ", ".join(map(str, ds.data_vars)) or "none"
+        raise MissingBandError(
+            f"no {name!r} band in the dataset (variables: {present}); name the variable with "
+            f"bands={{'{name}': '<variable>'}} (CLI: --band {name}=<variable>)"
+        )
+    return found
 
 
 def select_bands(

@@ -14,3 +14,11 @@ def sample_data_dir() -> Path:
 def sample_scene_item() -> Path:
     """STAC item of the bundled Sentinel-2 L1C crop (18SVG, 2016-01-12, CC0)."""
     return sample_data_dir() / "s2-l1c-18SVG-2016-01-12" / "item.json"
+
+
+def change_scene_items() -> list[Path]:
+    """STAC items of the bundled Landsat pair for change detection, oldest first: Landsat 7
+    (2001-07-30) and Landsat 8 (2013-07-07), 41 x 41 pixels at 30 m near Marburg (USGS, public
+    domain; see ``sample_data/README.md``)."""
+    root = sample_data_dir() / "landsat-marburg-2001-2013"
+    return [root / "LE07_2001-07-30" / "item.json", root / "LC08_2013-07-07" / "item.json"]

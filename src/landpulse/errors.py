@@ -56,3 +56,15 @@ class BackendUnavailableError(LandpulseError):
 
 class StoreExistsError(InputError):
     """An output already exists and overwriting was not asked for."""
+
+
+class GpuOutOfMemoryError(LandpulseError):
+    """A GPU block ran out of device memory even after freeing the pool, splitting and CPU fallback."""
+
+    exit_code = 4
+
+
+class GpuFaultError(LandpulseError):
+    """The CUDA context hit a sticky error (illegal address, launch failure): the process must restart."""
+
+    exit_code = 4

@@ -254,8 +254,9 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
         hints = typing.get_type_hints(fn)
     except Exception:  # unresolvable annotations: check names only
         hints = {}
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
     for key, value in params.items():
-        if key not in accepted:
+        if key not in accepted and not open_ended:
             raise ValueError(f"unknown parameter {key!r} for product {name}; accepted: {', '.join(accepted) or 'none'}")
         choices = typing.get_args(hints[key]) if typing.get_origin(hints.get(key)) is Literal else None
         if choices and value not in choices:

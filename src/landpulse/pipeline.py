@@ -19,7 +19,8 @@ import xarray as xr
 
 from .backend import device_info, resolve_device
 from .errors import InputError
-from .indices import ndvi
+from .catalogue import catalogue as _catalogue
+from .indices import index_product, ndvi
 from .io.products import INDEX_SCALE, INT16_NODATA, Encoding, open_product, write_product
 from .io.stac import product_item, write_item
 from .io.store import PathLike, open_store, validate_name
@@ -28,10 +29,17 @@ from .viz import quicklook
 
 ProductFn = Callable[..., xr.DataArray]
 
+
+def all_index_names() -> list[str]:
+    """Catalogue index names and aliases (lower case)."""
+    return _catalogue().all_names()
+
 #: Products ``landpulse run`` knows, by name: the function and its quick-look style.
 PRODUCTS: dict[str, tuple[ProductFn, str]] = {
     "ndvi": (ndvi, "index"),
 }
+# every spectral index of the catalogue (and its aliases), by the names landpulse.indices takes
+PRODUCTS.update({n: (index_product(n), "index") for n in all_index_names() if n not in PRODUCTS})
 
 
 @dataclass

@@ -13,6 +13,7 @@ import functools
 import importlib.resources
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +164,14 @@ def get_sensor(sensor_id: str) -> SensorSpec:
         raise InputError(f"unknown sensor {sensor_id!r}; known: {', '.join(sensors())}") from None
 
 
-def band_aliases(common_name: str) -> set[str]:
-    """Every band id any known sensor uses for ``common_name`` (``red`` -> {``B04``, ...})."""
-    return {b.id for s in sensors().values() for b in s.bands.values() if b.common_name == common_name}
+def band_aliases(common_name: str, sensor_ids: Iterable[str] | None = None) -> set[str]:
+    """Every band id known sensors use for ``common_name`` (``red`` -> {``B04``, ...}).
+
+    ``sensor_ids`` restricts the lookup to those sensors (Landsat 4-7 call red ``SR_B3``,
+    Landsat 8-9 call it ``SR_B4``); unknown ids are ignored, and all sensors are used when none
+    of the ids is known.
+    """
+    specs = [s for s in sensors().values() if sensor_ids is None or s.id in set(sensor_ids)]
+    if not specs:
+        specs = list(sensors().values())
+    return {b.id for s in specs for b in s.bands.values() if b.common_name == common_name}

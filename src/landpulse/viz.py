@@ -16,6 +16,10 @@ import xarray as xr
 #: Colour map and value range per product kind.
 STYLES: dict[str, dict[str, Any]] = {
     "index": {"cmap": "RdYlGn", "vmin": -1.0, "vmax": 1.0},
+    # differences of indices (dNDVI, dNBR): diverging, zero in the middle
+    "difference": {"cmap": "RdBu", "vmin": -0.6, "vmax": 0.6},
+    # non-negative magnitudes (change vectors)
+    "magnitude": {"cmap": "magma", "vmin": 0.0, "vmax": 0.3},
 }
 MAX_PIXELS = 1024
 MAX_PANELS = 16
@@ -79,6 +83,39 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     return fig
 
 
+def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str = "RdYlGn_r",
+                 max_pixels: int = MAX_PIXELS) -> Any:
+    """Draw a class product (uint8 with CF ``flag_values``/``flag_meanings``, nodata grey) with a
+    legend of its classes; returns a matplotlib Figure."""
+    import matplotlib  # noqa: PLC0415
+    from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.patches import Patch  # noqa: PLC0415
+
+    values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
+    names = str(da.attrs["flag_meanings"]).split()
+    base = matplotlib.colormaps[cmap]
+    colours = [base(i / max(1, len(values) - 1)) for i in range(len(values))]
+    small = _thin(da, max_pixels)
+    data = np.asarray(small.values).astype(np.float32)
+    data[~np.isin(data, values)] = np.nan
+    index = np.full(data.shape, np.nan, np.float32)
+    for i, v in enumerate(values):
+        index[data == v] = i
+    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
+    ax = fig.subplots()
+    ys, xs = small[small.dims[0]].values, small[small.dims[1]].values
+    ax.imshow(np.ma.masked_invalid(index), cmap=ListedColormap(colours).with_extremes(bad="#d9d9d9"),
+              norm=BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values)), interpolation="nearest",
+              extent=(float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())))
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.tick_params(labelsize=6)
+    ax.legend(handles=[Patch(color=c, label=n.replace("_", " ")) for c, n in zip(colours, names, strict=False)],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    ax.set_title(title or str(da.attrs.get("long_name", da.name)), fontsize=9)
+    return fig
+
+
 def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:
     """Write a PNG quick-look of ``da`` (see :func:`plot_product`) and return its path."""
     fig = plot_product(da, style=style, title=title)
@@ -86,6 +123,14 @@ def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def _data_style(values: np.ndarray) -> dict[str, Any]:
+    """A style for products without one of their own: viridis over the 2-98 % range of the data."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+    return {"cmap": "viridis", "vmin": float(lo), "vmax": float(hi if hi > lo else lo + 1.0)}
 
 
 def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index") -> Path:
@@ -101,12 +146,12 @@ def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index")
         ``(y, x)`` float values, NaN for nodata.
     path : str or path
     style : str
-        Key of :data:`STYLES`.
+        Key of :data:`STYLES` (other names: viridis over the data's 2-98 % range).
     """
     import matplotlib  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415  (matplotlib's own dependency)
 
-    st = STYLES[style]
+    st = STYLES.get(style) or _data_style(values)
     cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad=(0, 0, 0, 0))
     span = float(st["vmax"]) - float(st["vmin"])
     norm = (np.asarray(values, dtype=np.float32) - np.float32(st["vmin"])) / np.float32(span)

@@ -23,6 +23,7 @@ from .dispatch import (
     to_device,
     to_host,
 )
+from .neighbourhood import apply_overlap_kernel, disc_spans
 from .options import get_backend_option, set_options
 from .registry import get_kernel, register, registered_ops
 from .validity import Validity
@@ -31,11 +32,13 @@ __all__ = [
     "DeviceInfo",
     "Validity",
     "apply_kernel",
+    "apply_overlap_kernel",
     "array_module",
     "block_device",
     "check_same_grid",
     "cupy_module",
     "device_info",
+    "disc_spans",
     "get_backend_option",
     "get_kernel",
     "gpu_available",

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .transfers import to_host_array
+
 
 def as_stack(block: Any) -> tuple[Any, tuple[int, ...]]:
     """Reshape ``(..., y, x)`` to ``(slices, y, x)``; return it and the leading shape.
@@ -32,7 +34,7 @@ def per_slice(values: Any, lead: tuple[int, ...], dtype: Any = np.float32) -> np
     like the leading axes followed by singleton ``(y, x)`` axes (what ``xarray.apply_ufunc``
     passes for a coordinate that varies along time only).
     """
-    arr = np.asarray(values.get() if hasattr(values, "get") else values, dtype=dtype)
+    arr = np.asarray(to_host_array(values), dtype=dtype)
     while arr.ndim > len(lead) and arr.shape[-1] == 1:
         arr = arr[..., 0]
     return np.ascontiguousarray(np.broadcast_to(arr, lead).reshape(-1) if lead else arr.reshape(1))
@@ -54,3 +56,27 @@ def radiometry_vectors(scale: Any, offset: Any, lead: tuple[int, ...]) -> tuple[
     if not np.all(np.isfinite(s)) or np.any(s == 0):
         raise ValueError(f"radiometric scale must be finite and non-zero; got {np.unique(s)}")
     return s.astype(np.float32), (o / s).astype(np.float32)
+
+
+def core_to_front(block: Any, ncore: int, xp: Any = np) -> tuple[Any, tuple[int, ...]]:
+    """``(..., core...)`` -> contiguous ``(core..., pixels)``; return it and the leading shape.
+
+    ``xarray.apply_ufunc`` hands a kernel its core dimensions (time, band) last; the kernels work
+    on ``(core..., pixels)``. For a Dask block of a ``(time, y, x)`` array the transposed view
+    moves back to the original contiguous layout, so no copy is made.
+    """
+    nd = block.ndim
+    axes = tuple(range(nd - ncore, nd)) + tuple(range(nd - ncore))
+    moved = block.transpose(axes)
+    core = tuple(moved.shape[:ncore])
+    lead = tuple(moved.shape[ncore:])
+    n = int(np.prod(lead)) if lead else 1
+    return xp.ascontiguousarray(moved).reshape(core + (n,)), lead
+
+
+def core_to_back(out: Any, lead: tuple[int, ...]) -> Any:
+    """Inverse of :func:`core_to_front` for an output ``(core..., pixels)``: a ``(..., core...)`` view."""
+    ncore = out.ndim - 1
+    arr = out.reshape(tuple(out.shape[:-1]) + tuple(lead))
+    axes = tuple(range(ncore, arr.ndim)) + tuple(range(ncore))
+    return arr.transpose(axes)

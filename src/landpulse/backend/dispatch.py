@@ -21,9 +21,11 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ..errors import GridMismatchError
+from ..errors import GridMismatchError, InputError
 from .device import Device, cupy_module, resolve_device
-from .registry import get_kernel
+from .faults import run_gpu_block
+from .registry import get_kernel, is_splittable
+from .transfers import to_device_array, to_host_array
 
 XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
 
@@ -49,15 +51,11 @@ def _move(data: Any, to: Device) -> Any:
     if to == "gpu":
         cp = cupy_module()
         if isinstance(data, dsa.Array):
-            return data.map_blocks(cp.asarray, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
-        return cp.asarray(data)
+            return data.map_blocks(to_device_array, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
+        return to_device_array(data)
     if isinstance(data, dsa.Array):
-        return data.map_blocks(_asnumpy, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
-    return _asnumpy(data)
-
-
-def _asnumpy(x: Any) -> np.ndarray:
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+        return data.map_blocks(to_host_array, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
+    return to_host_array(data)
 
 
 def _map_variables(obj: XarrayT, to: Device) -> XarrayT:
@@ -91,9 +89,19 @@ def to_host(obj: XarrayT) -> XarrayT:
 
 
 def _run_block(*blocks: Any, op: str, kwargs: Mapping[str, Any]) -> Any:
-    """Called once per block (or once for in-memory data): pick the kernel by the block's device."""
+    """Called once per block (or once for in-memory data): pick the kernel by the block's device.
+
+    GPU blocks survive out-of-memory (free, split, CPU fallback: see :mod:`.faults`).
+    """
     device = block_device(blocks[0])
-    return get_kernel(op, device)(*blocks, **kwargs)
+    if device == "cpu":
+        return get_kernel(op, "cpu")(*blocks, **kwargs)
+    cp = cupy_module()
+    return run_gpu_block(
+        get_kernel(op, "gpu"), blocks, dict(kwargs), splittable=is_splittable(op),
+        free_memory=cp.get_default_memory_pool().free_all_blocks, concatenate=cp.concatenate,
+        cpu_kernel=get_kernel(op, "cpu"), to_host=to_host_array, to_device=to_device_array, op=op,
+    )
 
 
 def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
@@ -145,8 +153,17 @@ def apply_kernel(
     kwargs: Mapping[str, Any] | None = None,
     output_dtypes: Sequence[Any] = (np.float32,),
     device: Device | None = None,
+    core_dims: Sequence[Sequence[str]] | None = None,
+    output_core_dims: Sequence[Sequence[str]] | None = None,
 ) -> xr.DataArray | tuple[xr.DataArray, ...]:
     """Run registered kernel ``op`` over xarray inputs, block by block, on the data's device.
+
+    Pixel-wise kernels see every input as ``(..., y, x)``. Kernels that reduce or produce along
+    other dimensions (time series: ``time``; stacks of bands: ``band``) name them in
+    ``core_dims``: each block then holds those dimensions whole, *last*, as in
+    :func:`xarray.apply_ufunc` (``(..., y, x, time)``), and every pixel of the block is a
+    complete series. Core dimensions must be one chunk each (see
+    :func:`landpulse.backend.chunking.time_contiguous`); the spatial dimensions may be chunked.
 
     Parameters
     ----------
@@ -162,13 +179,28 @@ def apply_kernel(
         One dtype per kernel output; a tuple of DataArrays is returned when there are several.
     device : {'cpu', 'gpu'}, optional
         Force the device; by default the data's device, or the backend option for host data.
+    core_dims : sequence of sequence of str, optional
+        One list per input (``[]`` for scalars): the dimensions the kernel consumes whole.
+    output_core_dims : sequence of sequence of str, optional
+        One list per output: dimensions the kernel returns besides the pixel dimensions (an
+        input core dimension of the same size, for example a z-score per date).
 
     Returns
     -------
     xarray.DataArray or tuple of xarray.DataArray
-        Lazy (Dask) when any input is Dask-backed; on the same device as the inputs.
+        Lazy (Dask) when any input is Dask-backed; on the same device as the inputs; core output
+        dimensions first, then ``(y, x)``.
+
+    Raises
+    ------
+    InputError
+        When a core dimension is split over several Dask chunks.
     """
     kwargs = dict(kwargs or {})
+    in_core = [list(c) for c in core_dims] if core_dims is not None else [[] for _ in inputs]
+    out_core = [list(c) for c in output_core_dims] if output_core_dims is not None else [[] for _ in output_dtypes]
+    if len(in_core) != len(inputs) or len(out_core) != len(output_dtypes):
+        raise ValueError("apply_kernel: core_dims needs one entry per input, output_core_dims one per output")
     images = [a for a in inputs if isinstance(a, xr.DataArray) and a.ndim >= 2]
     if not images:
         raise ValueError("apply_kernel needs at least one image (2-D or more) input")
@@ -179,7 +211,17 @@ def apply_kernel(
     target: Device = device or ("gpu" if on_gpu else resolve_device())
     moved = target == "gpu" and not on_gpu
     prepared: list[Any] = []
-    for a in inputs:
+    for a, cdims in zip(inputs, in_core, strict=True):
+        if isinstance(a, xr.DataArray):
+            for d in cdims:
+                if d not in a.dims:
+                    raise ValueError(f"apply_kernel({op!r}): {a.name or 'input'} has no dimension {d!r}")
+                if isinstance(a.data, dsa.Array) and len(a.chunks[a.get_axis_num(d)]) > 1:
+                    raise InputError(
+                        f"{op}: dimension {d!r} of {a.name or 'the input'} is split over "
+                        f"{len(a.chunks[a.get_axis_num(d)])} chunks, but the kernel needs it whole; "
+                        "rechunk it with landpulse.backend.chunking.time_contiguous(...)"
+                    )
         if isinstance(a, xr.DataArray) and a.ndim >= 2:
             a = a.transpose(..., ydim, xdim)
             if moved:
@@ -190,8 +232,9 @@ def apply_kernel(
 
     is_dask = any(isinstance(a.data, dsa.Array) for a in prepared if isinstance(a, xr.DataArray))
     xp = cupy_module() if target == "gpu" else np
-    ndim = len(set().union(*(a.dims for a in prepared if isinstance(a, xr.DataArray))))
-    metas = [xp.empty((0,) * ndim, dtype=dt) for dt in output_dtypes]
+    all_core = set().union(*map(set, in_core)) if in_core else set()
+    loop_ndim = len(set().union(*(a.dims for a in prepared if isinstance(a, xr.DataArray))) - all_core)
+    metas = [xp.empty((0,) * (loop_ndim + len(oc)), dtype=dt) for dt, oc in zip(output_dtypes, out_core, strict=True)]
     n_out = len(output_dtypes)
     gufunc_kwargs: dict[str, Any] = {}
     if is_dask:
@@ -201,7 +244,8 @@ def apply_kernel(
         *prepared,
         dask="parallelized",
         output_dtypes=None if is_dask else list(output_dtypes),
-        output_core_dims=[[] for _ in range(n_out)],
+        input_core_dims=in_core,
+        output_core_dims=out_core,
         dask_gufunc_kwargs=gufunc_kwargs,
         join="exact",
         keep_attrs=False,

@@ -19,16 +19,23 @@ from .device import Device
 Kernel = Callable[..., Any]
 
 _REGISTRY: dict[tuple[str, str], Kernel] = {}
+_SPLITTABLE: set[str] = set()
 _PROVIDERS: dict[str, str] = {
     "cpu": "landpulse.backend.cpu",
     "gpu": "landpulse.backend.gpu",
 }
 
 
-def register(op: str, device: Device) -> Callable[[Kernel], Kernel]:
-    """Decorator: register ``func`` as the ``device`` implementation of ``op``."""
+def register(op: str, device: Device, *, splittable: bool = False) -> Callable[[Kernel], Kernel]:
+    """Decorator: register ``func`` as the ``device`` implementation of ``op``.
+
+    ``splittable``: the kernel is independent per row (pixel-wise or per-pixel time series), so a
+    block may be computed in pieces along y (used to survive GPU out-of-memory).
+    """
 
     def deco(func: Kernel) -> Kernel:
+        if splittable:
+            _SPLITTABLE.add(op)
         key = (op, device)
         if key in _REGISTRY and _REGISTRY[key] is not func:
             raise LandpulseError(f"kernel {op!r} for {device} registered twice")
@@ -64,3 +71,8 @@ def registered_ops(device: Device) -> list[str]:
     """Names of the operations ``device`` implements (imports the provider)."""
     importlib.import_module(_PROVIDERS[device])
     return sorted(o for o, d in _REGISTRY if d == device)
+
+
+def is_splittable(op: str) -> bool:
+    """Whether ``op`` may be computed on pieces of a block split along y."""
+    return op in _SPLITTABLE

@@ -64,8 +64,10 @@ def _write_block(block: Any, target: Any, packing: Packing | None, stride: int,
     block = np.asarray(block.get() if hasattr(block, "get") else block)
     if packing is not None and packing.dtype == "int16":
         stored, stats = pack_int16(block, packing.scale, packing.nodata)
-    else:
+    elif block.dtype.kind == "f":
         stored, stats = np.ascontiguousarray(block, dtype=np.float32), float_stats(block)
+    else:  # class and count products keep their own dtype
+        stored, stats = np.ascontiguousarray(block), float_stats(block)
     target[region] = stored
     # thinned sample of the first slice, on the global grid of every stride-th pixel
     (y0, _), (x0, _) = loc[-2], loc[-1]
@@ -102,7 +104,7 @@ def write_blocks(
     target : zarr.Array
         Created beforehand with the storage dtype, chunks and codecs.
     packing : Packing, optional
-        ``int16`` packing (default for index products) or None/``float32``: stored as float32.
+        ``int16`` packing (index products); None: floats are stored as float32, other dtypes as they are.
     thumbnail_pixels : int
         Longest side of the returned thinned image.
     scheduler : str, optional

@@ -30,9 +30,20 @@ INDEX_SCALE = 1e-4
 INT16_NODATA = -32768
 
 
+def _fits_int16(var: xr.DataArray) -> bool:
+    """True unless the variable's declared valid range overflows int16 x 1e-4 (|value| > 3.2767)."""
+    vr = var.attrs.get("valid_range")
+    if vr is None:
+        return True
+    limit = (np.iinfo(np.int16).max) * INDEX_SCALE
+    return all(abs(float(v)) <= limit for v in vr)  # type: ignore[union-attr]
+
+
 def _encoding_for(var: xr.DataArray, kind: Encoding) -> dict[str, object]:
     if kind == "float32" or var.dtype.kind not in "f":
         return {}
+    if kind == "int16" and not _fits_int16(var):
+        return {}  # e.g. AWEI in [-7, 4]: int16 x 1e-4 would wrap around; stored as float32
     if kind == "int16":
         return {"dtype": "int16", "scale_factor": INDEX_SCALE, "add_offset": 0.0, "_FillValue": INT16_NODATA}
     raise InputError(f"unknown product encoding {kind!r}; use 'int16' or 'float32'")
@@ -93,7 +104,8 @@ def _storage_dataset(product: xr.DataArray | xr.Dataset, encoding: Encoding) -> 
             attrs = dict(var.attrs)
             _packed_range(attrs, INDEX_SCALE)
             ds[name].attrs = attrs
-        ds[name].attrs["landpulse_encoding"] = encoding if enc else str(var.dtype)
+        ds[name].attrs["landpulse_encoding"] = (encoding if enc else
+                                                ("float32" if var.dtype == np.float32 else str(var.dtype)))
     return ds, extra
 
 

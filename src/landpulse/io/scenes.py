@@ -121,9 +121,12 @@ def to_datetime64(value: str | dt.datetime | np.datetime64) -> np.datetime64:
 def _sensor_for_item(item: Mapping[str, Any]) -> SensorSpec | None:
     coll = item.get("collection")
     props = item.get("properties", {})
-    for spec in sensors().values():
-        if coll in spec.stac_collections:
-            return spec
+    by_collection = [spec for spec in sensors().values() if coll in spec.stac_collections]
+    if len(by_collection) > 1:  # one collection, several sensors (landsat-c2-l2): the platform decides
+        platform = str(props.get("platform", "")).lower()
+        by_collection = [spec for spec in by_collection if platform in spec.platforms]
+    if len(by_collection) == 1:
+        return by_collection[0]
     product_type = str(props.get("s2:product_type", ""))
     if product_type.endswith("2A"):
         return get_sensor("sentinel2-l2a")
@@ -195,7 +198,7 @@ def scene_from_stac_item(
     for key, asset in data["assets"].items():
         media = str(asset.get("type", ""))
         roles = asset.get("roles", ["data"])
-        if not media.startswith(_IMAGE_TYPES) or "data" not in roles:
+        if not media.startswith(_IMAGE_TYPES):
             continue
         eo = asset.get("eo:bands") or []
         if len(eo) > 1:
@@ -210,7 +213,10 @@ def scene_from_stac_item(
                         break
                     except InputError:
                         pass
-        name = common or (band_spec.name if band_spec else None)
+        if "data" not in roles and (band_spec is None or band_spec.kind != "classification"):
+            continue  # quality assets (Landsat qa_pixel has roles cloud/...) only when the sensor knows them
+        # the sensor's name wins: Earth Search labels all three red-edge bands common_name "rededge"
+        name = band_spec.name if band_spec else common
         if name is None:
             continue
         kind = band_spec.kind if band_spec else ("reflectance" if common else "classification")

@@ -1,3 +1,6 @@
 """CPU kernels (NumPy blocks in, NumPy blocks out, Numba inside). Importing registers them."""
 
+from . import fused as _fused  # noqa: F401  (registers "indices")
+from . import masks as _masks  # noqa: F401  (registers "mask_buffer")
 from . import ndvi as _ndvi  # noqa: F401  (registers "ndvi")
+from . import change as _change  # noqa: F401  (registers the change-detection kernels)

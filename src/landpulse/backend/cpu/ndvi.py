@@ -48,7 +48,7 @@ def in_worker_thread() -> bool:
     return threading.current_thread() is not threading.main_thread()
 
 
-@register("ndvi", "cpu")
+@register("ndvi", "cpu", splittable=True)
 def ndvi(
     red: np.ndarray,
     nir: np.ndarray,

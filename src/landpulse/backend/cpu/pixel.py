@@ -77,3 +77,65 @@ def ndvi_from_dn(red, nir, red_scale, red_offset_dn, nir_scale, nir_offset_dn,  
     r = dn_to_reflectance(red, red_scale, red_offset_dn)
     n = dn_to_reflectance(nir, nir_scale, nir_offset_dn)
     return normalized_difference(n, r, F32_MINUS_ONE, F32_ONE, policy)
+
+
+# --- helpers of the generated multi-index kernels (landpulse.backend.codegen) -----------------
+
+#: Mask codes written by the fused kernels (uint8), shared with the CUDA side.
+MASK_CLEAR = 0
+MASK_MASKED = 1
+MASK_BUFFER = 2
+MASK_NODATA = 3
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def div_or_nan(a, b):  # type: ignore[no-untyped-def]
+    """``a / b`` in float32; NaN when ``b == 0`` (no inf, no warning)."""
+    if b == F32_ZERO:
+        return F32_NAN
+    return a / b
+
+
+@njit(cache=True, nogil=True)
+def sqrt_f32(a):  # type: ignore[no-untyped-def]
+    """Correctly rounded float32 square root; NaN for negative input."""
+    return np.sqrt(a)
+
+
+@njit(cache=True, nogil=True)
+def abs_f32(a):  # type: ignore[no-untyped-def]
+    return np.abs(a)
+
+
+@njit(cache=True, nogil=True)
+def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untyped-def]
+    """Range check of an index value (float32).
+
+    NaN stays NaN. Values in ``[lo_edge, lo)`` or ``(hi, hi_edge]`` (a few float32 ulps beyond a
+    bound: rounding of a value that lies on the bound, as MSAVI does along a whole edge) are set to
+    the bound; values farther out become NaN, or are clipped with the clip policy.
+    """
+    if v != v:
+        return F32_NAN
+    if v < lo:
+        if v >= lo_edge or policy == OUT_OF_RANGE_CLIP:
+            return lo
+        return F32_NAN
+    if v > hi:
+        if v <= hi_edge or policy == OUT_OF_RANGE_CLIP:
+            return hi
+        return F32_NAN
+    return v
+
+
+@njit(cache=True, nogil=True)
+def class_code(q, lut, n):  # type: ignore[no-untyped-def]
+    """Mask code of one classification value: ``lut[q]``, or ``MASK_NODATA`` when ``q`` is NaN,
+    not an integer, or outside ``[0, n)``."""
+    v = np.float64(q)
+    if v != v or v < 0.0 or v >= n:
+        return np.uint8(MASK_NODATA)
+    i = np.int64(v)
+    if np.float64(i) != v:
+        return np.uint8(MASK_NODATA)
+    return lut[i]

@@ -26,10 +26,28 @@ CUDA_TYPE_NAMES: dict[str, str] = {
 }
 
 
+#: Classification-band dtypes the mask kernel is instantiated for (others are cast to float32).
+MASK_TYPE_NAMES: dict[str, str] = {
+    "uint8": "unsigned char",
+    "uint16": "unsigned short",
+    "float32": "float",
+}
+
+
 #: Every CUDA source in ``kernels/`` and the template instantiations the GPU entries launch
 #: (NVRTC ``name_expressions``). Tests compile each one with NVRTC and nvcc on machines without GPU.
 CUDA_MODULES: dict[str, tuple[str, ...]] = {
     "ndvi": tuple(f"ndvi_kernel<{t}>" for t in CUDA_TYPE_NAMES.values()),
+    "masks": tuple(f"mask_buffer_kernel<{t}>" for t in MASK_TYPE_NAMES.values()),
+    "change": (
+        "classify_difference_kernel",
+        "cva_kernel",
+        "median_composite_kernel",
+        "max_composite_kernel",
+        "zscore_kernel",
+        "trend_kernel",
+        "bfast_monitor_kernel",
+    ),
 }
 
 
@@ -59,6 +77,23 @@ def _module(name: str, device_id: int, name_expressions: tuple[str, ...]) -> Any
         )
         module.compile()
     return module
+
+
+@functools.cache
+def _generated_module(code: str, device_id: int) -> Any:
+    cp = cupy_module()
+    with cp.cuda.Device(device_id):
+        module = cp.RawModule(code=code, options=compile_options())
+        module.compile()
+    return module
+
+
+def get_generated_function(code: str, name: str) -> Any:
+    """Compile generated CUDA source ``code`` (it may ``#include`` the shared headers) with the
+    same NVRTC options as the shipped kernels, memoized per device, and return its ``extern "C"``
+    kernel ``name``."""
+    cp = cupy_module()
+    return _generated_module(code, cp.cuda.Device().id).get_function(name)
 
 
 def get_function(source: str, expression: str) -> Any:

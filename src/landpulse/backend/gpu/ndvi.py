@@ -12,7 +12,7 @@ from ..registry import register
 from ..validity import Validity
 from .cuda import CUDA_TYPE_NAMES, get_function, launch_config
 
-@register("ndvi", "gpu")
+@register("ndvi", "gpu", splittable=True)
 def ndvi(
     red: Any,
     nir: Any,

@@ -1,0 +1,143 @@
+"""CPU entry of the fused multi-index kernel: a Numba module generated per plan, cached on disk.
+
+The source from :func:`landpulse.backend.codegen.numba_source` is written once to
+``<cache>/kernels/lp_fused_<hash>.py`` (atomically; never rewritten, so Numba's ``cache=True``
+finds its compiled code in later processes) and imported. The cache folder is
+``$LANDPULSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/landpulse``, else ``~/.cache/landpulse``; a
+temporary folder is used when none is writable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..blocks import as_stack, radiometry_vectors
+from ..codegen import FusedPlan, host_arrays, numba_source
+from ..registry import register
+from .ndvi import in_worker_thread
+from .pixel import OUT_OF_RANGE_CLIP, OUT_OF_RANGE_NAN
+
+_LOCK = threading.Lock()
+_MODULES: dict[str, ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """Folder for generated kernel modules (created when missing)."""
+    env = os.environ.get("LANDPULSE_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "landpulse"
+    folder = base / "kernels"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError:
+        folder = Path(tempfile.gettempdir()) / f"landpulse-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "kernels"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+def load_module(plan: FusedPlan) -> ModuleType:
+    """Import (generating it first if needed) the Numba module of ``plan``."""
+    source = numba_source(plan)
+    key = hashlib.sha256(source.encode()).hexdigest()[:20]
+    with _LOCK:
+        mod = _MODULES.get(key)
+        if mod is not None:
+            return mod
+        path = cache_dir() / f"lp_fused_{key}.py"
+        if not path.exists() or path.read_text() != source:
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
+        name = f"landpulse_generated_{key}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        _MODULES[key] = mod
+        return mod
+
+
+def split_inputs(plan: FusedPlan, arrays: tuple[Any, ...]) -> tuple[list[Any], Any, list[Any], list[Any]]:
+    """``(band blocks, class block or None, scales, offsets)`` from the kernel's positional inputs."""
+    n_img = plan.n_bands + (1 if plan.has_class else 0)
+    if len(arrays) != n_img + 2 * plan.n_bands:
+        raise ValueError(f"fused kernel expects {n_img} images and {2 * plan.n_bands} radiometry inputs; got {len(arrays)}")
+    bands = list(arrays[: plan.n_bands])
+    q = arrays[plan.n_bands] if plan.has_class else None
+    params = arrays[n_img:]
+    return bands, q, list(params[: plan.n_bands]), list(params[plan.n_bands:])
+
+
+@register("indices", "cpu", splittable=True)
+def fused_indices(
+    *arrays: Any,
+    plan: FusedPlan,
+    valid: tuple[tuple[float, float, float], ...] = (),
+    constants: tuple[float, ...] = (),
+    lut: np.ndarray | None = None,
+    out_of_range: str = "nan",
+) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Several indices (and the mask) of raw blocks ``(..., y, x)`` in one pass.
+
+    Parameters
+    ----------
+    *arrays : numpy.ndarray
+        ``plan.n_bands`` raw band blocks (any integer or float dtype), then the classification
+        block when ``plan.has_class``, then one scale and one offset per band (scalars or
+        per-slice arrays; reflectance = DN * scale + offset).
+    plan : FusedPlan
+    valid : tuple of (nodata, lo, hi)
+        Raw-value validity per band.
+    constants : tuple of float
+        Values of the plan's constant slots.
+    lut : numpy.ndarray of uint8, optional
+        Mask code per classification value (required when ``plan.has_class``).
+    out_of_range : {'nan', 'clip'}
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        One float32 array per output (NaN where invalid or masked), then the uint8 mask codes
+        when ``plan.write_mask``; all shaped like the inputs.
+    """
+    bands, q, scales, offsets = split_inputs(plan, arrays)
+    images = [*bands, *([q] if q is not None else [])]
+    shape = images[0].shape
+    if any(a.shape != shape for a in images):
+        raise ValueError(f"fused kernel blocks differ in shape: {[a.shape for a in images]}")
+    stacks = [as_stack(np.ascontiguousarray(a))[0] for a in images]
+    lead = as_stack(images[0])[1]
+    ns = stacks[0].shape[0]
+    vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
+    sc, of, va, cs = host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, ns)
+    outs = [np.empty(stacks[0].shape, np.float32) for _ in plan.outputs]
+    if plan.write_mask:
+        outs.append(np.empty(stacks[0].shape, np.uint8))
+    args: list[Any] = list(stacks[: plan.n_bands])
+    if plan.has_class:
+        if lut is None:
+            raise ValueError("the plan reads a class band but no lookup table was given")
+        lut = np.ascontiguousarray(lut, dtype=np.uint8)
+        args += [stacks[-1], lut, np.int64(lut.shape[0])]
+    policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
+    args += [sc, of, va, cs, np.int64(ns), *outs, policy]
+    mod = load_module(plan)
+    driver = mod.run_serial if in_worker_thread() else mod.run_parallel
+    if stacks[0].size:
+        driver(*args)
+    results = tuple(o.reshape(shape) for o in outs)
+    return results if len(results) > 1 else results[0]
