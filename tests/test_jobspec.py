@@ -42,7 +42,7 @@ def test_defaults_and_shorthands(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("over,message", [
     ({"outputs": {}}, "unknown field 'outputs' (did you mean 'output'?)"),
-    ({"products": ["nvdi"]}, "unknown product 'nvdi' (did you mean 'ndvi'?)"),
+    ({"products": ["ndvii"]}, "unknown product 'ndvii' (did you mean 'ndvi'?)"),
     ({"products": [{"name": "ndvi", "params": {"out_of_range": "wrap"}}]}, "must be one of ['nan', 'clip']"),
     ({"products": [{"name": "ndvi", "params": {"window": 3}}]}, "unknown parameter 'window' for product ndvi"),
     ({"products": ["ndvi", "ndvi"]}, "listed twice"),

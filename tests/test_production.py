@@ -325,3 +325,21 @@ def test_local_cluster_of_processes_gives_the_same_bytes(series: Path, tmp_path:
     assert os.getpid() not in {u.pid for u in r.units}
     assert store_digest(tmp_path / "t" / "products") == store_digest(tmp_path / "p" / "products")
     assert any(line.startswith("[3/3]") for line in lines)
+
+
+def test_catalogue_indices_run_as_units(tmp_path: Path, sample_store: Path) -> None:
+    """Products registered by the index catalogue run like NDVI; one whose range does not fit
+    int16 x 1e-4 (AWEIsh) is stored as float32, and every value matches the library call."""
+    job = job_dict(sample_store, tmp_path, products=["ndvi", "ndwi", "aweish"])
+    r = run_job(parse_job(job), echo=quiet)
+    assert r.exit_code == 0 and sorted(u.product for u in r.units) == ["aweish", "ndvi", "ndwi"]
+    ds = landpulse.open_store(sample_store)
+    for name in ("ndwi", "aweish"):
+        (folder,) = (tmp_path / "products" / name / "18SVG").iterdir()
+        stored = landpulse.open_product(folder / f"{name}.zarr")[name]
+        expected = landpulse.indices(ds, [name])[name].values
+        tol = 0.5e-4 + 1e-7 if stored.attrs["landpulse_encoding"] == "int16" else 0
+        np.testing.assert_allclose(stored.values, expected, atol=tol)
+        assert np.array_equal(np.isnan(stored.values), np.isnan(expected))
+    aweish = json.loads(next((tmp_path / "products" / "aweish").rglob(ITEM_NAME)).read_text())
+    assert aweish["assets"]["data"]["raster:bands"][0]["data_type"] == "float32"

@@ -50,6 +50,8 @@ class BlocksWritten:
     stride: int
     chunks_written: int
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packing: Packing | None = None
+    dtype: str = "float32"
 
 
 def thumbnail_stride(shape: tuple[int, ...], max_pixels: int) -> int:
@@ -143,4 +145,6 @@ def write_blocks(
     for _, sample, ty, tx in flat:
         if sample is not None:
             thumb[ty:ty + sample.shape[0], tx:tx + sample.shape[1]] = sample
-    return BlocksWritten(stats, thumb, stride, len(flat))
+    packed = packing is not None and packing.dtype == "int16"
+    dtype = "int16" if packed else ("float32" if da.dtype.kind == "f" else str(da.dtype))
+    return BlocksWritten(stats, thumb, stride, len(flat), packing=packing if packed else None, dtype=dtype)
