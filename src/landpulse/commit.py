@@ -27,8 +27,8 @@ import socket
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -394,7 +394,7 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: Any, *, device: dict[s
     item = product_item(stored, item_id=unit.id, data_href=f"./{unit.product}.zarr",
                         quicklook_href=f"./{THUMBNAIL_NAME}" if thumbnail else None,
                         device=device, input_ids=unit.inputs, encoding=encoding)
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     props = item.properties
     props.update(_input_properties(unit))
     if "eo:cloud_cover" in props:

@@ -203,7 +203,7 @@ class DateSpec(_Model):
     @classmethod
     def _utc(cls, v: dt.datetime | None) -> dt.datetime | None:
         if v is not None and v.tzinfo is not None:
-            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
         return v
 
     @model_validator(mode="after")

@@ -148,7 +148,7 @@ def store_lock(store: str | Path, *, wait: float = 0.0, holder_file: Path | None
             holder_file.parent.mkdir(parents=True, exist_ok=True)
             holder_file.write_text(json.dumps({
                 "pid": os.getpid(), "host": socket.gethostname(),
-                "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}) + "\n")
+                "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}) + "\n")
         try:
             yield path
         finally:

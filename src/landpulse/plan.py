@@ -126,7 +126,7 @@ def _utc(t: Any) -> dt.datetime:
     if isinstance(t, str):
         t = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
     if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
     return t.replace(microsecond=0)
 
 

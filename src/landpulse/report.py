@@ -55,7 +55,7 @@ def build_report(job: Any, plan: Any, results: Sequence[Any], *, run_id: str, st
                  exit_code: int, timings: dict[str, float], cluster: dict[str, Any], orphans: int,
                  catalogue_files: list[str]) -> dict[str, Any]:
     """The JSON report of a run (see the module docstring)."""
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = dt.datetime.now(dt.UTC)
     counts = {k: sum(1 for r in results if r.status == k) for k in ("written", "replaced", "skipped", "failed")}
     failed_scenes = sorted({s for r in results if r.status == "failed" for s in r.inputs}
                            | {f.scene for f in plan.failures})
