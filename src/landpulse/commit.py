@@ -310,11 +310,13 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
     # through the cluster's scheduler, which a task calling compute() would otherwise reach.
     import dask  # noqa: PLC0415
 
-    with dask.config.set(_inner_scheduler()):
-        return _compute_unit_locally(unit, settings, tmp, result)
+    inner = _inner_scheduler()
+    with dask.config.set(inner):  # what the unit computes besides its chunks (small coordinates)
+        return _compute_unit_locally(unit, settings, tmp, result, inner)
 
 
-def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> list[str]:
+def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult,
+                          inner: dict[str, Any]) -> list[str]:
     from .backend import device_info, resolve_device, set_options  # noqa: PLC0415
     from .io.products import write_product_blocks  # noqa: PLC0415
     from .pipeline import PRODUCTS  # noqa: PLC0415
@@ -336,6 +338,7 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
                                        chunks=chunks, clevel=settings.clevel,
                                        thumbnail_pixels=settings.thumbnail_pixels,
+                                       scheduler=inner["scheduler"], num_workers=inner.get("num_workers"),
                                        checksums=settings.checksums, fsync=settings.fsync)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
     chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}

@@ -11,7 +11,6 @@ Device blocks (CuPy) are moved to the host here, at the I/O edge: codecs run on 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
@@ -94,6 +93,7 @@ def write_blocks(
     packing: Packing | None = None,
     thumbnail_pixels: int = 512,
     scheduler: str | None = None,
+    num_workers: int | None = None,
 ) -> BlocksWritten:
     """Compute ``da`` chunk by chunk and write each chunk into ``target`` (a Zarr array).
 
@@ -111,6 +111,8 @@ def write_blocks(
         Longest side of the returned thinned image.
     scheduler : str, optional
         Dask scheduler for this computation (default: the current one).
+    num_workers : int, optional
+        Threads of the ``threads`` scheduler.
 
     Returns
     -------
@@ -135,8 +137,10 @@ def write_blocks(
         _write_block, target=target, packing=packing, stride=stride,
         dtype=object, chunks=tuple((1,) * len(c) for c in data.chunks), meta=np.empty((0,) * data.ndim, dtype=object),
     )
-    with dask.config.set(scheduler=scheduler) if scheduler else contextlib.nullcontext():
-        (results,) = dask.compute(parts)
+    kwargs: dict[str, Any] = {"scheduler": scheduler} if scheduler else {}
+    if num_workers and scheduler == "threads":
+        kwargs["num_workers"] = num_workers
+    (results,) = dask.compute(parts, **kwargs)  # keywords, not dask.config: safe in threads
     flat = list(results.flat)
     stats = combine_stats(np.stack([r[0] for r in flat]))
     ny = -(-da.shape[-2] // stride)

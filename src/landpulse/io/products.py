@@ -118,6 +118,7 @@ def write_product_blocks(
     clevel: int = DEFAULT_CLEVEL,
     thumbnail_pixels: int = 512,
     scheduler: str | None = None,
+    num_workers: int | None = None,
     checksums: Sequence[str] = (),
     fsync: bool = False,
 ) -> BlocksWritten:
@@ -146,6 +147,8 @@ def write_product_blocks(
         Longest side of the thinned image returned for quick-looks.
     scheduler : str, optional
         Dask scheduler for the computation.
+    num_workers : int, optional
+        Threads of the ``threads`` scheduler.
     checksums : sequence of {'crc32c', 'sha256'}
         Record these checksums of every chunk file as it is written (``BlocksWritten.files``, keys
         relative to the store: ``<name>/c/...``); nothing is read back.
@@ -181,7 +184,8 @@ def write_product_blocks(
     target = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
     packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
     try:
-        written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels, scheduler=scheduler)
+        written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels,
+                               scheduler=scheduler, num_workers=num_workers)
     finally:
         store.flush()
     written.files = dict(store.records)
