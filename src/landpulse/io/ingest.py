@@ -310,9 +310,15 @@ def ingest(
 
 @contextlib.contextmanager
 def _reading_errors() -> Iterator[None]:
-    """Turn GDAL read failures inside Dask tasks (corrupt or truncated files) into a typed error."""
+    """Turn GDAL read failures inside Dask tasks (corrupt or truncated files) into a typed error.
+
+    rasterio raises ``RasterioIOError`` or, depending on where GDAL notices, one of its
+    ``CPLE_*`` errors (which do not derive from ``RasterioError``): both come from rasterio.
+    """
     try:
         yield
-    except rasterio.errors.RasterioError as err:
+    except Exception as err:
+        if not type(err).__module__.startswith("rasterio"):
+            raise
         cause = f" ({err.__cause__})" if err.__cause__ else ""
         raise UnreadableInputError(f"reading pixels failed: {err}{cause}") from err
