@@ -6,14 +6,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo-output
 SAMPLE_ITEM := src/landpulse/sample_data/s2-l1c-18SVG-2016-01-12/item.json
+DEMO_JOB := examples/demo-job.yaml
 PYTEST_ARGS ?=
 
-.PHONY: help env test demo bench gpu-wheels gpu-check lint clean
+.PHONY: help env test demo bench bench-pipeline gpu-wheels gpu-check lint clean
 
 help:
-	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, compute NDVI, write products + quick-looks + report"
+	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
 	@echo "make bench  - run the CPU benchmarks (full Sentinel-2 tile; minutes)"
+	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
 
 $(VENV)/.installed-dev: pyproject.toml setup.py
@@ -36,8 +38,14 @@ demo: env
 	rm -rf $(DEMO_OUT)
 	$(BIN)/landpulse ingest $(DEMO_OUT)/scenes.zarr --item $(SAMPLE_ITEM)
 	$(BIN)/landpulse info $(DEMO_OUT)/scenes.zarr
-	$(BIN)/landpulse run $(DEMO_OUT)/scenes.zarr --out $(DEMO_OUT)/products
-	@echo "Products (Zarr + STAC item), quick-looks (PNG) and the run report (run-report.json) are in $(DEMO_OUT)/products"
+	$(BIN)/landpulse validate $(DEMO_JOB) --plan
+	@echo "== first run: computes and commits every new unit"
+	$(BIN)/landpulse run $(DEMO_JOB)
+	@echo "== second run, as a nightly timer would start it with no new scene: nothing to do, nothing written"
+	$(BIN)/landpulse run $(DEMO_JOB)
+	$(BIN)/landpulse verify $(DEMO_OUT)/products
+	@echo "Products (Zarr, COG, thumbnail, STAC item per unit; catalog.json): $(DEMO_OUT)/products"
+	@echo "Run report: $(DEMO_OUT)/reports/latest.html (and latest.json)"
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_ndvi.py
@@ -50,6 +58,9 @@ gpu-wheels:
 
 gpu-check:
 	bash scripts/gpu_check.sh
+
+bench-pipeline: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(DEMO_OUT) bench-output build dist *.egg-info .pytest_cache

@@ -95,24 +95,84 @@ def ingest(
 
 @app.command()
 def run(
-    store: Annotated[Path, typer.Argument(help="Scene store (landpulse ingest output, or a foreign Zarr store).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder; each product goes to OUT/<product>/.")],
-    product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Product to compute (repeatable; default: ndvi).")] = None,
-    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="COMMON=VARIABLE band mapping, e.g. red=B04 (repeatable).")] = None,
-    encoding: Annotated[str, typer.Option(help="Storage of index products: int16 (scaled 1e-4) or float32.")] = "int16",
-    backend: Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: LANDPULSE_BACKEND, else auto).")] = None,
-    scale: Annotated[float | None, typer.Option(help="Declare the radiometry of a foreign store: reflectance = value * scale + offset.")] = None,
+    target: Annotated[Path, typer.Argument(help="A job spec (job.yaml), or a scene store (landpulse ingest output, or a foreign Zarr store).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Store mode: output folder; each product goes to OUT/<product>/.")] = None,
+    product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Store mode: product to compute (repeatable; default: ndvi).")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="Store mode: COMMON=VARIABLE band mapping, e.g. red=B04 (repeatable).")] = None,
+    encoding: Annotated[str, typer.Option(help="Store mode: storage of index products, int16 (scaled 1e-4) or float32.")] = "int16",
+    backend: Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: the job's backend, else LANDPULSE_BACKEND, else auto).")] = None,
+    scale: Annotated[float | None, typer.Option(help="Store mode: declare the radiometry of a foreign store: reflectance = value * scale + offset.")] = None,
     offset: Annotated[float, typer.Option(help="See --scale.")] = 0.0,
-    overwrite: Annotated[bool, typer.Option(help="Recompute products that are already committed.")] = False,
-    quicklook: Annotated[bool, typer.Option(help="Write a PNG quick-look per product.")] = True,
-) -> None:
-    """Compute products for a store and commit each one: Zarr, quick-look, then its STAC item."""
+    overwrite: Annotated[bool, typer.Option(help="Store mode: recompute products that are already committed.")] = False,
+    quicklook: Annotated[bool, typer.Option(help="Store mode: write a PNG quick-look per product.")] = True,
+    wait: Annotated[float, typer.Option(help="Job mode: seconds to wait for another run holding the store's lock (default: exit at once with status 75).")] = 0.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Job mode: print the plan (units to compute) and exit without computing.")] = False,
+) -> int:
+    """Run a job spec (job.yaml: nightly, incremental, on a Dask cluster), or compute products for one store.
+
+    Exit status: 0 done, or nothing new; 4 some scenes failed (named); 2 bad spec; 3 missing libraries; 75 locked.
+    """
+    from .jobspec import is_job_file  # noqa: PLC0415
+
+    if is_job_file(target):
+        given = [name for name, v in (("--out", out), ("--product", product), ("--band", band), ("--scale", scale))
+                 if v] + (["--overwrite"] if overwrite else [])
+        if given:
+            raise InputError(f"{', '.join(given)} apply to a store; a job spec names its products and output "
+                             f"(edit {target})")
+        return _run_job(target, backend=backend, wait=wait, dry_run=dry_run)
+    if out is None:
+        raise InputError("--out is required when running a store (or give a job spec: landpulse run job.yaml)")
+    _run_store(store=target, out=out, product=product, band=band, encoding=encoding, backend=backend, scale=scale,
+               offset=offset, overwrite=overwrite, quicklook=quicklook)
+    return 0
+
+
+def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool) -> int:
+    from .jobspec import load_job  # noqa: PLC0415
+    from .pipeline import run_job  # noqa: PLC0415
+
+    job = load_job(path)
+    if backend:
+        if backend not in ("auto", "cpu", "gpu"):
+            raise InputError(f"--backend must be one of auto, cpu, gpu; got {backend!r}")
+        job = job.model_copy(update={"backend": backend})
+    if dry_run:
+        _print_plan(job)
+        return 0
+    result = run_job(job, wait=wait, echo=typer.echo)
+    if result.exit_code:
+        names = result.report["failed_scenes"]
+        typer.echo(f"landpulse: error: {len(names)} scene(s) failed: {', '.join(names)} "
+                   f"(details: {result.report_html})", err=True)
+    return result.exit_code
+
+
+def _print_plan(job: Any) -> None:
+    from .plan import describe_plan, make_plan  # noqa: PLC0415
+
+    import dask  # noqa: PLC0415
+
+    with dask.config.set(scheduler="sync"):
+        plan = make_plan(job)
+    d = describe_plan(plan)
+    typer.echo(f"{job.name}: {len(d['tiles'])} tile(s) ({', '.join(d['tiles'])}), {d['scenes']} scene(s); "
+               f"{len(d['to_compute'])} unit(s) to compute, {d['committed']} already committed, "
+               f"{d['outside_dates']} outside the dates, {len(d['input_failures'])} input failure(s)")
+    for u in d["to_compute"]:
+        typer.echo(f"  compute {u['unit']} from {', '.join(u['inputs'])}" + (" (replaces the committed one)" if u["replace"] else ""))
+    for f in d["input_failures"]:
+        typer.echo(f"  input failed: {f['scene']}: {f['error']}")
+
+
+def _run_store(*, store: Path, out: Path, product: list[str] | None, band: list[str] | None, encoding: str,
+               backend: str | None, scale: float | None, offset: float, overwrite: bool, quicklook: bool) -> None:
     from .backend import set_options  # noqa: PLC0415
     from .pipeline import run_products, write_run_report  # noqa: PLC0415
 
     if encoding not in ("int16", "float32"):
         raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
-    with set_options(backend=backend) if backend else contextlib.nullcontext():
+    with set_options(backend=backend) if backend else contextlib.nullcontext():  # type: ignore[arg-type]
         results = run_products(
             store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
             encoding=encoding,  # type: ignore[arg-type]
@@ -131,6 +191,61 @@ def run(
             typer.echo(f"{r.name}: quick-look {r.quicklook}")
         typer.echo(f"{r.name}: STAC item {r.item}")
     typer.echo(f"run report: {write_run_report(results, out, store=str(store))}")
+
+
+@app.command()
+def validate(
+    job: Annotated[Path, typer.Argument(help="A job spec (YAML).")],
+    plan: Annotated[bool, typer.Option("--plan", help="Also read the inputs and the ledger and list the units a run would compute.")] = False,
+) -> None:
+    """Check a job spec without running it: fields, names, product parameters, paths."""
+    from .jobspec import SceneFolderInputs, StacInputs, ZarrInputs, load_job  # noqa: PLC0415
+
+    spec = load_job(job)
+    missing = []
+    inputs = spec.inputs
+    if isinstance(inputs, ZarrInputs):
+        missing = [str(s.path) for s in inputs.stores if not s.path.exists()]
+    elif isinstance(inputs, SceneFolderInputs):
+        missing = [] if inputs.path.is_dir() else [str(inputs.path)]
+    elif isinstance(inputs, StacInputs):
+        missing = [] if inputs.catalog.is_file() else [str(inputs.catalog)]
+    if missing:
+        raise InputError(f"{job}: inputs not found: {', '.join(missing)}")
+    products = ", ".join(p.name + (f" {p.params}" if p.params else "") for p in spec.products)
+    typer.echo(f"{job}: valid job spec {spec.name!r}: inputs {inputs.kind}, products {products}, "
+               f"output {spec.output.store} ({spec.output.encoding}), cluster {spec.cluster.kind}")
+    if plan:
+        _print_plan(spec)
+
+
+@app.command()
+def verify(
+    store: Annotated[Path, typer.Argument(help="A product store written by `landpulse run job.yaml`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> int:
+    """Check every committed unit of a product store against the checksums in its STAC item.
+
+    Exit status 0 when every unit is intact, 5 when any file is missing, changed or unexpected.
+    """
+    from .ledger import Ledger, verify_unit  # noqa: PLC0415
+
+    if not store.is_dir():
+        raise InputError(f"{store}: no such product store")
+    problems = {}
+    items = Ledger(store).items()
+    for item in items:
+        found = verify_unit(item.parent)
+        if found:
+            problems[str(item.parent)] = found
+    if as_json:
+        typer.echo(json.dumps({"units": len(items), "damaged": problems}, indent=2))
+    else:
+        for unit, found in problems.items():
+            for p in found:
+                typer.echo(f"{unit}: {p}")
+        typer.echo(f"{len(items)} unit(s) checked, {len(problems)} damaged")
+    return 5 if problems else 0
 
 
 def _describe(path: Path) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
 import dask
 import xarray as xr
 
@@ -164,3 +166,212 @@ def run_products(
         results.append(ProductResult(name, "written", zarr_path, item_path, png,
                                      time.perf_counter() - t0, stats))
     return results
+
+
+# ----------------------------------------------------------------------------------------------
+# production jobs: job spec -> plan -> units on a Dask cluster -> committed products + report
+
+
+@dataclass
+class JobResult:
+    """The outcome of :func:`run_job`; ``exit_code`` is what the CLI returns to the scheduler."""
+
+    run_id: str
+    status: str  # "ok" | "nothing-to-do" | "partial"
+    exit_code: int
+    units: list[Any]
+    report: dict[str, Any]
+    report_json: Path | None = None
+    report_html: Path | None = None
+
+    @property
+    def failed(self) -> list[Any]:
+        return [u for u in self.units if u.status == "failed"]
+
+
+#: Exit status of a run where some units failed (the others are committed).
+EXIT_UNITS_FAILED = 4
+
+
+def _lost(err: BaseException) -> bool:
+    """True for errors that mean "the worker running it died", not "the unit failed"."""
+    return type(err).__name__ in ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError",
+                                  "StreamClosedError")
+
+
+def _execute(units: Sequence[Any], settings: Any, client: Any, echo: Callable[[str], None],
+             n_threads: int) -> list[Any]:
+    """Run unit tasks; units lost with their workers get one more try each, one at a time."""
+    from .commit import UnitResult, run_unit  # noqa: PLC0415
+
+    results: dict[str, Any] = {}
+    total = len(units)
+
+    def report(res: Any) -> None:
+        results[res.unit] = res
+        line = f"[{len(results):>{len(str(total))}}/{total}] {res.status:8s} {res.unit}"
+        if res.status == "failed":
+            line += f": {res.error_type}: {res.error}"
+        elif res.status != "skipped":
+            line += f" ({res.seconds:.1f} s)"
+        echo(line)
+
+    def lost_result(unit: Any, err: BaseException, again: bool) -> Any:
+        res = UnitResult(unit.id, unit.product, unit.tile, unit.period, unit.datetime.isoformat() + "Z",
+                         unit.inputs, "failed", str(unit.folder(settings.store)))
+        res.error_type = "PoisonScene" if again else type(err).__name__
+        res.error = (f"scene {', '.join(unit.inputs)} killed the worker running it again when run alone "
+                     f"({type(err).__name__}: {err})" if again else str(err))
+        return res
+
+    lost: list[Any] = []
+    if client is None:
+        from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: PLC0415
+
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            futures = {pool.submit(run_unit, u, settings): u for u in units}
+            for fut in as_completed(futures):
+                report(fut.result())
+        return [results[u.id] for u in units]
+
+    from distributed import as_completed as dist_completed  # noqa: PLC0415
+
+    from .cluster import UNIT_RESOURCE  # noqa: PLC0415
+
+    workers = client.scheduler_info().get("workers", {}).values()
+    one_at_a_time = bool(workers) and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers)
+    resources = {UNIT_RESOURCE: 1} if one_at_a_time else None
+    by_key = {}
+    futures = []
+    for u in units:
+        fut = client.submit(run_unit, u, settings, key=f"landpulse-unit-{u.id}-{settings.run_id}", pure=False,
+                            resources=resources)
+        by_key[fut.key] = u
+        futures.append(fut)
+    for fut in dist_completed(futures):
+        unit = by_key[fut.key]
+        try:
+            report(fut.result())
+        except Exception as err:
+            if _lost(err):
+                lost.append((unit, err))
+                echo(f"lost     {unit.id}: {type(err).__name__} (its worker died); it will be retried alone")
+            else:
+                report(lost_result(unit, err, again=False))
+        finally:
+            fut.release()
+    for unit, _ in lost:
+        fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry",
+                            pure=False, resources=resources)
+        try:
+            report(fut.result())
+        except Exception as err:
+            report(lost_result(unit, err, again=_lost(err)))
+        finally:
+            fut.release()
+    return [results[u.id] for u in units]
+
+
+def run_job(
+    job: Any,
+    *,
+    wait: float = 0.0,
+    echo: Callable[[str], None] = print,
+) -> JobResult:
+    """Run a production job: plan, compute every unit not yet committed, commit, report.
+
+    Parameters
+    ----------
+    job : landpulse.jobspec.JobSpec
+        From :func:`landpulse.jobspec.load_job`.
+    wait : float
+        Seconds to wait for another run holding the store's lock (0: fail at once).
+    echo : callable
+        Receives one line of progress at a time (default: print).
+
+    Returns
+    -------
+    JobResult
+        ``exit_code`` 0 when every planned unit is committed (also when there was nothing to do),
+        4 when some units or inputs failed (the report names the scenes).
+
+    Raises
+    ------
+    landpulse.ledger.StoreLockedError
+        When another run holds the lock (exit status 75).
+    """
+    import datetime as dt  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    from .cluster import default_workers, make_client  # noqa: PLC0415
+    from .commit import UnitSettings  # noqa: PLC0415
+    from .io.stac import write_collections  # noqa: PLC0415
+    from .ledger import clean_orphans, store_lock  # noqa: PLC0415
+    from .plan import make_plan  # noqa: PLC0415
+    from .report import build_report, write_report  # noqa: PLC0415
+
+    t_start = time.perf_counter()
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    store = job.output.store
+    reports = job.output.reports_dir
+    timings: dict[str, float] = {}
+    cluster_info: dict[str, Any] = {"kind": job.cluster.kind}
+    with store_lock(store, wait=wait, holder_file=reports / "running.json"):
+        orphans = clean_orphans(store)
+        if orphans:
+            echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
+        t = time.perf_counter()
+        with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
+            plan = make_plan(job)
+        timings["plan"] = round(time.perf_counter() - t, 3)
+        echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
+             f"{len(plan.committed)} already committed"
+             + (f", {plan.out_of_dates} outside the dates" if plan.out_of_dates else "")
+             + (f", {len(plan.failures)} input(s) failed" if plan.failures else ""))
+        for f in plan.failures:
+            echo(f"input failed: {f.scene}: {f.error}")
+        results: list[Any] = []
+        if plan.todo:
+            settings = UnitSettings(
+                store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
+                cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
+                fsync=job.output.fsync, plugins=tuple(job.plugins),
+            )
+            t = time.perf_counter()
+            with make_client(job.cluster, plugins=tuple(job.plugins)) as client:
+                timings["cluster_start"] = round(time.perf_counter() - t, 3)
+                if client is not None:
+                    info = client.scheduler_info()
+                    from .cluster import dashboard_address  # noqa: PLC0415
+
+                    started_here = job.cluster.kind in ("local", "local-cuda")
+                    has_dashboard = dashboard_address(job.cluster) is not None if started_here \
+                        else "dashboard" in info.get("services", {})
+                    link = client.dashboard_link if has_dashboard else None
+                    workers = info.get("workers", {})
+                    cluster_info.update(scheduler=str(client.scheduler.address), workers=len(workers),
+                                        threads=sum(w.get("nthreads", 0) for w in workers.values()), dashboard=link)
+                    echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
+                         + (f"; Dask dashboard: {link}" if link else ""))
+                t = time.perf_counter()
+                results = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster))
+                timings["compute"] = round(time.perf_counter() - t, 3)
+        else:
+            echo("nothing new to do: every unit is already committed")
+        t = time.perf_counter()
+        catalog_files = write_collections(store, title=f"landpulse job {job.name}") if store.is_dir() else []
+        timings["catalogue"] = round(time.perf_counter() - t, 3)
+        failed = [r for r in results if r.status == "failed"]
+        exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0
+        status = "partial" if exit_code else ("ok" if plan.todo else "nothing-to-do")
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        report = build_report(job, plan, results, run_id=run_id, started=started, status=status,
+                              exit_code=exit_code, timings=timings, cluster=cluster_info,
+                              orphans=len(orphans), catalogue_files=[str(p) for p in catalog_files])
+        json_path, html_path = write_report(report, reports, keep=job.output.keep_reports)
+    if failed or plan.failures:
+        names = sorted({s for r in failed for s in r.inputs} | {f.scene for f in plan.failures})
+        echo(f"FAILED: {len(failed)} unit(s), {len(plan.failures)} input(s); scenes: {', '.join(names)}")
+    echo(f"run report: {json_path} and {html_path}")
+    return JobResult(run_id, status, exit_code, results, report, json_path, html_path)

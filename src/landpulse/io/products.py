@@ -11,15 +11,18 @@ Encodings (chosen per product kind):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
 
 from ..errors import InputError, NotAZarrStoreError
-from .store import PathLike, is_zarr_store, write_zarr
+from .store import DEFAULT_CLEVEL, PathLike, is_zarr_store, write_zarr, zarr_encoding
+
+if TYPE_CHECKING:
+    from ..backend.storage import BlocksWritten
 
 Encoding = Literal["int16", "float32"]
 
@@ -83,6 +86,12 @@ def write_product(
     -------
     pathlib.Path
     """
+    ds, extra = _storage_dataset(product, encoding)
+    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress)
+
+
+def _storage_dataset(product: xr.DataArray | xr.Dataset, encoding: Encoding) -> tuple[xr.Dataset, dict[str, dict[str, object]]]:
+    """The dataset to store and its per-variable CF encoding (shared by both write paths)."""
     ds = product.to_dataset() if isinstance(product, xr.DataArray) else product.copy()
     extra: dict[str, dict[str, object]] = {}
     for name in list(ds.data_vars):
@@ -97,7 +106,90 @@ def write_product(
             ds[name].attrs = attrs
         ds[name].attrs["landpulse_encoding"] = (encoding if enc else
                                                 ("float32" if var.dtype == np.float32 else str(var.dtype)))
-    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress)
+    return ds, extra
+
+
+def write_product_blocks(
+    product: xr.DataArray,
+    path: PathLike,
+    *,
+    encoding: Encoding = "int16",
+    chunks: Mapping[str, int] | None = None,
+    clevel: int = DEFAULT_CLEVEL,
+    thumbnail_pixels: int = 512,
+    scheduler: str | None = None,
+    num_workers: int | None = None,
+    checksums: Sequence[str] = (),
+    fsync: bool = False,
+) -> BlocksWritten:
+    """Write one product variable to a new Zarr v3 store in one pass, returning its statistics.
+
+    The production write path (see :func:`landpulse.backend.storage.write_blocks`): the store's
+    metadata and coordinates are written first, then one task per chunk computes, packs, encodes
+    and writes that chunk (every chunk, also all-nodata ones, so a complete product has every chunk
+    file and a missing file means an incomplete one). The layout and metadata are those of
+    :func:`write_product`, so :func:`open_product` reads both alike. Not atomic by itself: callers
+    write into a temporary folder and rename it (see :mod:`landpulse.commit`).
+
+    Parameters
+    ----------
+    product : xarray.DataArray
+        Float product (NaN = invalid), lazy or in memory.
+    path : str or path
+        The new store; it must not exist.
+    encoding : {'int16', 'float32'}
+        Storage of the values (module docstring).
+    chunks : mapping of dim to size, optional
+        Chunk shape (default: the product's Dask chunks, else the whole array).
+    clevel : int
+        Blosc-lz4 compression level.
+    thumbnail_pixels : int
+        Longest side of the thinned image returned for quick-looks.
+    scheduler : str, optional
+        Dask scheduler for the computation.
+    num_workers : int, optional
+        Threads of the ``threads`` scheduler.
+    checksums : sequence of {'crc32c', 'sha256'}
+        Record these checksums of every chunk file as it is written (``BlocksWritten.files``, keys
+        relative to the store: ``<name>/c/...``); nothing is read back.
+    fsync : bool
+        Flush every chunk file to disk (in the background, while the next chunks are computed).
+
+    Returns
+    -------
+    landpulse.backend.storage.BlocksWritten
+        Statistics of the stored values, a thinned image of the first slice, the chunk files written.
+    """
+    import zarr  # noqa: PLC0415
+
+    from ..backend.storage import Packing, write_blocks  # noqa: PLC0415
+    from .manifest_store import ManifestStore  # noqa: PLC0415
+
+    if product.name is None:
+        raise InputError("a product array needs a name to be stored")
+    name = str(product.name)
+    if chunks is None:
+        chunks = {d: (int(c[0]) if c else n) for d, c, n in zip(
+            product.dims, product.chunks or [None] * product.ndim, product.shape, strict=True)}
+    target = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(product.dims, product.shape, strict=True))
+    # rechunk the data only: small coordinates (scene ids, dates) stay in memory
+    data = product.data.rechunk(target) if hasattr(product.data, "rechunk") else product.chunk(dict(zip(product.dims, target))).data
+    product = product.copy(data=data)
+    ds, extra = _storage_dataset(product, encoding)
+    enc = zarr_encoding(ds, chunks, clevel=clevel, extra=extra)
+    # every chunk of every array is written, also those equal to the fill value, so a complete
+    # store has every chunk file (see landpulse.commit.check_complete)
+    ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False, write_empty_chunks=True)
+    store = ManifestStore(path, algorithms=checksums, fsync=fsync)
+    target = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
+    packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
+    try:
+        written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels,
+                               scheduler=scheduler, num_workers=num_workers)
+    finally:
+        store.flush()
+    written.files = dict(store.records)
+    return written
 
 
 def open_product(path: PathLike) -> xr.Dataset:

@@ -132,3 +132,85 @@ def write_item(item: pystac.Item, path: str | Path) -> Path:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+EO_EXTENSION = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+
+
+def _write_if_changed(doc: Mapping[str, Any], path: Path) -> bool:
+    """Write ``doc`` as JSON (atomically) unless the file already holds exactly that text."""
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    try:
+        if path.read_text() == text:
+            return False
+    except OSError:
+        pass
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return True
+
+
+def write_collections(store: str | Path, *, title: str | None = None) -> list[Path]:
+    """(Re)build the store's STAC catalogue from its committed items; write only what changed.
+
+    ``<store>/catalog.json`` links one Collection per product, ``<store>/<product>/collection.json``,
+    whose extent covers its items and which links each ``<tile>/<period>/item.json``. Hrefs are
+    relative, so the store can be copied or served as it is. Returns the files written (none when
+    nothing changed, so a run with nothing new leaves the store untouched).
+    """
+    store = Path(store)
+    written: list[Path] = []
+    children = []
+    for product_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        items = sorted(p for p in product_dir.glob("*/*/item.json") if not any(x.startswith(".") for x in p.parts[-3:]))
+        if not items:
+            continue
+        bboxes, starts, ends, title_text = [], [], [], product_dir.name
+        for path in items:
+            doc = json.loads(path.read_text())
+            props = doc.get("properties", {})
+            if doc.get("bbox"):
+                bboxes.append(doc["bbox"])
+            start = props.get("start_datetime") or props.get("datetime")
+            end = props.get("end_datetime") or props.get("datetime")
+            if start:
+                starts.append(start)
+            if end:
+                ends.append(end)
+            title_text = str(props.get("title", title_text))
+        bbox = [min(b[0] for b in bboxes), min(b[1] for b in bboxes), max(b[2] for b in bboxes), max(b[3] for b in bboxes)] \
+            if bboxes else [-180.0, -90.0, 180.0, 90.0]
+        collection = {
+            "type": "Collection",
+            "stac_version": "1.1.0",
+            "id": product_dir.name,
+            "title": title_text,
+            "description": f"{title_text} computed by landpulse: one item per tile and acquisition "
+                           "(Zarr v3 with crc32c-checksummed chunks, quick-look, optional COG).",
+            "license": "other",
+            "extent": {"spatial": {"bbox": [bbox]},
+                       "temporal": {"interval": [[min(starts) if starts else None, max(ends) if ends else None]]}},
+            "links": [{"rel": "root", "href": "../catalog.json", "type": "application/json"},
+                      {"rel": "parent", "href": "../catalog.json", "type": "application/json"}]
+                     + [{"rel": "item", "href": "./" + p.relative_to(product_dir).as_posix(), "type": "application/geo+json"}
+                        for p in items],
+        }
+        path = product_dir / "collection.json"
+        if _write_if_changed(collection, path):
+            written.append(path)
+        children.append({"rel": "child", "href": f"./{product_dir.name}/collection.json", "type": "application/json",
+                         "title": title_text})
+    catalog = {
+        "type": "Catalog", "stac_version": "1.1.0", "id": store.name,
+        "description": title or f"landpulse products in {store.name}",
+        "links": [{"rel": "root", "href": "./catalog.json", "type": "application/json"}, *children],
+    }
+    if children and _write_if_changed(catalog, store / "catalog.json"):
+        written.append(store / "catalog.json")
+    return written

@@ -1,0 +1,206 @@
+"""One factory for the Dask client a job runs on: local processes, local GPUs, an existing
+scheduler, or Slurm.
+
+``make_client(spec)`` is a context manager yielding a :class:`distributed.Client` (or ``None`` for
+``kind: threads``, which runs units in this process). Whatever it starts, it stops on exit.
+
+Security defaults: the scheduler, the workers it starts and the dashboard bind to ``127.0.0.1``
+unless ``cluster.host`` / ``cluster.dashboard`` say otherwise; TLS comes from
+:class:`distributed.Security` (certificate *paths* in the spec, or ``temporary: true`` for a
+local cluster). Nothing secret is passed in task arguments or printed.
+
+``distributed``, ``dask-cuda`` and ``dask-jobqueue`` are imported only when a kind needs them; a
+missing one is an error naming the ``landpulse[cluster]`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+
+from .errors import BackendUnavailableError, InputError, LandpulseError
+from .jobspec import ClusterSpec, SecuritySpec, SlurmSpec
+
+CLUSTER_EXTRA_HINT = "install the cluster extra: pip install 'landpulse[cluster]'"
+
+#: Worker resource that limits a worker to one unit at a time (a unit then uses all the worker's
+#: threads for its chunks). Workers of clusters landpulse starts have it; give it to the workers
+#: of an existing cluster with ``dask worker ... --resources landpulse-unit=1``.
+UNIT_RESOURCE = "landpulse-unit"
+
+
+class ClusterError(LandpulseError):
+    """The cluster could not be started or reached."""
+
+
+def _require(module: str, what: str) -> Any:
+    import importlib  # noqa: PLC0415
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise BackendUnavailableError(f"cluster kind {what!r} needs {module.split('.')[0]}, which is not "
+                                      f"installed: {CLUSTER_EXTRA_HINT}") from err
+
+
+def security_from(spec: SecuritySpec | None) -> Any:
+    """A :class:`distributed.Security` for the spec (None: plain TCP)."""
+    if spec is None:
+        return None
+    distributed = _require("distributed", "tls")
+    if spec.temporary:
+        try:
+            return distributed.Security.temporary()
+        except ImportError as err:
+            raise BackendUnavailableError("temporary TLS credentials need the `cryptography` package: "
+                                          "pip install cryptography") from err
+    for path in (spec.ca_file, spec.cert_file, spec.key_file):
+        if path is not None and not path.is_file():
+            raise InputError(f"cluster.security: {path} does not exist")
+    return distributed.Security(
+        tls_ca_file=str(spec.ca_file), tls_client_cert=str(spec.cert_file), tls_client_key=str(spec.key_file),
+        tls_scheduler_cert=str(spec.cert_file), tls_scheduler_key=str(spec.key_file),
+        tls_worker_cert=str(spec.cert_file), tls_worker_key=str(spec.key_file),
+        require_encryption=spec.require_encryption,
+    )
+
+
+def dashboard_address(spec: ClusterSpec) -> str | None:
+    """Where the dashboard listens: None (off), or host:port (localhost by default)."""
+    if spec.dashboard is False:
+        return None
+    if spec.dashboard is True:
+        return f"{spec.host}:8787"
+    return str(spec.dashboard)
+
+
+def default_workers(spec: ClusterSpec) -> int:
+    """Worker processes of a local cluster: one per ``threads_per_worker`` cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return spec.n_workers or max(1, cores // spec.threads_per_worker)
+
+
+def worker_environ() -> dict[str, Any]:
+    """Environment of worker processes this factory starts: Dask's, without ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so workers hand freed memory back to the OS at once.
+    Setting it also switches off glibc's adaptive mmap threshold, so every chunk-sized buffer
+    (tens of MB: raw bands, float product, packed and encoded bytes) is a fresh ``mmap`` whose pages
+    fault in one by one: units took twice as long (1.3 s vs 2.5-4.2 s per Sentinel-2 tile-date,
+    benchmarks/RESULTS.md). Units allocate the same few chunk sizes over and over, which glibc's
+    default reuses, so peak memory stays bounded without the trim.
+    """
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
+
+
+@contextlib.contextmanager
+def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator[Any]:
+    """Start (or connect to) the cluster the spec describes and yield its client.
+
+    Parameters
+    ----------
+    spec : ClusterSpec
+        ``local`` (default), ``local-cuda``, ``address``, ``slurm`` or ``threads``.
+    plugins : tuple of str
+        Modules every worker imports before running tasks (also workers that join later).
+
+    Yields
+    ------
+    distributed.Client or None
+        None for ``threads`` (units run in this process).
+
+    Raises
+    ------
+    BackendUnavailableError
+        When the libraries a kind needs are missing (names the extra).
+    ClusterError
+        When the cluster cannot be started or reached.
+    """
+    if spec.kind == "threads":
+        yield None
+        return
+    distributed = _require("distributed", spec.kind)
+    config = {"distributed.scheduler.allowed-failures": spec.allowed_failures,
+              "distributed.nanny.pre-spawn-environ": worker_environ()}
+    with dask.config.set(config), contextlib.ExitStack() as stack:
+        security = security_from(spec.security)
+        cluster: Any = None
+        try:
+            if spec.kind == "local":
+                cluster = distributed.LocalCluster(
+                    n_workers=default_workers(spec), threads_per_worker=spec.threads_per_worker, processes=True,
+                    host=spec.host, dashboard_address=dashboard_address(spec), memory_limit=spec.memory_limit or "auto",
+                    security=security, protocol="tls://" if security is not None else None,
+                    resources={UNIT_RESOURCE: 1},
+                )
+            elif spec.kind == "local-cuda":
+                dask_cuda = _require("dask_cuda", "local-cuda")
+                kwargs: dict[str, Any] = {}
+                if spec.rmm_pool_size:
+                    kwargs["rmm_pool_size"] = spec.rmm_pool_size
+                if spec.memory_limit:
+                    kwargs["memory_limit"] = spec.memory_limit
+                if spec.n_workers:
+                    kwargs["n_workers"] = spec.n_workers
+                cluster = dask_cuda.LocalCUDACluster(
+                    host=spec.host, dashboard_address=dashboard_address(spec), threads_per_worker=spec.threads_per_worker,
+                    security=security, protocol="tls" if security is not None else None,
+                    resources={UNIT_RESOURCE: 1}, **kwargs,
+                )
+            elif spec.kind == "slurm":
+                cluster = make_slurm_cluster(spec, security)
+            if cluster is not None:
+                stack.callback(cluster.close)
+                client = distributed.Client(cluster, security=security)
+            else:  # address
+                client = distributed.Client(spec.address, security=security, timeout="30s")
+        except LandpulseError:
+            raise
+        except Exception as err:
+            raise ClusterError(f"could not start or reach the {spec.kind} cluster: {type(err).__name__}: {err}") from err
+        stack.callback(client.close)
+        if plugins:
+            from ._dask_plugins import ImportModules  # noqa: PLC0415
+
+            client.register_plugin(ImportModules(list(plugins)), name="landpulse-plugins")
+        yield client
+
+
+def make_slurm_cluster(spec: ClusterSpec, security: Any) -> Any:
+    """A dask-jobqueue ``SLURMCluster`` scaled to ``spec.slurm.jobs`` worker jobs.
+
+    The scheduler runs here (the batch job or login node that runs ``landpulse run``); workers
+    are Slurm jobs. Give ``log_directory`` so Slurm does not write ``slurm-*.out`` files into the
+    working folder.
+    """
+    cluster = slurm_cluster(spec, security)
+    cluster.scale(jobs=(spec.slurm or SlurmSpec()).jobs)
+    return cluster
+
+
+def slurm_cluster(spec: ClusterSpec, security: Any = None) -> Any:
+    """The ``SLURMCluster`` of a spec, not yet scaled (``cluster.job_script()`` shows its batch script)."""
+    jobqueue = _require("dask_jobqueue", "slurm")
+    s = spec.slurm or SlurmSpec()
+    kwargs: dict[str, Any] = {
+        "cores": s.cores, "memory": s.memory, "processes": s.processes, "walltime": s.walltime,
+        "job_extra_directives": list(s.job_extra_directives),
+        "worker_extra_args": ["--resources", f"{UNIT_RESOURCE}=1"],
+        "scheduler_options": {"host": spec.host, "dashboard_address": dashboard_address(spec) or ":0"},
+    }
+    if s.queue:
+        kwargs["queue"] = s.queue
+    if s.account:
+        kwargs["account"] = s.account
+    if s.log_directory:
+        kwargs["log_directory"] = str(s.log_directory)
+    if security is not None:
+        kwargs["security"] = security
+        kwargs["protocol"] = "tls://"
+    return jobqueue.SLURMCluster(**kwargs)

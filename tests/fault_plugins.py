@@ -1,0 +1,33 @@
+"""A product plugin for fault tests (imported through a job's ``plugins:`` on driver and workers).
+
+``slow_ndvi`` is NDVI with a pause per chunk, so a test can kill a worker or the driver while a
+unit is being written; with ``crash_scene`` it kills the worker process that computes that scene
+(a poison scene, like a corrupt file that crashes a native decoder). Values equal ``ndvi``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import xarray as xr
+
+from landpulse.indices import ndvi
+from landpulse.pipeline import PRODUCTS
+
+
+def slow_ndvi(ds: xr.Dataset, *, delay: float = 0.2, crash_scene: str = "") -> xr.DataArray:
+    out = ndvi(ds)
+    scenes = [str(s) for s in ds["scene_id"].values] if "scene_id" in ds.coords else []
+
+    def pause(block: Any) -> Any:
+        if crash_scene and crash_scene in scenes:
+            os._exit(17)  # the worker process dies, as with a segfault
+        time.sleep(delay)
+        return block
+
+    return out.copy(data=out.data.map_blocks(pause, dtype=out.dtype)).rename("slow_ndvi")
+
+
+PRODUCTS["slow_ndvi"] = (slow_ndvi, "index")

@@ -1,0 +1,112 @@
+"""Test inputs for production runs: a time series derived from the bundled real scene.
+
+The bundled imagery is one real Sentinel-2 date. Production tests need several dates whose
+pixels differ (so a unit that picked the wrong date would be caught), so date ``k`` is the real
+scene's red and nir digital numbers *rolled* by ``(97 k, 194 k)`` pixels: real values and real
+texture, but not a real acquisition (the seam of the roll is visible). Scene ids say so
+(``..._roll<k>``). Nothing here is presented as a real time series.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import yaml
+
+import landpulse
+from landpulse.io.store import append_zarr, write_zarr
+
+T0 = np.datetime64("2016-01-12T00:00:00", "ns")
+STEP = np.timedelta64(5, "D")
+
+
+def date_of(k: int) -> np.datetime64:
+    return T0 + k * STEP
+
+
+def scene_id(k: int) -> str:
+    return f"S2A_18SVG_{np.datetime_as_string(date_of(k), unit='D').replace('-', '')}_L1C_crop_roll{k}"
+
+
+def period(k: int) -> str:
+    return np.datetime_as_string(date_of(k), unit="s").replace("-", "").replace(":", "")
+
+
+def _date(base: xr.Dataset, k: int) -> xr.Dataset:
+    ds = base.copy(deep=True)
+    for v in ("red", "nir"):
+        ds[v].values = np.roll(base[v].values, (97 * k, 194 * k), axis=(1, 2))
+    return ds.assign_coords(time=[date_of(k)], scene_id=("time", np.array([scene_id(k)], dtype=object)))
+
+
+def write_series(base_store: Path, path: Path, dates: Iterable[int], *, chunk: int = 400) -> Path:
+    """Write (or append to) a scene store holding the derived dates ``dates`` (see module docstring)."""
+    base = landpulse.open_store(base_store)[["red", "nir"]].load()
+    ds = xr.concat([_date(base, k) for k in dates], dim="time", data_vars="all", coords="different",
+                   compat="equals", join="exact", combine_attrs="override")
+    ds.attrs = dict(base.attrs)
+    ds = ds.rio.write_crs(base.rio.crs)
+    if path.exists():
+        append_zarr(ds.chunk({"time": 1, "y": chunk, "x": chunk}), path, dim="time")
+        return path
+    return write_zarr(ds, path, chunks={"time": 1, "y": chunk, "x": chunk})
+
+
+def job_dict(store: Path, out: Path, **over: Any) -> dict[str, Any]:
+    """A job spec (as a mapping) over a series store; ``over`` replaces top-level sections."""
+    job: dict[str, Any] = {
+        "name": "test-job",
+        "inputs": {"kind": "zarr", "stores": [{"path": str(store), "tile": "18SVG"}]},
+        "products": ["ndvi"],
+        "output": {"store": str(out / "products"), "reports": str(out / "reports"), "quicklooks": True},
+        "cluster": {"kind": "threads", "n_workers": 2},
+    }
+    job.update(over)
+    return job
+
+
+def write_job(path: Path, job: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    return path
+
+
+VOLATILE = {"created", "processing:datetime", "processing:facility", "landpulse:run"}
+
+
+def store_digest(store: Path) -> dict[str, Any]:
+    """Everything a unit holds, for bit-identity checks: sha256 of every file, and each item with
+    the fields that record *when* and *where* it ran (not *what*) left out."""
+    import hashlib
+    import json
+
+    out: dict[str, Any] = {}
+    for p in sorted(store.glob("*/*/*/**/*")):
+        rel = p.relative_to(store).as_posix()
+        if any(part.startswith(".") for part in p.relative_to(store).parts) or not p.is_file():
+            continue
+        if p.name == "item.json":
+            item = json.loads(p.read_text())
+            for k in VOLATILE:
+                item["properties"].pop(k, None)
+            out[rel] = item
+        else:
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """(size, mtime_ns, inode) of every file and folder under ``root``: a write shows up here."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.stat()
+            out[p.relative_to(root).as_posix()] = (st.st_size if p.is_file() else 0, st.st_mtime_ns, st.st_ino)
+    st = root.stat()
+    out["."] = (0, st.st_mtime_ns, st.st_ino)
+    return out

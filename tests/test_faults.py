@@ -1,0 +1,186 @@
+"""Faults on a real Dask cluster of processes: killed workers, a killed driver, a poison scene.
+
+Every test compares the final product store, byte for byte (items without their run-time fields),
+with a clean run of the same job. The product ``slow_ndvi`` (tests/fault_plugins.py, loaded on the
+driver and every worker through the job's ``plugins:``) is NDVI with a pause per chunk, so that
+kills land while units are being written; its values are NDVI's.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dask
+import pytest
+
+from landpulse.jobspec import parse_job
+from landpulse.ledger import ITEM_NAME
+from landpulse.pipeline import run_job
+
+from .series import job_dict, scene_id, store_digest, write_job, write_series
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+DELAY = 0.15  # seconds per chunk: 4 chunks per unit, 4 units
+SLOW = [{"name": "slow_ndvi", "params": {"delay": DELAY}}]
+PLUGINS = ["tests.fault_plugins"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """Two one-thread worker processes (with nannies, which restart killed workers)."""
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, silence_logs=50)
+    client = Client(lc, set_as_default=False)
+    yield lc, client
+    client.close()
+    lc.close()
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory: pytest.TempPathFactory, sample_store: Path) -> Path:
+    return write_series(sample_store, tmp_path_factory.mktemp("faults") / "scenes.zarr", range(4))
+
+
+@pytest.fixture(scope="module")
+def reference(series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The clean run: every unit computed once, in this process."""
+    out = tmp_path_factory.mktemp("reference")
+    job = parse_job(job_dict(series, out, products=SLOW, plugins=PLUGINS))
+    assert run_job(job, echo=lambda line: None).exit_code == 0
+    return store_digest(out / "products")
+
+
+def address_job(series: Path, out: Path, cluster: Any, **over: Any) -> dict[str, Any]:
+    over = {"products": SLOW, "plugins": PLUGINS,
+            "cluster": {"kind": "address", "address": cluster[0].scheduler_address}, **over}
+    return job_dict(series, out, **over)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    t0 = time.monotonic()
+    while not condition():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{what} not reached in {timeout} s")
+        time.sleep(0.005)
+
+
+def temp_folders(store: Path) -> list[Path]:
+    return list(store.glob("*/*/.*.tmp-*"))
+
+
+def items(store: Path) -> dict[Path, tuple[int, int]]:
+    """Committed units (items in temporary folders are not committed) with their inode and mtime."""
+    found = [p for p in store.glob(f"*/*/*/{ITEM_NAME}") if not p.parent.name.startswith(".")]
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in found}
+
+
+def leftovers(store: Path) -> list[Path]:
+    return [p for p in store.rglob(".*") if p.name != ".landpulse.lock"]
+
+
+def test_worker_killed_mid_unit_gives_identical_output(cluster: Any, series: Path, tmp_path: Path,
+                                                       reference: dict[str, Any]) -> None:
+    _, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    job = parse_job(address_job(series, tmp_path, cluster))
+    store = tmp_path / "products"
+    lines: list[str] = []
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.append(run_job(job, echo=lines.append)))
+    runner.start()
+    wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
+    busy = [addr for addr, keys in client.processing().items() if any("landpulse-unit" in str(k) for k in keys)]
+    pids = client.run(os.getpid)
+    victim = pids[busy[0]]
+    os.kill(victim, signal.SIGKILL)
+    runner.join(timeout=120)
+    (result,) = results
+    assert result.exit_code == 0, lines
+    assert any(line.startswith("lost") for line in lines), lines  # the unit died with its worker...
+    assert any(u.cleaned for u in result.units)  # ...and its retry removed what the dead attempt left
+    assert store_digest(store) == reference
+    assert leftovers(store) == []
+
+
+@pytest.mark.parametrize("point", ["mid-unit", "just-after-a-commit", "random-time"])
+def test_driver_killed_then_rerun_is_identical(point: str, cluster: Any, series: Path, tmp_path: Path,
+                                               reference: dict[str, Any]) -> None:
+    cluster[1].wait_for_workers(2, timeout=60)
+    spec = write_job(tmp_path / "job.yaml", address_job(series, tmp_path, cluster))
+    store = tmp_path / "products"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "landpulse.cli", "run", str(spec)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    rng.seed(seed)
+    if point == "mid-unit":
+        wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
+        time.sleep(rng.uniform(0, 2 * DELAY))
+    elif point == "just-after-a-commit":
+        wait_for(lambda: bool(items(store)), what="a committed unit")
+        time.sleep(rng.uniform(0, 0.05))
+    else:
+        time.sleep(rng.uniform(0.5, 4.0))
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    committed = items(store) if store.exists() else {}
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert rerun.returncode == 0, (seed, rerun.stdout, rerun.stderr)
+    # nothing missing, nothing different, nothing written twice
+    assert store_digest(store) == reference, seed
+    after = items(store)
+    assert all(after[p] == stat for p, stat in committed.items()), seed
+    assert leftovers(store) == [], seed
+
+
+def test_driver_with_its_own_cluster_killed_mid_unit(series: Path, tmp_path: Path, reference: dict[str, Any]) -> None:
+    """The default kind (a local cluster the run starts): its workers die with the driver."""
+    job = job_dict(series, tmp_path, products=SLOW, plugins=PLUGINS,
+                   cluster={"kind": "local", "n_workers": 2, "dashboard": False})
+    spec = write_job(tmp_path / "job.yaml", job)
+    store = tmp_path / "products"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "landpulse.cli", "run", str(spec)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    committed = items(store)
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "unfinished temporary folder" in rerun.stdout
+    assert store_digest(store) == reference
+    assert all(items(store)[p] == stat for p, stat in committed.items())
+    assert leftovers(store) == []
+
+
+def test_a_scene_that_kills_its_worker_fails_alone(cluster: Any, series: Path, tmp_path: Path) -> None:
+    _, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    poison = scene_id(2)
+    products = [{"name": "slow_ndvi", "params": {"delay": 0.02, "crash_scene": poison}}]
+    job = parse_job(address_job(series, tmp_path, cluster, products=products))
+    result = run_job(job, echo=lambda line: None)
+    assert result.exit_code == 4
+    assert result.report["failed_scenes"] == [poison]
+    (failed,) = result.failed
+    assert failed.error_type == "PoisonScene" and poison in failed.error
+    assert sorted(u.status for u in result.units) == ["failed", "written", "written", "written"]
+    assert len(list((tmp_path / "products").glob(f"*/*/*/{ITEM_NAME}"))) == 3
+    client.wait_for_workers(2, timeout=60)  # the nannies brought the workers back
