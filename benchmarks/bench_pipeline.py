@@ -41,7 +41,7 @@ import psutil
 from numcodecs import Blosc
 
 import landpulse
-from landpulse.backend.cpu.ndvi import ndvi as ndvi_kernel
+from landpulse.indices import ndvi_block as ndvi_kernel
 from landpulse.backend.cpu.pack import pack_int16
 from landpulse.backend.validity import Validity
 
