@@ -102,8 +102,13 @@ def test_worker_killed_mid_unit_gives_identical_output(cluster: Any, series: Pat
     results: list[Any] = []
     runner = threading.Thread(target=lambda: results.append(run_job(job, echo=lines.append)))
     runner.start()
-    wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
-    busy = [addr for addr, keys in client.processing().items() if any("landpulse-unit" in str(k) for k in keys)]
+
+    def busy_workers() -> list[str]:
+        return [addr for addr, keys in client.processing().items() if any("landpulse-unit" in str(k) for k in keys)]
+
+    # a unit is being written AND the scheduler still lists it on a worker (no race with its end)
+    wait_for(lambda: bool(temp_folders(store)) and bool(busy_workers()), what="a unit being written")
+    busy = busy_workers()
     pids = client.run(os.getpid)
     victim = pids[busy[0]]
     os.kill(victim, signal.SIGKILL)
