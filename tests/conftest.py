@@ -122,3 +122,25 @@ def numpy_ndvi_reference(red_dn: np.ndarray, nir_dn: np.ndarray, scale: float, o
         out = (n - r) / (n + r)
     out[bad | ((n + r) == 0) | (out < -1) | (out > 1)] = np.nan
     return out
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real single-node Slurm (munge + slurmctld + slurmd) for the session, or a skip with the reason."""
+    from .slurm import SlurmUnavailable, start_slurm, stop_slurm
+
+    workdir = tmp_path_factory.mktemp("slurm")
+    try:
+        cluster, pid_files = start_slurm(workdir)
+    except SlurmUnavailable as err:
+        pytest.skip(f"Slurm cannot be started here: {err}")
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    try:
+        yield cluster
+    finally:
+        stop_slurm(pid_files, cluster)
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous

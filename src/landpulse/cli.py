@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import sys
 import traceback
 from pathlib import Path
@@ -107,6 +108,8 @@ def run(
     quicklook: Annotated[bool, typer.Option(help="Store mode: write a PNG quick-look per product.")] = True,
     wait: Annotated[float, typer.Option(help="Job mode: seconds to wait for another run holding the store's lock (default: exit at once with status 75).")] = 0.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Job mode: print the plan (units to compute) and exit without computing.")] = False,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Job mode: run on this cluster kind instead of the spec's: local, local-cuda, slurm, threads, address.")] = None,
+    scheduler_file: Annotated[Path | None, typer.Option("--scheduler-file", help="Job mode: join the scheduler of this file (dask scheduler --scheduler-file), e.g. inside one Slurm allocation.")] = None,
 ) -> int:
     """Run a job spec (job.yaml: nightly, incremental, on a Dask cluster), or compute products for one store.
 
@@ -120,7 +123,9 @@ def run(
         if given:
             raise InputError(f"{', '.join(given)} apply to a store; a job spec names its products and output "
                              f"(edit {target})")
-        return _run_job(target, backend=backend, wait=wait, dry_run=dry_run)
+        return _run_job(target, backend=backend, wait=wait, dry_run=dry_run, cluster=cluster, scheduler_file=scheduler_file)
+    if cluster or scheduler_file:
+        raise InputError("--cluster and --scheduler-file apply to job specs (landpulse run job.yaml)")
     if out is None:
         raise InputError("--out is required when running a store (or give a job spec: landpulse run job.yaml)")
     _run_store(store=target, out=out, product=product, band=band, encoding=encoding, backend=backend, scale=scale,
@@ -128,11 +133,36 @@ def run(
     return 0
 
 
-def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool) -> int:
-    from .jobspec import load_job  # noqa: PLC0415
-    from .pipeline import run_job  # noqa: PLC0415
+def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | None = None) -> Any:
+    """Load a job spec, with the command line's cluster overrides applied (and validated)."""
+    from .jobspec import ClusterSpec, load_job  # noqa: PLC0415
 
     job = load_job(path)
+    if cluster or scheduler_file:
+        kind = cluster or "address"
+        if scheduler_file is not None and kind != "address":
+            raise InputError("--scheduler-file joins an existing scheduler: use it without --cluster, or with --cluster address")
+        data = job.cluster.model_dump(exclude_none=True)
+        if kind != job.cluster.kind:
+            data = {k: v for k, v in data.items() if k not in ("address", "scheduler_file", "slurm")}
+            if kind == "slurm" and job.cluster.slurm is not None:
+                data["slurm"] = job.cluster.slurm.model_dump(exclude_none=True)
+        data["kind"] = kind
+        if scheduler_file is not None:
+            data.pop("address", None)
+            data["scheduler_file"] = str(scheduler_file.resolve())
+        try:
+            job = job.model_copy(update={"cluster": ClusterSpec.model_validate(data)})
+        except ValueError as err:
+            raise InputError(f"--cluster {kind}: {err}") from err
+    return job
+
+
+def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool, cluster: str | None = None,
+             scheduler_file: Path | None = None) -> int:
+    from .pipeline import run_job  # noqa: PLC0415
+
+    job = _load_job(path, cluster=cluster, scheduler_file=scheduler_file)
     if backend:
         if backend not in ("auto", "cpu", "gpu"):
             raise InputError(f"--backend must be one of auto, cpu, gpu; got {backend!r}")
@@ -191,6 +221,21 @@ def _run_store(*, store: Path, out: Path, product: list[str] | None, band: list[
             typer.echo(f"{r.name}: quick-look {r.quicklook}")
         typer.echo(f"{r.name}: STAC item {r.item}")
     typer.echo(f"run report: {write_run_report(results, out, store=str(store))}")
+
+
+@app.command("cluster-script")
+def cluster_script(
+    job_file: Annotated[Path, typer.Argument(help="A job spec whose cluster is (or, with --cluster slurm, becomes) Slurm.")],
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Override the spec's cluster kind (slurm).")] = None,
+) -> None:
+    """Print the batch script of one Slurm worker job, as `landpulse run` would submit it (for review)."""
+    from .cluster import worker_job_script  # noqa: PLC0415
+
+    job = _load_job(job_file, cluster=cluster)
+    if job.cluster.kind != "slurm":
+        raise InputError(f"{job_file}: cluster kind is {job.cluster.kind!r}; the worker job script exists for "
+                         "kind: slurm (or pass --cluster slurm)")
+    typer.echo(worker_job_script(job.cluster))
 
 
 @app.command()
@@ -329,8 +374,18 @@ def _cli_exception_status(e: Exception) -> int | None:
     return None
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (scancel, a scheduler's timeout, systemd stop): unwind like Ctrl-C, so the cluster this
+    run started is closed (its Slurm worker jobs cancelled) and the lock released."""
+    raise KeyboardInterrupt(f"signal {signum}")  # click turns it into Abort: exit status 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn errors into one line on stderr and an exit status."""
+    import signal  # noqa: PLC0415
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         result = app(args=argv, standalone_mode=False)
     except LandpulseError as e:

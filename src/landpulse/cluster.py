@@ -41,10 +41,41 @@ def _require(module: str, what: str) -> Any:
     import importlib  # noqa: PLC0415
 
     try:
+        if module == "dask_jobqueue":
+            return _import_jobqueue()
         return importlib.import_module(module)
     except ImportError as err:
         raise BackendUnavailableError(f"cluster kind {what!r} needs {module.split('.')[0]}, which is not "
                                       f"installed: {CLUSTER_EXTRA_HINT}") from err
+
+
+def _import_jobqueue() -> Any:
+    """Import dask-jobqueue without letting it replace this process's Ctrl-C handler.
+
+    Its ``runner`` module calls ``signal.signal(SIGINT, lambda *_: sys.exit())`` at import time:
+    that would change how the whole CLI reacts to Ctrl-C, and it raises ValueError when the first
+    import happens off the main thread (a notebook's or a test's worker thread). The handler in
+    place before the import is kept.
+    """
+    import importlib  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    if "dask_jobqueue" in sys.modules:
+        return sys.modules["dask_jobqueue"]
+    saved = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return importlib.import_module("dask_jobqueue")
+        finally:
+            signal.signal(signal.SIGINT, saved)
+    original = signal.signal
+    signal.signal = lambda *args, **kwargs: saved  # type: ignore[assignment]  # only for this import
+    try:
+        return importlib.import_module("dask_jobqueue")
+    finally:
+        signal.signal = original
 
 
 def security_from(spec: SecuritySpec | None) -> Any:
@@ -158,6 +189,8 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
             if cluster is not None:
                 stack.callback(cluster.close)
                 client = distributed.Client(cluster, security=security)
+            elif spec.scheduler_file is not None:  # address, through the scheduler's file
+                client = distributed.Client(scheduler_file=str(spec.scheduler_file), security=security, timeout="60s")
             else:  # address
                 client = distributed.Client(spec.address, security=security, timeout="30s")
         except LandpulseError:
@@ -173,34 +206,76 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
 
 
 def make_slurm_cluster(spec: ClusterSpec, security: Any) -> Any:
-    """A dask-jobqueue ``SLURMCluster`` scaled to ``spec.slurm.jobs`` worker jobs.
+    """A dask-jobqueue ``SLURMCluster``: ``jobs`` worker jobs, or adaptive between the minimum and maximum.
 
     The scheduler runs here (the batch job or login node that runs ``landpulse run``); workers
-    are Slurm jobs. Give ``log_directory`` so Slurm does not write ``slurm-*.out`` files into the
-    working folder.
+    are Slurm jobs. When the run ends or fails, :func:`make_client` closes the cluster, which
+    cancels every worker job (``scancel``); a driver killed outright leaves workers that exit on
+    their own after ``death_timeout`` seconds without a scheduler.
     """
     cluster = slurm_cluster(spec, security)
-    cluster.scale(jobs=(spec.slurm or SlurmSpec()).jobs)
+    s = spec.slurm or SlurmSpec()
+    if s.adaptive:
+        cluster.adapt(minimum_jobs=s.minimum_jobs if s.minimum_jobs is not None else s.jobs, maximum_jobs=s.maximum_jobs)
+    else:
+        cluster.scale(jobs=s.jobs)
     return cluster
+
+
+def _rmm_fraction(size: str | None) -> str | None:
+    """dask-cuda's worker takes a pool size in bytes or as a fraction: ``80%`` -> ``0.8``."""
+    if size is None:
+        return None
+    text = str(size).strip()
+    return str(float(text[:-1]) / 100) if text.endswith("%") else text
 
 
 def slurm_cluster(spec: ClusterSpec, security: Any = None) -> Any:
     """The ``SLURMCluster`` of a spec, not yet scaled (``cluster.job_script()`` shows its batch script)."""
     jobqueue = _require("dask_jobqueue", "slurm")
+    import sys  # noqa: PLC0415
+
     s = spec.slurm or SlurmSpec()
+    directives = list(s.job_extra_directives)
+    worker_args = ["--resources", f"{UNIT_RESOURCE}=1"]
+    worker_command = s.worker_command
+    if s.gpus_per_worker:
+        directives.append(f"--gres=gpu:{s.gpus_per_worker}")
+        worker_command = worker_command or "dask_cuda.cli"
+        rmm = _rmm_fraction(spec.rmm_pool_size)
+        if rmm:
+            worker_args += ["--rmm-pool-size", rmm]
     kwargs: dict[str, Any] = {
         "cores": s.cores, "memory": s.memory, "processes": s.processes, "walltime": s.walltime,
-        "job_extra_directives": list(s.job_extra_directives),
-        "worker_extra_args": ["--resources", f"{UNIT_RESOURCE}=1"],
+        "job_extra_directives": directives,
+        "job_script_prologue": list(s.prologue),
+        "worker_extra_args": worker_args,
+        "death_timeout": s.death_timeout,
+        "python": s.python or sys.executable,
+        "job_name": "landpulse-worker",
         "scheduler_options": {"host": spec.host, "dashboard_address": dashboard_address(spec) or ":0"},
     }
-    if s.queue:
-        kwargs["queue"] = s.queue
+    if worker_command:
+        kwargs["worker_command"] = worker_command
+    if s.partition_name:
+        kwargs["queue"] = s.partition_name
     if s.account:
         kwargs["account"] = s.account
+    if s.interface:
+        kwargs["interface"] = s.interface
+        kwargs["scheduler_options"].pop("host")
     if s.log_directory:
         kwargs["log_directory"] = str(s.log_directory)
     if security is not None:
         kwargs["security"] = security
         kwargs["protocol"] = "tls://"
     return jobqueue.SLURMCluster(**kwargs)
+
+
+def worker_job_script(spec: ClusterSpec) -> str:
+    """The batch script of one worker job, as :func:`make_slurm_cluster` would submit it."""
+    cluster = slurm_cluster(spec)
+    try:
+        return str(cluster.job_script())
+    finally:
+        cluster.close()

@@ -315,22 +315,57 @@ class SecuritySpec(_Model):
 
 
 class SlurmSpec(_Model):
-    """Workers as Slurm jobs through dask-jobqueue's SLURMCluster."""
+    """Workers as Slurm jobs through dask-jobqueue's SLURMCluster.
 
+    ``jobs`` worker jobs are started; with ``maximum_jobs`` the cluster adapts between
+    ``minimum_jobs`` (default ``jobs``) and ``maximum_jobs`` instead, replacing jobs that end
+    (a cancelled or pre-empted worker job comes back). GPU partitions: ``gpus_per_worker`` asks for
+    ``--gres=gpu:N`` and starts dask-cuda's worker (one worker process per GPU of the job).
+    """
+
+    partition: str | None = Field(None, description="Slurm partition (sbatch -p); `queue` is the same thing.")
     queue: str | None = None
     account: str | None = None
     walltime: str = "01:00:00"
-    cores: int = Field(1, ge=1)
+    cores: int = Field(1, ge=1, description="CPU cores per worker job.")
     memory: str = "4GiB"
-    processes: int = Field(1, ge=1)
-    jobs: int = Field(1, ge=1, description="Worker jobs to start.")
-    job_extra_directives: list[str] = Field(default_factory=list)
+    processes: int = Field(1, ge=1, description="Worker processes per job (CPU workers).")
+    gpus_per_worker: int = Field(0, ge=0, description="GPUs per worker job (--gres=gpu:N); >0 starts dask-cuda workers.")
+    jobs: int = Field(1, ge=1, description="Worker jobs to start (fixed size).")
+    minimum_jobs: int | None = Field(None, ge=0, description="Adaptive scaling: fewest worker jobs.")
+    maximum_jobs: int | None = Field(None, ge=1, description="Adaptive scaling: most worker jobs.")
+    job_extra_directives: list[str] = Field(default_factory=list, description="Extra #SBATCH lines, e.g. --qos=low.")
+    prologue: list[str] = Field(default_factory=list, description="Shell lines before the worker starts "
+                                                                    "(module load ..., source venv/bin/activate).")
+    worker_command: str | None = Field(None, description="Python module that starts a worker "
+                                                         "(default: distributed's, or dask_cuda.cli with GPUs).")
+    python: str | None = Field(None, description="Python on the compute nodes (default: this interpreter).")
+    interface: str | None = Field(None, description="Network interface workers and scheduler use (ib0, eth0).")
+    death_timeout: int = Field(60, ge=1, description="Seconds a worker waits for a lost scheduler before exiting.")
     log_directory: Path | None = None
 
     @field_validator("log_directory", mode="before")
     @classmethod
     def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
         return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SlurmSpec:
+        if self.partition and self.queue and self.partition != self.queue:
+            raise ValueError(f"partition {self.partition!r} and queue {self.queue!r} disagree (they are one setting)")
+        if self.maximum_jobs is not None and (self.minimum_jobs or 0) > self.maximum_jobs:
+            raise ValueError(f"minimum_jobs ({self.minimum_jobs}) exceeds maximum_jobs ({self.maximum_jobs})")
+        if self.minimum_jobs is not None and self.maximum_jobs is None:
+            raise ValueError("minimum_jobs needs maximum_jobs (adaptive scaling); for a fixed size use `jobs`")
+        return self
+
+    @property
+    def partition_name(self) -> str | None:
+        return self.partition or self.queue
+
+    @property
+    def adaptive(self) -> bool:
+        return self.maximum_jobs is not None
 
 
 class ClusterSpec(_Model):
@@ -342,6 +377,8 @@ class ClusterSpec(_Model):
     threads_per_worker: int = Field(1, ge=1)
     memory_limit: str | None = Field(None, description="Per worker, e.g. 4GiB (default: share of the machine).")
     address: str | None = Field(None, description="Scheduler address for kind: address, e.g. tls://10.0.0.5:8786.")
+    scheduler_file: Path | None = Field(None, description="kind: address: the scheduler's JSON file "
+                                                           "(dask scheduler --scheduler-file), instead of `address`.")
     host: str = Field("127.0.0.1", description="Interface the scheduler (and local workers) bind to.")
     dashboard: bool | str = Field(True, description="false, true (127.0.0.1:8787) or host:port.")
     security: SecuritySpec | None = None
@@ -350,12 +387,19 @@ class ClusterSpec(_Model):
     rmm_pool_size: str | None = Field("80%", description="local-cuda: RMM pool per GPU (null: no pool).")
     slurm: SlurmSpec | None = None
 
+    @field_validator("scheduler_file", mode="before")
+    @classmethod
+    def _scheduler_file(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
     @model_validator(mode="after")
     def _kind_fields(self) -> ClusterSpec:
-        if self.kind == "address" and not self.address:
-            raise ValueError("kind: address needs `address`, e.g. tcp://127.0.0.1:8786")
-        if self.kind != "address" and self.address:
-            raise ValueError(f"`address` is only for kind: address (kind is {self.kind})")
+        if self.kind == "address" and not (self.address or self.scheduler_file):
+            raise ValueError("kind: address needs `address` (e.g. tcp://127.0.0.1:8786) or `scheduler_file`")
+        if self.address and self.scheduler_file:
+            raise ValueError("give `address` or `scheduler_file`, not both")
+        if self.kind != "address" and (self.address or self.scheduler_file):
+            raise ValueError(f"`address`/`scheduler_file` are only for kind: address (kind is {self.kind})")
         if self.slurm is not None and self.kind != "slurm":
             raise ValueError(f"`slurm` settings are only for kind: slurm (kind is {self.kind})")
         if self.address and not self.address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
