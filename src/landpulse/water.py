@@ -131,6 +131,7 @@ __all__ = [
     "SUMMARY_FLAG_MEANINGS",
     "WATER_FLAG_MEANINGS",
     "WOFS_BITS",
+    "agreement",
     "area_report",
     "change",
     "class_areas",
@@ -766,8 +767,54 @@ def area_report(product: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     return report
 
 
+def agreement(water_map: xr.DataArray, reference: xr.DataArray, valid: xr.DataArray | None = None) -> dict[str, Any]:
+    """Confusion matrix of a water map against a reference water mask, on clear pixels.
+
+    Parameters
+    ----------
+    water_map : xarray.DataArray
+        Water classes (1 water, 0 not water; other codes are left out).
+    reference : xarray.DataArray of bool
+        True where the reference says water.
+    valid : xarray.DataArray of bool, optional
+        Where the reference is usable (for Sentinel-2 SCL: classes 4, 5 and 6).
+
+    Returns
+    -------
+    dict
+        ``{"matrix": [[tn, fp], [fn, tp]]`` (rows: reference not water / water; columns: map not
+        water / water), ``"n"``, ``"overall_accuracy"``, ``"water_recall"`` (producer's accuracy),
+        ``"water_precision"`` (user's accuracy), ``"kappa"`` (Cohen's).
+    """
+    w = to_host(water_map)
+    ref = to_host(reference).astype(bool)
+    use = w.isin([WATER_DRY, WATER_WET])
+    if valid is not None:
+        use = use & to_host(valid).astype(bool)
+    pred = w == WATER_WET
+    cells = xr.Dataset({"tp": (use & ref & pred).sum(), "fn": (use & ref & ~pred).sum(),
+                        "fp": (use & ~ref & pred).sum(), "tn": (use & ~ref & ~pred).sum()}).compute()
+    tp, fn, fp, tn = (int(cells[k]) for k in ("tp", "fn", "fp", "tn"))
+    n = tp + fn + fp + tn
+    if n == 0:
+        return {"matrix": [[0, 0], [0, 0]], "n": 0}
+    oa = (tp + tn) / n
+    pe = ((tp + fn) * (tp + fp) + (tn + fp) * (tn + fn)) / (n * n)
+    return {
+        "matrix": [[tn, fp], [fn, tp]], "n": n, "overall_accuracy": oa,
+        "water_recall": tp / (tp + fn) if tp + fn else float("nan"),
+        "water_precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "kappa": (oa - pe) / (1 - pe) if pe < 1 else float("nan"),
+    }
+
+
 def water_product(name: str) -> Any:
-    """``(ds, bands=None) -> DataArray`` functions for the pipeline's product registry."""
+    """``(ds, bands=None) -> DataArray`` functions for the pipeline's product registry.
+
+    ``water`` (:func:`index_water`, defaults), ``water_otsu`` (:func:`otsu_water`), ``water_wofs``
+    (the ``water`` classes of :func:`wofs`) and ``water_frequency`` (the frequency of
+    :func:`summary` of :func:`index_water` over every date of the store).
+    """
 
     def index_product(ds: xr.Dataset, *, bands: Mapping[str, str] | None = None) -> xr.DataArray:
         return index_water(ds, bands=bands)["water"]
@@ -785,6 +832,11 @@ def water_product(name: str) -> Any:
              "water_frequency": frequency_product}
     if name not in table:
         raise InputError(f"unknown water product {name!r}; known: {', '.join(table)}")
-    fn = table[name]
-    fn.__name__ = name
-    return fn
+    inner = table[name]
+
+    def product(ds: xr.Dataset, *, bands: Mapping[str, str] | None = None) -> xr.DataArray:
+        return inner(ds, bands=bands).rename(name)  # the pipeline stores a product under its name
+
+    product.__name__ = name
+    product.__doc__ = inner.__doc__
+    return product
