@@ -20,6 +20,9 @@ writes), then runs each variant **in a fresh process** and reports its wall time
     The peer: the same NDWI summary as a plain xarray/Dask expression (NDWI from the bands,
     validity and the SCL default mask as ``where``/``isin``, ``sum`` over time), same store, same
     chunks, same output writer. Its counts must equal ``index``'s (checked).
+``read``
+    The floor of any of them: read and decode the same bands and SCL, chunk by chunk, and reduce
+    them to a sum (nothing computed per pixel, nothing written).
 ``index-gpu``, ``wofs-gpu``
     With CuPy and a CUDA device: the data moved to the GPU block by block after decoding
     (``landpulse.to_device``), the kernels on the GPU, the products back to the host for writing.
@@ -205,6 +208,11 @@ def run_variant(variant: str, store: Path, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     extra: dict[str, Any] = {}
     with dask.config.set(scheduler="threads"):
+        if variant == "read":
+            sums = dask.compute(*(ds[v].sum(dtype="uint64").data for v in ("green", "nir", "SCL") if v in ds))
+            seconds = time.perf_counter() - t0
+            return {"variant": variant, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": base,
+                    "check": {"sums": [int(x) for x in sums]}, "device": "cpu"}
         if variant.startswith("index"):
             product = water.summary(water.index_water(ds))
         elif variant == "otsu":
@@ -258,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--size", type=int, default=TILE)
     ap.add_argument("--dates", type=int, default=12)
     ap.add_argument("--chunk", type=int, default=CHUNK)
-    ap.add_argument("--variants", default="index,otsu,wofs,xarray")
+    ap.add_argument("--variants", default="read,index,otsu,wofs,xarray")
     ap.add_argument("--workdir", type=Path, default=None, help="where the stores go (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep (and reuse) the stores in --workdir")
     ap.add_argument("--json", type=Path, default=None)

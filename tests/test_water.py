@@ -147,6 +147,28 @@ def test_wofs_flags_from_bands_and_scl(backend: Placement) -> None:
     assert host(clear.wofs).tolist() == [[128, 128]]  # the tree decides, not SCL
 
 
+def test_wofs_on_landsat_surface_reflectance_with_qa_pixel(backend: Placement) -> None:
+    """Landsat 8/9 C2 L2: reflectance = DN * 2.75e-5 - 0.2, nir08 as TM band 4, QA_PIXEL bits."""
+    leaves = np.array([c[2] for c in WOFS_LEAVES], np.float64).T  # reflectance x 10000
+    dn = np.round(leaves / 10000.0 / 2.75e-5 + 0.2 / 2.75e-5).astype(np.uint16)
+    names = ("blue", "green", "red", "nir08", "swir16", "swir22")
+    qa = np.full((1, dn.shape[1]), 1 << 6, np.uint16)  # clear
+    qa[0, :5] = [1, 1 << 3, 1 << 4, 1 << 1, (1 << 3) | (1 << 4)]  # fill, cloud, shadow, dilated cloud, both
+    ds = xr.Dataset({n: (("y", "x"), np.vstack([dn[i], dn[i]])) for i, n in enumerate(names)},
+                    coords={"y": [5200005.0, 5199995.0], "x": 600005.0 + 30.0 * np.arange(dn.shape[1])})
+    ds["QA_PIXEL"] = (("y", "x"), np.vstack([qa[0], qa[0]]))
+    ds = ds.rio.write_crs("EPSG:32632")
+    ds.attrs["sensor"] = '["landsat8-9-c2-l2"]'
+    ds = landpulse.declare_radiometry(ds, scale=2.75e-5, offset=-0.2, bands=list(names), nodata=0,
+                                      valid_range=(7273, 43636))
+    out = water.wofs(backend(ds))
+    refl = (dn.astype(np.float32) + np.float32(-0.2 / 2.75e-5)) * np.float32(2.75e-5 * 10000)
+    expected = np.where(wofs_reference(*refl), 128, 0)
+    expected[:5] = [1, 64, 32, 64, 96]
+    assert host(out.wofs)[0].tolist() == expected.tolist()
+    assert host(out.wofs)[0, 5:].tolist() == np.where([c[1] for c in WOFS_LEAVES[5:]], 128, 0).tolist()
+
+
 def test_wofs_with_a_buffer_uses_the_cloud_bit(backend: Placement) -> None:
     v = (100, 1000, 300, 450, 1857, 600)
     bands = {n: np.full((3, 9), x) for n, x in zip(WOFS_BANDS, v, strict=True)}
@@ -337,6 +359,8 @@ def test_summary_refuses_non_water_products_and_single_maps() -> None:
         water.summary(other)
     with pytest.raises(InputError):
         water.summary(da, seasonal=0.9, permanent=0.5)
+    with pytest.raises(InputError, match="no date"):
+        water.summary(da, start="2030-01-01")
 
 
 # --- change -----------------------------------------------------------------------------------------

@@ -17,6 +17,6 @@ def test_water_benchmark_smoke(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     rows = {r["variant"]: r for r in report["rows"]}
-    assert {"index", "otsu", "wofs", "xarray"} <= set(rows)
+    assert {"read", "index", "otsu", "wofs", "xarray"} <= set(rows)
     assert report["index_equals_xarray"] is True  # the peer's counts equal landpulse's
     assert all(r["seconds"] > 0 and r["peak_rss_mb"] > 0 for r in rows.values())

@@ -527,6 +527,8 @@ def summary(
         raise InputError(f"need 0 <= seasonal <= permanent <= 1; got seasonal={seasonal}, permanent={permanent}")
     if min_clear < 1:
         raise InputError(f"min_clear must be at least 1; got {min_clear}")
+    if da.sizes[tdim] == 0:
+        raise InputError(f"no date in the period {start}..{end}")
     if da.sizes[tdim] > 65535:
         raise InputError(f"at most 65535 dates per summary (uint16 counts); got {da.sizes[tdim]}")
     blocks = time_contiguous(da, [tdim], chunk_budget)
@@ -535,7 +537,7 @@ def summary(
         kwargs={"wet": int(wet), "dry": int(dry), "min_clear": int(min_clear), "seasonal": float(seasonal),
                 "permanent": float(permanent)},
         output_dtypes=(np.uint16, np.uint16, np.float32, np.uint8))
-    template = da.isel({tdim: 0}, drop=True) if da.sizes[tdim] else da
+    template = da.isel({tdim: 0}, drop=True)
     dates = [str(v)[:19] for v in np.asarray(da[tdim].values)] if tdim in da.coords else []
     params = {"start": str(start) if start is not None else None, "end": str(end) if end is not None else None,
               "dates": dates, "min_clear": int(min_clear), "seasonal": float(seasonal), "permanent": float(permanent)}

@@ -12,7 +12,7 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .dispatch import array_module
+from .dispatch import array_module, block_device
 
 
 def finite_max(da: xr.DataArray) -> float:
@@ -57,21 +57,13 @@ def histogram(da: xr.DataArray, bins: int, value_range: tuple[float, float]) -> 
 
 
 def _slice_counts(block: Any, lo: float, hi: float, bins: int) -> Any:
-    """Histogram of each leading slice of a ``(slices, ...)`` block: ``(slices, 1, 1, bins)`` int64.
+    """Histogram of each leading slice of a ``(slices, ...)`` block: ``(slices, 1, 1, bins)`` int64,
+    by the registered ``slice_histogram`` kernel of the block's device (Numba on the CPU, CuPy on
+    the GPU; the same float64 binning on both)."""
+    from .registry import get_kernel  # noqa: PLC0415
 
-    Binning in float64 on the block's device: bin ``floor((v - lo) * bins / (hi - lo))``, the top
-    edge in the last bin; NaN and values outside ``[lo, hi]`` are not counted. The same IEEE
-    operations on NumPy and CuPy, so both devices count alike.
-    """
-    xp = array_module(block)
-    ns = block.shape[0]
-    v = block.reshape(ns, -1).astype(xp.float64)
-    ok = (v >= lo) & (v <= hi)  # False for NaN
-    idx = xp.floor((v - lo) * (bins / (hi - lo)))
-    idx = xp.minimum(xp.where(ok, idx, 0.0), bins - 1).astype(xp.int64)
-    idx += (xp.arange(ns, dtype=xp.int64) * bins)[:, None]
-    counts = xp.bincount(idx[ok], minlength=ns * bins)
-    return counts.reshape(ns, 1, 1, bins)
+    counts = get_kernel("slice_histogram", block_device(block))(block, lo=lo, hi=hi, bins=bins)
+    return counts.reshape(block.shape[0], 1, 1, bins)
 
 
 def histograms(da: xr.DataArray, dim: str | None, bins: int, value_range: tuple[float, float]) -> np.ndarray:

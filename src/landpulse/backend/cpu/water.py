@@ -283,3 +283,32 @@ def water_change(fa: np.ndarray, ca: np.ndarray, fb: np.ndarray, cb: np.ndarray,
     elif nchunk:
         _change_parallel(a, na, b, nb, int(min_clear), np.float32(threshold), out, nchunk, size)
     return out.reshape(shape)
+
+
+# ---- per-slice histograms (global reductions for Otsu) ------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _histogram_rows(v, lo, hi, scale, bins, counts, s0, s1):  # type: ignore[no-untyped-def]
+    for s in range(s0, s1):
+        for i in range(v.shape[1]):
+            x = np.float64(v[s, i])
+            if x >= lo and x <= hi:  # False for NaN
+                k = np.int64(np.floor((x - lo) * scale))
+                if k > bins - 1:
+                    k = bins - 1
+                counts[s, k] += 1
+
+
+@register("slice_histogram", "cpu")
+def slice_histogram(block: np.ndarray, *, lo: float, hi: float, bins: int) -> np.ndarray:
+    """Counts ``(slices, bins)`` int64 of each leading slice of a ``(slices, ...)`` block.
+
+    Bin ``floor((v - lo) * (bins / (hi - lo)))`` in float64, the top edge in the last bin; NaN and
+    values outside ``[lo, hi]`` are not counted. One pass, no temporaries (the GPU twin uses CuPy
+    array operations with the same float64 arithmetic, so both count alike).
+    """
+    ns = block.shape[0]
+    v = np.ascontiguousarray(block).reshape(ns, -1)
+    counts = np.zeros((ns, int(bins)), np.int64)
+    _histogram_rows(v, float(lo), float(hi), float(bins) / (float(hi) - float(lo)), int(bins), counts, 0, ns)
+    return counts

@@ -121,3 +121,16 @@ def water_change(fa: Any, ca: Any, fb: Any, cb: Any, *, min_clear: int = 1, thre
         get_function("water", "water_change_kernel")(
             grid, block, (a, na, b, nb, np.int64(n), np.int32(min_clear), np.float32(threshold), out))
     return out.reshape(shape)
+
+
+@register("slice_histogram", "gpu")
+def slice_histogram(block: Any, *, lo: float, hi: float, bins: int) -> Any:
+    """See the CPU twin: the same float64 binning with CuPy array operations, counts on the device."""
+    cp = cupy_module()
+    ns = block.shape[0]
+    v = block.reshape(ns, -1).astype(cp.float64)
+    ok = (v >= lo) & (v <= hi)  # False for NaN
+    idx = cp.floor((v - lo) * (float(bins) / (float(hi) - float(lo))))
+    idx = cp.minimum(cp.where(ok, idx, 0.0), bins - 1).astype(cp.int64)
+    idx += (cp.arange(ns, dtype=cp.int64) * bins)[:, None]
+    return cp.bincount(idx[ok], minlength=ns * bins).reshape(ns, bins)
