@@ -33,3 +33,24 @@ def test_demo_water_writes_products_quicklooks_and_areas(tmp_path: Path) -> None
     assert prod.rio.crs.to_epsg() == 32618
     assert prod.water.attrs["flag_meanings"] == "not_water water cloud_or_shadow"
     assert prod.wofs.attrs["input_quantity"] == "toa_reflectance"
+
+
+def test_water_products_through_the_pipeline(tmp_path: Path, sample_store: Path) -> None:
+    import warnings
+
+    from landpulse import water
+    from landpulse.pipeline import PRODUCTS, run_products
+
+    assert {"water", "water_otsu", "water_wofs", "water_frequency"} <= set(PRODUCTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        results = run_products(sample_store, tmp_path / "p", products=["water", "water_wofs", "water_frequency"])
+    assert [r.status for r in results] == ["written"] * 3
+    assert all(r.item.exists() and r.quicklook is not None and r.quicklook.stat().st_size > 5000 for r in results)
+    stored = open_product(results[0].store)
+    assert str(stored.water.dtype) == "float32"  # CF-decoded: 255 -> NaN
+    report = water.area_report(stored)
+    areas = report["water"]["2016-01-12"]
+    assert abs(sum(areas.values()) - 6400.0) < 1e-6 and areas["water"] > 2000
+    again = run_products(sample_store, tmp_path / "p", products=["water"])
+    assert again[0].status == "skipped"  # committed products are not recomputed
