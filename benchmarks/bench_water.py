@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         index_bands, wofs_bands, scl, times, desc = sources(args.dates)
         report["data"] = desc
         stores = {"index": workdir / "index.zarr", "wofs": workdir / "wofs.zarr"}
-        need = {"wofs"} if set(variants) <= {"wofs", "wofs-gpu"} else {"index"} | ({"wofs"} if any(v.startswith("wofs") for v in variants) else set())
+        need = {"wofs" if v.startswith("wofs") else "index" for v in variants}
         for key in sorted(need):
             path = stores[key]
             if path.exists() and args.keep:

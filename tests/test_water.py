@@ -18,7 +18,14 @@ from landpulse.errors import GridMismatchError, InputError, MissingBandError, Ra
 from landpulse.masking import Mask
 
 from .conftest import Placement
-from .water_cases import WOFS_BANDS, WOFS_LEAVES, reflectance_dataset, wofs_case_dataset, wofs_leaves, wofs_reference
+from .water_cases import (
+    WOFS_BANDS,
+    WOFS_LEAVES,
+    reflectance_dataset,
+    wofs_case_dataset,
+    wofs_leaves,
+    wofs_reference,
+)
 
 # SCL: 0 nodata, 1 saturated, 3 cloud shadow, 4 vegetation, 6 water, 8/9 cloud, 10 cirrus
 
@@ -84,9 +91,11 @@ def test_nodata_and_invalid_bands_are_nodata_never_water(backend: Placement) -> 
 
 def test_baseline_offset_gives_the_same_classes(backend: Placement) -> None:
     ds0, _ = index_scene()
-    ds1 = reflectance_dataset({"green": np.array([[1500, 1000, 800, 900, 900]]), "swir16": np.array([[500, 1000, 1200, 2000, 300]]),
-                               "nir": np.array([[300, 2000, 2500, 500, 300]])}, scl=np.array([[6, 6, 4, 4, 9]]), offset_dn=1000)
-    assert host(water.index_water(backend(ds0)).water).tolist() == host(water.index_water(backend(ds1)).water).tolist()
+    bands = {k: ds0[k].values for k in ("green", "swir16", "nir")}
+    ds1 = reflectance_dataset(bands, scl=ds0.SCL.values, offset_dn=1000)  # DN + 1000, offset -0.1
+    a, b = water.index_water(backend(ds0)), water.index_water(backend(ds1))
+    assert host(a.water).tolist() == host(b.water).tolist() == [[1, 1, 0, 0, 2]]
+    np.testing.assert_array_equal(host(a.mndwi), host(b.mndwi))
 
 
 # --- WOfS -------------------------------------------------------------------------------------------
@@ -255,6 +264,9 @@ def test_otsu_water_per_scene_and_chunk_invariant(backend: Placement) -> None:
         lazy = water.otsu_water(backend(ds.chunk(chunks)))
         np.testing.assert_array_equal(lazy.threshold.values, thr)
         np.testing.assert_array_equal(host(lazy.water.compute()), w)
+    one = water.otsu_water(backend(ds.isel(time=2)))  # a single (y, x) scene: a scalar threshold
+    assert one.threshold.ndim == 0 and float(one.threshold) == thr[2]
+    np.testing.assert_array_equal(host(one.water), w[2])
 
 
 def test_histograms_match_numpy_and_ignore_chunking() -> None:

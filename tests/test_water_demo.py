@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from landpulse.io import open_product
 
 REPO = Path(__file__).resolve().parents[1]

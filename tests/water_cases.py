@@ -133,7 +133,8 @@ def reflectance_dataset(
     dims: tuple[str, ...] = ("y", "x")
     if first.ndim == 3:
         dims = ("time", "y", "x")
-        coords["time"] = (np.datetime64("2022-06-01") + np.arange(first.shape[0]) * np.timedelta64(5, "D")).astype("datetime64[ns]")
+        days = np.arange(first.shape[0]) * np.timedelta64(5, "D")
+        coords["time"] = (np.datetime64("2022-06-01") + days).astype("datetime64[ns]")
     data = {k: (dims, (np.asarray(v, np.int64) + offset_dn).astype(np.uint16)) for k, v in bands.items()}
     if scl is not None:
         data["SCL"] = (dims, np.asarray(scl, np.uint8))

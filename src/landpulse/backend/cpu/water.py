@@ -136,7 +136,8 @@ def wofs_inputs(arrays: tuple[Any, ...], has_class: bool) -> tuple[list[Any], An
     return bands, q, list(params[:6]), list(params[6:])
 
 
-def wofs_host_arrays(scales: list[Any], offsets: list[Any], valid: Any, lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wofs_host_arrays(scales: list[Any], offsets: list[Any], valid: Any,
+                     lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(sc, of, va)``: (6, slices) scale to reflectance x 10000 and offset in DN, (6, 3) validity."""
     ns = int(np.prod(lead)) if lead else 1
     sc = np.empty((6, ns), np.float32)
