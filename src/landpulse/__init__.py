@@ -6,12 +6,14 @@ Notebook use is xarray in, xarray out::
     ds = landpulse.open_store("scene.zarr")
     ndvi = landpulse.ndvi(ds)            # or ds.landpulse.ndvi()
     out = landpulse.indices(ds, ["ndvi", "mndwi", "nbr"], mask="auto")   # one pass, a Dataset
+    wet = landpulse.water.index_water(ds)          # water maps; .summary(), .wofs(), .otsu_water()
 
 ``import landpulse`` needs no GPU, no CuPy and no cluster libraries.
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
 from . import change  # noqa: F401  (landpulse.change: change detection)
+from . import water  # noqa: F401  (landpulse.water: water extent)
 from ._version import __version__
 from .backend import device_info, set_options, to_device, to_host
 from .bands import select_band, select_bands
@@ -64,5 +66,6 @@ __all__ = [
     "to_device",
     "to_host",
     "to_reflectance",
+    "water",
     "write_product",
 ]

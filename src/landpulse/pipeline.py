@@ -26,6 +26,7 @@ from .io.stac import product_item, write_item
 from .io.store import PathLike, open_store, validate_name
 from .radiometry import declare_radiometry
 from .viz import quicklook
+from .water import water_product
 
 ProductFn = Callable[..., xr.DataArray]
 
@@ -40,6 +41,9 @@ PRODUCTS: dict[str, tuple[ProductFn, str]] = {
 }
 # every spectral index of the catalogue (and its aliases), by the names landpulse.indices takes
 PRODUCTS.update({n: (index_product(n), "index") for n in all_index_names() if n not in PRODUCTS})
+# water maps (class products: quick-looks with their class colours) and the water frequency
+PRODUCTS.update({n: (water_product(n), "frequency" if n == "water_frequency" else "index")
+                 for n in ("water", "water_otsu", "water_wofs", "water_frequency")})
 
 
 @dataclass

@@ -20,6 +20,8 @@ STYLES: dict[str, dict[str, Any]] = {
     "difference": {"cmap": "RdBu", "vmin": -0.6, "vmax": 0.6},
     # non-negative magnitudes (change vectors)
     "magnitude": {"cmap": "magma", "vmin": 0.0, "vmax": 0.3},
+    # frequencies in [0, 1] (water observed in a fraction of clear observations)
+    "frequency": {"cmap": "Blues", "vmin": 0.0, "vmax": 1.0},
 }
 MAX_PIXELS = 1024
 MAX_PANELS = 16
@@ -83,10 +85,11 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     return fig
 
 
-def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str = "RdYlGn_r",
+def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list[str] = "RdYlGn_r",
                  max_pixels: int = MAX_PIXELS) -> Any:
     """Draw a class product (uint8 with CF ``flag_values``/``flag_meanings``, nodata grey) with a
-    legend of its classes; returns a matplotlib Figure."""
+    legend of its classes, one panel per date for a ``(time, y, x)`` product; returns a matplotlib
+    Figure. ``cmap`` is a colour map name, or one colour per class."""
     import matplotlib  # noqa: PLC0415
     from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
@@ -94,31 +97,71 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str = "RdY
 
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = str(da.attrs["flag_meanings"]).split()
-    base = matplotlib.colormaps[cmap]
-    colours = [base(i / max(1, len(values) - 1)) for i in range(len(values))]
-    small = _thin(da, max_pixels)
-    data = np.asarray(small.values).astype(np.float32)
-    data[~np.isin(data, values)] = np.nan
-    index = np.full(data.shape, np.nan, np.float32)
-    for i, v in enumerate(values):
-        index[data == v] = i
-    fig = Figure(figsize=(7.5, 5.0), layout="constrained")
-    ax = fig.subplots()
-    ys, xs = small[small.dims[0]].values, small[small.dims[1]].values
-    ax.imshow(np.ma.masked_invalid(index), cmap=ListedColormap(colours).with_extremes(bad="#d9d9d9"),
-              norm=BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values)), interpolation="nearest",
-              extent=(float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())))
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.tick_params(labelsize=6)
-    ax.legend(handles=[Patch(color=c, label=n.replace("_", " ")) for c, n in zip(colours, names, strict=False)],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
-    ax.set_title(title or str(da.attrs.get("long_name", da.name)), fontsize=9)
+    if isinstance(cmap, str):
+        base = matplotlib.colormaps[cmap]
+        colours = [base(i / max(1, len(values) - 1)) for i in range(len(values))]
+    else:
+        colours = list(cmap)[: len(values)]
+    tdim = _time_dim(da)
+    frames = [da.isel({tdim: i}) for i in range(min(da.sizes[tdim], MAX_PANELS))] if tdim else [da]
+    n = len(frames)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(5.2 * cols + 2.3, 5.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, frame in zip(axes.flat, frames, strict=False):
+        small = _thin(frame, max_pixels)
+        data = np.asarray(small.values).astype(np.float32)
+        data[~np.isin(data, values)] = np.nan
+        index = np.full(data.shape, np.nan, np.float32)
+        for i, v in enumerate(values):
+            index[data == v] = i
+        ys, xs = small[small.dims[0]].values, small[small.dims[1]].values
+        ax.imshow(np.ma.masked_invalid(index), cmap=ListedColormap(colours).with_extremes(bad="#d9d9d9"),
+                  norm=BoundaryNorm(np.arange(len(values) + 1) - 0.5, len(values)), interpolation="nearest",
+                  extent=(float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())))
+        ax.ticklabel_format(useOffset=False, style="plain")
+        ax.tick_params(labelsize=6)
+        if tdim:
+            ax.set_title(np.datetime_as_string(frame[tdim].values, unit="D"), fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    axes.flat[min(n, cols) - 1].legend(
+        handles=[Patch(color=c, label=nm.replace("_", " ")) for c, nm in zip(colours, names, strict=False)],
+        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    label = title or str(da.attrs.get("long_name", da.name))
+    if tdim:
+        fig.suptitle(label)
+    else:
+        axes.flat[0].set_title(label, fontsize=9)
     return fig
 
 
+#: Colours of the water products' classes (not water, water, cloud or shadow...).
+WATER_COLOURS = ["#e6d8ad", "#1f5fbf", "#b39ddb"]
+WATER_SUMMARY_COLOURS = ["#e6d8ad", "#8fc1e3", "#08306b"]
+WATER_CHANGE_COLOURS = ["#e6d8ad", "#1f5fbf", "#d7301f", "#fdae61"]
+
+
+def class_colours(da: xr.DataArray) -> str | list[str]:
+    """Product-standard colours for a class product, by its ``flag_meanings``."""
+    meanings = str(da.attrs.get("flag_meanings", "")).split()
+    if meanings[:2] == ["not_water", "water"]:
+        return WATER_COLOURS
+    if meanings == ["never", "seasonal", "permanent"]:
+        return WATER_SUMMARY_COLOURS
+    if meanings[:1] == ["stable_not_water"]:
+        return WATER_CHANGE_COLOURS
+    return "RdYlGn_r"
+
+
 def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:
-    """Write a PNG quick-look of ``da`` (see :func:`plot_product`) and return its path."""
-    fig = plot_product(da, style=style, title=title)
+    """Write a PNG quick-look of ``da`` and return its path: :func:`plot_classes` for class
+    products (CF ``flag_values``/``flag_meanings``), else :func:`plot_product` in ``style``."""
+    if "flag_values" in da.attrs and "flag_meanings" in da.attrs:
+        fig = plot_classes(da, title=title, cmap=class_colours(da))
+    else:
+        fig = plot_product(da, style=style, title=title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)

@@ -80,3 +80,17 @@ def core_to_back(out: Any, lead: tuple[int, ...]) -> Any:
     arr = out.reshape(tuple(out.shape[:-1]) + tuple(lead))
     axes = tuple(range(ncore, arr.ndim)) + tuple(range(ncore))
     return arr.transpose(axes)
+
+
+def scaled_radiometry_vectors(scale: Any, offset: Any, lead: tuple[int, ...], factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`radiometry_vectors` for reflectance x ``factor`` (the WOfS tree works in reflectance
+    x 10000): ``(scale * factor, offset_dn)`` as float32, products formed in float64 on the host.
+
+    For Sentinel-2 (scale 1e-4) the scale becomes exactly 1.0, so integer digital numbers give
+    exact reflectance x 10000 and thresholds such as 379 are met exactly.
+    """
+    s = per_slice(scale, lead, np.float64) * float(factor)
+    o = per_slice(offset, lead, np.float64) * float(factor)
+    if lead:
+        s, o = s.reshape(lead), o.reshape(lead)
+    return radiometry_vectors(s, o, lead)

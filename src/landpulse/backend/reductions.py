@@ -6,11 +6,13 @@ they run on the data's device (CuPy blocks are counted on the GPU) and come back
 
 from __future__ import annotations
 
+from typing import Any
+
 import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .dispatch import array_module
+from .dispatch import array_module, block_device
 
 
 def finite_max(da: xr.DataArray) -> float:
@@ -52,3 +54,76 @@ def histogram(da: xr.DataArray, bins: int, value_range: tuple[float, float]) -> 
         counts, _ = xp.histogram(flat[xp.isfinite(flat)], bins=bins, range=(lo, hi))
     counts = counts.get() if hasattr(counts, "get") else counts
     return np.asarray(counts, dtype=np.int64)
+
+
+def _slice_counts(block: Any, lo: float, hi: float, bins: int) -> Any:
+    """Histogram of each leading slice of a ``(slices, ...)`` block: ``(slices, 1, 1, bins)`` int64,
+    by the registered ``slice_histogram`` kernel of the block's device (Numba on the CPU, CuPy on
+    the GPU; the same float64 binning on both)."""
+    from .registry import get_kernel  # noqa: PLC0415
+
+    counts = get_kernel("slice_histogram", block_device(block))(block, lo=lo, hi=hi, bins=bins)
+    return counts.reshape(block.shape[0], 1, 1, bins)
+
+
+def histograms(da: xr.DataArray, dim: str | None, bins: int, value_range: tuple[float, float]) -> np.ndarray:
+    """Counts of the finite values of each slice of ``da`` along ``dim``, in one pass.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        ``(dim, y, x)`` values (or ``(y, x)`` with ``dim=None``: one slice); NumPy, CuPy or Dask.
+    dim : str or None
+        The dimension whose slices are counted separately (dates: one histogram per scene).
+    bins : int
+        Equal bins over ``value_range``.
+    value_range : (float, float)
+        Values outside it (and NaN) are not counted.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 counts ``(n_slices, bins)`` on the host. Integer sums of per-block counts: the same
+        whatever the chunking.
+    """
+    lo, hi = float(value_range[0]), float(value_range[1])
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo) or bins < 2:
+        raise ValueError(f"histograms need a finite range lo < hi and at least 2 bins; got {value_range}, {bins}")
+    expected = 2 if dim is None else 3
+    if da.ndim != expected:
+        raise ValueError(f"histograms: expected a {'(y, x)' if dim is None else f'({dim}, y, x)'} array; got dims {da.dims}")
+    data = da.data[None] if dim is None else da.transpose(dim, ...).data
+    if isinstance(data, dsa.Array):
+        per_block = data.map_blocks(_slice_counts, lo, hi, bins, new_axis=3, dtype=np.int64,
+                                    chunks=(data.chunks[0], (1,) * len(data.chunks[1]), (1,) * len(data.chunks[2]), (bins,)),
+                                    meta=array_module(data).empty((0, 0, 0, 0), dtype=np.int64))
+        counts = per_block.sum(axis=(1, 2)).compute()
+    else:
+        counts = _slice_counts(data, lo, hi, bins).sum(axis=(1, 2))
+    counts = counts.get() if hasattr(counts, "get") else counts
+    return np.asarray(counts, dtype=np.int64)
+
+
+def otsu_from_counts(counts: np.ndarray, value_range: tuple[float, float]) -> float:
+    """Otsu's threshold (1979) from a histogram of equal bins over ``value_range``.
+
+    Maximises the between-class variance over the bin edges (bin centres as values); returns the
+    upper edge of the last background bin (values >= it are foreground), or NaN when fewer than
+    two bins are populated.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    bins = counts.size
+    edges = np.linspace(value_range[0], value_range[1], bins + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(counts)[:-1]
+    total = counts.sum()
+    w1 = total - w0
+    s0 = np.cumsum(counts * centres)[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m0 = s0 / w0
+        m1 = (np.sum(counts * centres) - s0) / w1
+        between = w0 * w1 * (m0 - m1) ** 2
+    between[~np.isfinite(between)] = -1.0
+    if total == 0 or between.max() <= 0:
+        return float("nan")
+    return float(edges[int(np.argmax(between)) + 1])

@@ -16,7 +16,7 @@ import xarray as xr
 
 from ..backend import apply_kernel
 from ..backend.chunking import time_contiguous
-from ..backend.reductions import finite_range, histogram
+from ..backend.reductions import finite_range, histogram, otsu_from_counts
 from ..errors import InputError
 from ..indices import ndvi as _ndvi
 from ._common import as_values, class_attrs, drop_scalar_coords, finish
@@ -152,21 +152,7 @@ def otsu_threshold(values: xr.DataArray, *, bins: int = 256, value_range: tuple[
         if not np.isfinite(hi):
             return float("nan")
         value_range = (0.0 if lo >= 0 else lo, hi if hi > lo else lo + 1.0)
-    counts = histogram(values, bins, value_range).astype(np.float64)
-    edges = np.linspace(value_range[0], value_range[1], bins + 1)
-    centres = 0.5 * (edges[:-1] + edges[1:])
-    w0 = np.cumsum(counts)[:-1]
-    total = counts.sum()
-    w1 = total - w0
-    s0 = np.cumsum(counts * centres)[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m0 = s0 / w0
-        m1 = (np.sum(counts * centres) - s0) / w1
-        between = w0 * w1 * (m0 - m1) ** 2
-    between[~np.isfinite(between)] = -1.0
-    if total == 0 or between.max() <= 0:
-        return float("nan")
-    return float(edges[int(np.argmax(between)) + 1])
+    return otsu_from_counts(histogram(values, bins, value_range), value_range)
 
 
 def cva(

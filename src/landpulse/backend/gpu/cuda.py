@@ -40,6 +40,12 @@ CUDA_MODULES: dict[str, tuple[str, ...]] = {
         "trend_kernel",
         "bfast_monitor_kernel",
     ),
+    "water": (
+        "water_threshold_kernel",
+        *(f"wofs_kernel<{t}, {q}>" for t in CUDA_TYPE_NAMES.values() for q in MASK_TYPE_NAMES.values()),
+        "water_summary_kernel",
+        "water_change_kernel",
+    ),
 }
 
 
