@@ -54,7 +54,7 @@ def test_defaults_and_shorthands(tmp_path: Path) -> None:
     ({"inputs": {"stores": ["a.zarr"]}}, "inputs needs `kind`"),
     ({"dates": {"start": "2024-05-01", "end": "2024-04-01"}}, "end (2024-04-01) is before start (2024-05-01)"),
     ({"cluster": {"kind": "address"}}, "kind: address needs `address`"),
-    ({"cluster": {"kind": "local", "address": "tcp://x:1"}}, "`address` is only for kind: address"),
+    ({"cluster": {"kind": "local", "address": "tcp://x:1"}}, "`address`/`scheduler_file` are only for kind: address"),
     ({"cluster": {"kind": "address", "address": "x:8786"}}, "must start with tcp://, tls:// or ucx://"),
     ({"cluster": {"security": {"ca_file": "ca.pem"}}}, "TLS needs ca_file, cert_file and key_file"),
     ({"output": {"store": "p", "clevel": 12}}, "output.clevel: Input should be less than or equal to 9"),

@@ -83,7 +83,7 @@ def test_wofs(lib: ctypes.CDLL, dtype: type, offset: float) -> None:
     valid = [(0.0, 1.0, 65534.0)] * 6
     scales = [np.array([1e-4, 1e-4])] * 6
     offsets = [np.array([offset, offset])] * 6
-    sc, of, va = wofs_host_arrays(scales, offsets, valid, (ns,))
+    sc, of, va = wofs_host_arrays(scales, offsets, valid, (ns,), [b.dtype for b in bands])
     host_fn = lib.host_wofs_u16_u8 if dtype == np.uint16 else lib.host_wofs_f32_f32
     qq = np.ascontiguousarray(q.astype(np.uint8 if dtype == np.uint16 else np.float32))
     for has_class in (False, True):

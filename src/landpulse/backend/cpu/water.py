@@ -17,6 +17,7 @@ threads (see :mod:`.ndvi`); the per-pixel maths is in :mod:`.water_pixel` (the t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,9 @@ from numba import njit, prange
 
 from ..blocks import as_stack, core_to_front, per_slice, scaled_radiometry_vectors
 from ..registry import register
+from ..validity import Validity, limits_for_dtype
 from .change import _chunks
-from .ndvi import in_worker_thread
+from .threads import in_worker_thread
 from .water_pixel import (
     WOFS_NODATA,
     lut_bits,
@@ -136,15 +138,17 @@ def wofs_inputs(arrays: tuple[Any, ...], has_class: bool) -> tuple[list[Any], An
     return bands, q, list(params[:6]), list(params[6:])
 
 
-def wofs_host_arrays(scales: list[Any], offsets: list[Any], valid: Any,
-                     lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(sc, of, va)``: (6, slices) scale to reflectance x 10000 and offset in DN, (6, 3) validity."""
+def wofs_host_arrays(scales: list[Any], offsets: list[Any], valid: Any, lead: tuple[int, ...],
+                     band_dtypes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(sc, of, va)``: (6, slices) scale to reflectance x 10000 and offset in DN, (6, 3) validity
+    prepared for each band's dtype (:func:`landpulse.backend.validity.limits_for_dtype`)."""
     ns = int(np.prod(lead)) if lead else 1
     sc = np.empty((6, ns), np.float32)
     of = np.empty((6, ns), np.float32)
     for b in range(6):
         sc[b], of[b] = scaled_radiometry_vectors(scales[b], offsets[b], lead, WOFS_REFLECTANCE_FACTOR)
-    va = np.ascontiguousarray(np.asarray(valid, np.float64).reshape(6, 3))
+    rows = [limits_for_dtype(Validity(*v), dt) for v, dt in zip(np.asarray(valid, np.float64).reshape(6, 3), band_dtypes, strict=True)]
+    va = np.ascontiguousarray(np.asarray(rows, np.float64).reshape(6, 3))
     return sc, of, va
 
 
@@ -175,7 +179,7 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
         raise ValueError(f"wofs blocks differ in shape: {[b.shape for b in bands]}")
     stacks = [as_stack(np.ascontiguousarray(b))[0] for b in bands]
     lead = as_stack(bands[0])[1]
-    sc, of, va = wofs_host_arrays(scales, offsets, valid, lead)
+    sc, of, va = wofs_host_arrays(scales, offsets, valid, lead, [b.dtype for b in stacks])
     if has_class:
         if lut is None:
             raise ValueError("wofs reads a classification band but no lookup table was given")

@@ -18,7 +18,14 @@ from ..device import cupy_module
 #: (NVRTC compiles C++17 by default; CuPy adds the ``-arch`` option for the device itself.)
 NVRTC_OPTIONS: tuple[str, ...] = ("--fmad=false",)
 
-#: C++ type names of the block dtypes the templated kernels are instantiated for.
+#: C++ type names of the band dtypes the templated kernels (WOfS) are instantiated for
+#: (others are cast to float32).
+CUDA_TYPE_NAMES: dict[str, str] = {
+    "uint16": "unsigned short",
+    "int16": "short",
+    "float32": "float",
+}
+
 #: Classification-band dtypes the mask kernel is instantiated for (others are cast to float32).
 MASK_TYPE_NAMES: dict[str, str] = {
     "uint8": "unsigned char",

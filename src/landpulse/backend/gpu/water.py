@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import as_stack, core_to_front, per_slice, scaled_radiometry_vectors
+from ..blocks import as_stack, core_to_front, per_slice
+from ..cpu.water import wofs_host_arrays
 from ..device import cupy_module
 from ..registry import register
 from .cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
 
-WOFS_REFLECTANCE_FACTOR = 10000.0
 
 
 @register("water_threshold", "gpu", splittable=True)
@@ -56,11 +56,7 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
     stacks = [as_stack(cp.ascontiguousarray(b, dtype=common))[0] for b in bands]
     lead = as_stack(bands[0])[1]
     ns = stacks[0].shape[0]
-    sc = np.empty((6, ns), np.float32)
-    of = np.empty((6, ns), np.float32)
-    for b in range(6):
-        sc[b], of[b] = scaled_radiometry_vectors(scales[b], offsets[b], lead, WOFS_REFLECTANCE_FACTOR)
-    va = np.ascontiguousarray(np.asarray(valid, np.float64).reshape(6, 3))
+    sc, of, va = wofs_host_arrays(scales, offsets, valid, lead, [st.dtype for st in stacks])
     if has_class:
         if lut is None:
             raise ValueError("wofs reads a classification band but no lookup table was given")
