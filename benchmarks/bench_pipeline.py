@@ -277,6 +277,7 @@ def measure(dates: int, chunk: int, clevel: int, repeats: int, client: Any, *, c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=10980, help="tile side in pixels (10980: a Sentinel-2 tile)")
     parser.add_argument("--dates", type=int, default=4)
     parser.add_argument("--chunk", type=int, default=2196)
     parser.add_argument("--clevel", type=int, default=5)
@@ -288,6 +289,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep bench-output/ (inputs are reused)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()
+    globals()["N"] = args.size  # the tile side every helper of this script uses
 
     from landpulse.cluster import make_client
     from landpulse.jobspec import ClusterSpec
