@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
-	@echo "make bench  - run the CPU benchmarks (full Sentinel-2 tile; minutes)"
+	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water (full Sentinel-2 tiles; many minutes)"
 	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
 
@@ -44,12 +44,18 @@ demo: env
 	@echo "== second run, as a nightly timer would start it with no new scene: nothing to do, nothing written"
 	$(BIN)/landpulse run $(DEMO_JOB)
 	$(BIN)/landpulse verify $(DEMO_OUT)/products
+	@echo "== change detection on the bundled real Landsat 7 / Landsat 8 pair (2001 -> 2013)"
+	$(BIN)/python scripts/demo_change.py --out $(DEMO_OUT)/change
 	@echo "Products (Zarr, COG, thumbnail, STAC item per unit; catalog.json): $(DEMO_OUT)/products"
-	@echo "Run report: $(DEMO_OUT)/reports/latest.html (and latest.json)"
+	@echo "  NDVI, NDWI, water (MNDWI) and WOfS water maps with class areas in hectares"
+	@echo "Run report: $(DEMO_OUT)/reports/latest.html (and latest.json); the first run's report lists every product"
+	@echo "Change products and quick-looks: $(DEMO_OUT)/change (summary.json)"
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_ndvi.py
 	$(BIN)/python benchmarks/bench_indices.py
+	$(BIN)/python benchmarks/bench_change.py --markdown
+	$(BIN)/python benchmarks/bench_water.py --markdown
 
 # GPU verification (issue 7). Here, with network: make gpu-wheels. On the GPU machine, through
 # the device tool with carry [".whl"]: make gpu-check (or bash scripts/gpu_check.sh) -> $$OUT/report.md

@@ -11,8 +11,7 @@ and a summary in ``summary.json``:
   almost everywhere; the classes show what the product looks like);
 * change-vector analysis over red, nir and swir16 reflectance with an Otsu change mask.
 
-NBR is the normalized difference of nir and swir22; until the index catalogue lands it is
-computed with the NDVI kernel applied to (red := swir22, nir := nir), which is that formula.
+NBR, (nir - swir22) / (nir + swir22), comes from the index catalogue (``landpulse.indices``).
 
 Usage: python scripts/demo_change.py [--out demo-output/change]
 """
@@ -52,7 +51,7 @@ def main() -> None:
     print(f"ingested {store}: {dict(ds.sizes)}, dates {dates}, CRS {ds.rio.crs}")
 
     dndvi = change.dndvi(before, after, thresholds=(-0.1, 0.1), labels=("loss", "stable", "gain"))
-    nbr = [landpulse.ndvi(s, bands={"red": "swir22", "nir": "nir"}).rename("nbr") for s in (before, after)]
+    nbr = [landpulse.indices(s, ["nbr"])["nbr"] for s in (before, after)]
     dnbr = change.dnbr(nbr[0], nbr[1])
     cva = change.cva(before[["red", "nir", "swir16"]], after[["red", "nir", "swir16"]])
 

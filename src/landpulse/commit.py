@@ -342,6 +342,14 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
                                        checksums=settings.checksums, fsync=settings.fsync)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
     chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}
+    if "flag_values" in product.attrs and "flag_meanings" in product.attrs:
+        # class products (water, change): hectares per class, read back from the stored uint8 chunks
+        from .areas import class_areas  # noqa: PLC0415
+        from .io.products import open_product  # noqa: PLC0415
+
+        stored = open_product(zarr_path)[unit.product]
+        written.stats["areas_ha"] = class_areas(stored.isel({d: 0 for d in stored.dims[:-2]}) if stored.ndim > 2
+                                                else stored)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]

@@ -172,8 +172,11 @@ def render_html(report: dict[str, Any]) -> str:
         parts.append("<h2>Products written</h2><div class='grid'>")
         for u in done:
             st = u.get("stats", {})
-            stats = (f"valid {st.get('valid_pixels', 0):,} px; min {_fmt(st.get('min', '-'))}, mean {_fmt(st.get('mean', '-'))},"
-                     f" max {_fmt(st.get('max', '-'))}") if st else ""
+            if st.get("areas_ha"):  # class products: hectares per class instead of min/mean/max
+                stats = "; ".join(f"{k} {_fmt(v, 1)} ha" for k, v in st["areas_ha"].items())
+            else:
+                stats = (f"valid {st.get('valid_pixels', 0):,} px; min {_fmt(st.get('min', '-'))}, mean {_fmt(st.get('mean', '-'))},"
+                         f" max {_fmt(st.get('max', '-'))}") if st else ""
             timing = ", ".join(f"{k} {v:.2f}" for k, v in u.get("timings", {}).items())
             parts.append(f"<div class='card'>{_img(Path(u['folder']) / 'thumbnail.png')}"
                          f"<div><code>{e(u['unit'])}</code><br>{e(', '.join(u['inputs']))}<br>"
