@@ -138,3 +138,25 @@ def test_gpu_resident_pipeline_copies_only_products_back(sample_store: Path) -> 
     TRANSFERS.reset()
     landpulse.to_host(out).compute()
     assert TRANSFERS.d2h == 4  # one copy per product chunk
+
+
+def test_production_unit_moves_inputs_once_and_only_the_product_back(sample_store: Path, tmp_path: Path) -> None:
+    # A job unit on the GPU: every input chunk goes to the device once, a multi-step product runs
+    # there, and the only copies back are the product's chunks at the write.
+    from landpulse.backend.transfers import TRANSFERS
+    from landpulse.jobspec import parse_job
+    from landpulse.pipeline import run_job
+
+    job = parse_job({
+        "name": "gpu-unit", "backend": "gpu",
+        "inputs": {"kind": "zarr", "stores": [{"path": str(sample_store), "tile": "18SVG"}]},
+        "products": ["water"],
+        "output": {"store": str(tmp_path / "products"), "reports": str(tmp_path / "reports"), "quicklooks": False},
+        "cluster": {"kind": "threads"},
+    })
+    TRANSFERS.reset()
+    assert run_job(job, echo=lambda _: None).exit_code == 0
+    ds = landpulse.open_store(sample_store)
+    input_chunks = sum(len(ds[v].data.chunks[-1]) * len(ds[v].data.chunks[-2]) for v in ("green", "swir16"))
+    assert TRANSFERS.h2d <= input_chunks + 1  # the bands the product reads (+ the class band if any)
+    assert TRANSFERS.d2h == 1  # one product chunk (800 x 800), back once

@@ -317,7 +317,7 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
 
 def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult,
                           inner: dict[str, Any]) -> list[str]:
-    from .backend import device_info, resolve_device, set_options  # noqa: PLC0415
+    from .backend import device_info, resolve_device, set_options, to_device  # noqa: PLC0415
     from .io.products import write_product_blocks  # noqa: PLC0415
     from .pipeline import PRODUCTS  # noqa: PLC0415
     from .viz import thumbnail_png  # noqa: PLC0415
@@ -326,8 +326,13 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     timings = result.timings
     t = time.perf_counter()
     with set_options(backend=settings.backend):  # type: ignore[arg-type]
-        device = device_info(resolve_device()).as_dict()
+        placed = resolve_device()
+        device = device_info(placed).as_dict()
         ds = open_unit_input(unit)
+        if placed == "gpu":
+            # the I/O edge: each input chunk crosses to the GPU once and every step of the product
+            # (mask, indices, water, change) runs there; write_blocks brings only the product back
+            ds = to_device(ds)
         kwargs = dict(unit.params)
         if unit.bands:
             kwargs["bands"] = dict(unit.bands)

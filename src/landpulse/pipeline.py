@@ -17,7 +17,7 @@ from typing import Any
 import dask
 import xarray as xr
 
-from .backend import device_info, resolve_device
+from .backend import device_info, resolve_device, to_device, to_host
 from .errors import InputError
 from .catalogue import catalogue as _catalogue
 from .indices import index_product, ndvi
@@ -155,7 +155,7 @@ def run_products(
         t0 = time.perf_counter()
         fn, style = PRODUCTS[name]
         product = fn(ds, bands=bands) if bands else fn(ds)
-        write_product(product, zarr_path, encoding=encoding, overwrite=True, progress=progress)
+        write_product(to_host(product), zarr_path, encoding=encoding, overwrite=True, progress=progress)
         stored = open_product(zarr_path)[name]
         stats = _stats(stored)
         png = quicklook(stored, png_path, style=style, title=f"{name.upper()}: {', '.join(input_ids[:3]) or out.name}") if quicklooks else None
