@@ -49,6 +49,10 @@ echo "## GPU benchmarks" >> "$OUT/report.md"
 "$PY" benchmarks/bench_gpu.py --json "$OUT/bench_gpu.json" > "$OUT/bench_gpu.log" 2>&1
 rc_bench=$?
 echo '```' >> "$OUT/report.md"; tail -n 60 "$OUT/bench_gpu.log" >> "$OUT/report.md"; echo '```' >> "$OUT/report.md"
+echo "## Change detection and water on the GPU (24 dates x 2000^2; 4 dates x 10980^2)" >> "$OUT/report.md"
+"$PY" benchmarks/bench_change.py --markdown > "$OUT/bench_change.log" 2>&1 || rc_bench=$?
+"$PY" benchmarks/bench_water.py --dates 4 --variants read,index,wofs --markdown > "$OUT/bench_water.log" 2>&1 || rc_bench=$?
+echo '```' >> "$OUT/report.md"; tail -n 30 "$OUT/bench_change.log" >> "$OUT/report.md"; tail -n 30 "$OUT/bench_water.log" >> "$OUT/report.md"; echo '```' >> "$OUT/report.md"
 echo "exit: tests $rc_tests, benchmarks $rc_bench" >> "$OUT/report.md"
 cat "$OUT/report.md"
 exit $(( rc_tests != 0 || rc_bench != 0 ))
