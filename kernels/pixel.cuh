@@ -34,13 +34,14 @@ LP_HD float nan_f32() {
 
 // Integer block types: validity limits are whole numbers (prepared on the host by
 // landpulse.backend.validity.limits_for_dtype) and compared as 64-bit integers.
-template <typename T> struct is_integer_dn { static constexpr bool value = false; };
-template <> struct is_integer_dn<unsigned char> { static constexpr bool value = true; };
-template <> struct is_integer_dn<signed char> { static constexpr bool value = true; };
-template <> struct is_integer_dn<unsigned short> { static constexpr bool value = true; };
-template <> struct is_integer_dn<short> { static constexpr bool value = true; };
-template <> struct is_integer_dn<unsigned int> { static constexpr bool value = true; };
-template <> struct is_integer_dn<int> { static constexpr bool value = true; };
+// Types of up to 16 bits compare as int (their limits lie within one of the type's range).
+template <typename T> struct is_integer_dn { static constexpr bool value = false; static constexpr bool small = false; };
+template <> struct is_integer_dn<unsigned char> { static constexpr bool value = true; static constexpr bool small = true; };
+template <> struct is_integer_dn<signed char> { static constexpr bool value = true; static constexpr bool small = true; };
+template <> struct is_integer_dn<unsigned short> { static constexpr bool value = true; static constexpr bool small = true; };
+template <> struct is_integer_dn<short> { static constexpr bool value = true; static constexpr bool small = true; };
+template <> struct is_integer_dn<unsigned int> { static constexpr bool value = true; static constexpr bool small = false; };
+template <> struct is_integer_dn<int> { static constexpr bool value = true; static constexpr bool small = false; };
 
 // Invalid when the raw value is NaN, equals nodata, or lies outside [lo, hi] (saturated or
 // defective). Decided on the raw digital number, before any scaling. For float blocks nodata NaN
@@ -49,7 +50,10 @@ template <> struct is_integer_dn<int> { static constexpr bool value = true; };
 // Branch-free, like the Numba twin, so the fused loops vectorise.
 template <typename T>
 LP_HD bool dn_is_valid(T dn, double nodata, double lo, double hi) {
-    if constexpr (is_integer_dn<T>::value) {
+    if constexpr (is_integer_dn<T>::small) {
+        const int d = static_cast<int>(dn);
+        return (d >= static_cast<int>(lo)) & (d <= static_cast<int>(hi)) & (d != static_cast<int>(nodata));
+    } else if constexpr (is_integer_dn<T>::value) {
         const long long d = static_cast<long long>(dn);
         return (d >= static_cast<long long>(lo)) & (d <= static_cast<long long>(hi)) &
                (d != static_cast<long long>(nodata));

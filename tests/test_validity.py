@@ -17,8 +17,12 @@ def float_definition(v: np.ndarray, valid: Validity) -> np.ndarray:
 
 
 def integer_form(v: np.ndarray, prepared: Validity) -> np.ndarray:
-    d = v.astype(np.int64)
-    return (d >= np.int64(prepared.lo)) & (d <= np.int64(prepared.hi)) & (d != np.int64(prepared.nodata))
+    """What the kernels compute: int32 lanes for types of up to 16 bits, int64 otherwise."""
+    it = np.int32 if v.dtype.itemsize <= 2 else np.int64
+    lo, hi, nd = (np.asarray(x, np.float64) for x in (prepared.lo, prepared.hi, prepared.nodata))
+    assert all(np.iinfo(it).min <= x <= np.iinfo(it).max for x in (lo, hi, nd))  # no overflow on the cast
+    d = v.astype(it)
+    return (d >= lo.astype(it)) & (d <= hi.astype(it)) & (d != nd.astype(it))
 
 
 limits = st.one_of(st.just(math.inf), st.just(-math.inf), st.floats(-70000, 70000, allow_nan=False))

@@ -26,29 +26,26 @@ class Validity(NamedTuple):
         return cls(math.nan if nodata is None else float(nodata), float(lo), float(hi))
 
 
-#: Stand-in limits for integer blocks (exact in float64 and in int64): "no limit", "no nodata".
-INT_UNBOUNDED = float(2**62)
-INT_NO_NODATA = -float(2**62) - 1024.0
-
-
 def limits_for_dtype(valid: Validity, dtype: Any) -> Validity:
     """The limits a kernel compares raw values of ``dtype`` with.
 
-    Float blocks use ``valid`` as it is. Integer blocks compare as int64 (branch-free and
-    vectorised): ``lo``/``hi`` become the whole numbers that admit exactly the same integers
-    (``ceil(lo)``, ``floor(hi)``, clamped to +-2**62), and a nodata value that no integer can
-    equal (NaN or fractional) becomes an impossible value. The result is the same set of valid
-    raw values either way.
+    Float blocks use ``valid`` as it is. Integer blocks compare as integers (branch-free and
+    vectorised; 32-bit lanes for types of up to 16 bits): ``lo``/``hi`` become the whole numbers
+    that admit exactly the same values of ``dtype`` (``ceil(lo)``, ``floor(hi)``, clamped to one
+    beyond the type's range), and a nodata value no value of the type can equal (NaN, fractional
+    or out of range) becomes ``min - 1``. The result is the same set of valid raw values either way.
     """
-    if not np.issubdtype(np.dtype(dtype), np.integer):
+    dt = np.dtype(dtype)
+    if not np.issubdtype(dt, np.integer):
         return valid
+    info = np.iinfo(dt)
+    below, above = float(info.min) - 1.0, float(info.max) + 1.0
     nodata, lo, hi = valid
-    big = INT_UNBOUNDED
     # -inf admits everything; +inf or NaN admits nothing (every comparison fails), like the floats
-    lo_i = -big if lo == -math.inf else (big if not math.isfinite(lo) else min(max(math.ceil(lo), -big), big))
-    hi_i = big if hi == math.inf else (-big if not math.isfinite(hi) else min(max(math.floor(hi), -big), big))
-    if math.isnan(nodata) or nodata != math.floor(nodata) or abs(nodata) > INT_UNBOUNDED:
-        nd_i = INT_NO_NODATA
+    lo_i = below if lo == -math.inf else (above if not math.isfinite(lo) else min(max(float(math.ceil(lo)), below), above))
+    hi_i = above if hi == math.inf else (below if not math.isfinite(hi) else min(max(float(math.floor(hi)), below), above))
+    if math.isnan(nodata) or nodata != math.floor(nodata) or not info.min <= nodata <= info.max:
+        nd_i = below
     else:
         nd_i = float(nodata)
-    return Validity(float(nd_i), float(lo_i), float(hi_i))
+    return Validity(nd_i, lo_i, hi_i)
