@@ -113,15 +113,20 @@ LP_HD float finish_index(float v, float lo, float hi, float lo_edge, float hi_ed
     return keep ? bounded : nan_f32();
 }
 
-// Mask code of one classification value: lut[q], or MASK_NODATA when q is NaN, not an integer,
-// or outside [0, n).
+// lut[q] for a classification value, or `fallback` when q is NaN, not an integer, or outside [0, n).
+template <typename Q>
+LP_HD unsigned char lut_bits(Q q, const unsigned char* lut, long long n, unsigned char fallback) {
+    const double v = static_cast<double>(q);
+    if (v != v || v < 0.0 || v >= static_cast<double>(n)) return fallback;
+    const long long i = static_cast<long long>(v);
+    if (static_cast<double>(i) != v) return fallback;
+    return lut[i];
+}
+
+// Mask code of one classification value: lut[q], or MASK_NODATA when q is not a valid class.
 template <typename T>
 LP_HD unsigned char class_code(T q, const unsigned char* lut, long long n) {
-    const double v = static_cast<double>(q);
-    if (v != v || v < 0.0 || v >= static_cast<double>(n)) return MASK_NODATA;
-    const long long i = static_cast<long long>(v);
-    if (static_cast<double>(i) != v) return MASK_NODATA;
-    return lut[i];
+    return lut_bits(q, lut, n, MASK_NODATA);
 }
 
 }  // namespace lp

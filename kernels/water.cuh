@@ -84,15 +84,7 @@ LP_HD bool wofs_tree(float b1, float b2, float b3, float b4, float b5, float b7)
     return b1 <= 129.5f;                                  // N43: N44 water, N45 not
 }
 
-// lut[q] for a classification value, or `fallback` when q is NaN, not an integer, or outside [0, n).
-template <typename Q>
-LP_HD unsigned char lut_bits(Q q, const unsigned char* lut, long long n, unsigned char fallback) {
-    const double v = static_cast<double>(q);
-    if (v != v || v < 0.0 || v >= static_cast<double>(n)) return fallback;
-    const long long i = static_cast<long long>(v);
-    if (static_cast<double>(i) != v) return fallback;
-    return lut[i];
-}
+// (lut_bits, the classification lookup, lives in pixel.cuh)
 
 // One band's raw state: missing (NaN or nodata) and valid (dn_is_valid).
 template <typename T>

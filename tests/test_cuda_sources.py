@@ -22,7 +22,7 @@ from landpulse.backend import Validity, get_kernel
 from landpulse.backend.blocks import radiometry_vectors
 from landpulse.backend.gpu.cuda import CUDA_MODULES, kernel_dir, kernel_source
 
-from .cuda_tools import build_host_library, cuda_sources, find_libnvrtc, nvcc_path, nvrtc_compile
+from .cuda_tools import cuda_sources, find_libnvrtc, nvcc_path, nvrtc_compile
 
 ARCHS = ["sm_80", "sm_90"]  # A100, H100/H200
 

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 
 import landpulse
-from landpulse.io import choose_chunk, ingest, open_product, scene_from_files, scene_from_stac_item, write_product
+from landpulse.io import choose_chunk, ingest, open_product, scene_from_files, write_product
 
 from .conftest import WriteBand
 

@@ -18,6 +18,26 @@ from .backend import spatial_dims, to_host
 from .errors import GridMismatchError, InputError
 
 
+def grid_steps(da: xr.DataArray) -> tuple[float, float]:
+    """``(step_y, step_x)``: the pixel size along the spatial coordinates, in the CRS's units.
+
+    Raises
+    ------
+    GridMismatchError
+        When a spatial axis has fewer than two coordinates or is not evenly spaced.
+    """
+    steps = []
+    for dim in spatial_dims(da):
+        c = np.asarray(da[dim].values, dtype=np.float64)
+        if c.size < 2:
+            raise GridMismatchError(f"cannot tell the pixel size from a single {dim} coordinate")
+        d = np.abs(np.diff(c))
+        if not np.allclose(d, d[0], rtol=1e-6):
+            raise GridMismatchError(f"{dim} coordinates are not evenly spaced: not a regular grid")
+        steps.append(float(d[0]))
+    return steps[0], steps[1]
+
+
 def row_cell_areas(da: xr.DataArray) -> np.ndarray:
     """Area in square metres of one cell of each row (float64, one value per y)."""
     from pyproj import CRS  # noqa: PLC0415
@@ -29,16 +49,7 @@ def row_cell_areas(da: xr.DataArray) -> np.ndarray:
         crs = None
     if crs is None:
         raise GridMismatchError(f"{da.name or 'the product'} has no CRS: areas need one (write it with .rio.write_crs)")
-    steps = []
-    for dim in (ydim, xdim):
-        c = np.asarray(da[dim].values, dtype=np.float64)
-        if c.size < 2:
-            raise GridMismatchError(f"cannot tell the pixel size from a single {dim} coordinate")
-        d = np.abs(np.diff(c))
-        if not np.allclose(d, d[0], rtol=1e-6):
-            raise GridMismatchError(f"{dim} coordinates are not evenly spaced: not a regular grid")
-        steps.append(float(d[0]))
-    dy, dx = steps
+    dy, dx = grid_steps(da)
     pcrs = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
     ny = da.sizes[ydim]
     if pcrs.is_geographic:

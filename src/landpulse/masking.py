@@ -223,7 +223,6 @@ def as_mask(mask: MaskLike) -> Mask | None:
 
 def pixel_size(da: xr.DataArray) -> tuple[float, float]:
     """``(res_y, res_x)`` in metres from the coordinates (needs a projected CRS when one is set)."""
-    ydim, xdim = spatial_dims(da)
     try:
         crs = da.rio.crs
     except Exception:
@@ -232,16 +231,9 @@ def pixel_size(da: xr.DataArray) -> tuple[float, float]:
         raise GridMismatchError(
             f"a buffer in metres needs a projected grid; this one is in {crs} (degrees): reproject it first"
         )
-    res = []
-    for dim in (ydim, xdim):
-        c = np.asarray(da[dim].values, dtype=np.float64)
-        if c.size < 2:
-            raise GridMismatchError(f"cannot tell the pixel size from a single {dim} coordinate")
-        steps = np.abs(np.diff(c))
-        if not np.allclose(steps, steps[0], rtol=1e-6):
-            raise GridMismatchError(f"{dim} coordinates are not evenly spaced: not a regular grid")
-        res.append(float(steps[0]))
-    return res[0], res[1]
+    from .areas import grid_steps  # noqa: PLC0415
+
+    return grid_steps(da)
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,11 @@ def run_products(
     if radiometry is not None:
         ds = declare_radiometry(ds, scale=radiometry[0], offset=radiometry[1])
     out = Path(out_dir)
-    device = device_info(resolve_device()).as_dict()
+    placed = resolve_device()
+    device = device_info(placed).as_dict()
     input_ids = [str(v) for v in ds["scene_id"].values] if "scene_id" in ds.coords else []
+    if placed == "gpu":
+        ds = to_device(ds)  # inputs cross to the GPU once; products come back at the write (to_host)
     results = []
     for name in products:
         zarr_path, png_path, item_path = product_paths(out, name)

@@ -113,13 +113,19 @@ def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def class_code(q, lut, n):  # type: ignore[no-untyped-def]
-    """Mask code of one classification value: ``lut[q]``, or ``MASK_NODATA`` when ``q`` is NaN,
-    not an integer, or outside ``[0, n)``."""
+def lut_bits(q, lut, n, fallback):  # type: ignore[no-untyped-def]
+    """``lut[q]`` for a classification value, or ``fallback`` when ``q`` is NaN, not an integer,
+    or outside ``[0, n)``."""
     v = np.float64(q)
     if v != v or v < 0.0 or v >= n:
-        return np.uint8(MASK_NODATA)
+        return np.uint8(fallback)
     i = np.int64(v)
     if np.float64(i) != v:
-        return np.uint8(MASK_NODATA)
+        return np.uint8(fallback)
     return lut[i]
+
+
+@njit(cache=True, nogil=True)
+def class_code(q, lut, n):  # type: ignore[no-untyped-def]
+    """Mask code of one classification value: ``lut[q]``, or ``MASK_NODATA`` when it is not a class."""
+    return lut_bits(q, lut, n, MASK_NODATA)

@@ -27,10 +27,10 @@ from ..blocks import as_stack, core_to_front, per_slice, scaled_radiometry_vecto
 from ..registry import register
 from ..validity import Validity, limits_for_dtype
 from .change import _chunks
+from .pixel import lut_bits
 from .threads import in_worker_thread
 from .water_pixel import (
     WOFS_NODATA,
-    lut_bits,
     summary_class,
     water_change_class,
     water_counts,

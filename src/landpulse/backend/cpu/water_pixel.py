@@ -114,18 +114,6 @@ def wofs_tree(b1, b2, b3, b4, b5, b7):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def lut_bits(q, lut, n, fallback):  # type: ignore[no-untyped-def]
-    """``lut[q]``, or ``fallback`` when ``q`` is NaN, not an integer, or outside ``[0, n)``."""
-    v = np.float64(q)
-    if v != v or v < 0.0 or v >= n:
-        return np.uint8(fallback)
-    i = np.int64(v)
-    if np.float64(i) != v:
-        return np.uint8(fallback)
-    return lut[i]
-
-
-@njit(cache=True, nogil=True)
 def dn_is_missing(dn, nodata):  # type: ignore[no-untyped-def]
     v = np.float64(dn)
     return v != v or v == nodata
