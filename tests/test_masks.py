@@ -213,6 +213,36 @@ def test_clear_count() -> None:
         landpulse.clear_count(codes.isel(time=0))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "int64", "uint64", "float32", "float64"])
+def test_class_lookup_of_every_dtype_matches_a_plain_reference(dtype: str) -> None:
+    """The per-pixel table lookup (integer and float implementations): ``lut[q]`` for whole
+    values in ``[0, n)``, the fallback for anything else (negative, too large, NaN, fractional)."""
+    from numba import njit
+
+    from landpulse.backend.cpu.pixel import lut_bits
+
+    @njit
+    def lookup(q, lut, n, fallback):  # type: ignore[no-untyped-def]
+        out = np.empty(q.size, np.uint8)
+        for i in range(q.size):
+            out[i] = lut_bits(q[i], lut, n, fallback)
+        return out
+
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    values = [0, 1, 5, 11, 12, 13, 255, 256, 1000]
+    if info is not None:
+        values += [int(info.min), int(info.max), int(info.max) - 1]
+        if info.min < 0:
+            values += [-1, -12]
+    else:
+        values += [-1.0, -0.5, 4.5, 11.999, 1e30, float("inf"), float("-inf"), float("nan")]
+    q = np.array([v for v in values if info is None or info.min <= v <= info.max], dtype=dtype)
+    lut = np.arange(10, 22, dtype=np.uint8)  # n = 12 entries
+    got = lookup(q, lut, lut.size, 99)
+    expected = [lut[int(v)] if v == v and float(v).is_integer() and 0 <= v < lut.size else 99 for v in q.tolist()]
+    np.testing.assert_array_equal(got, np.array(expected, np.uint8))
+
+
 def test_mask_kernel_rejects_mismatched_tables() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         get_kernel("mask_buffer", "cpu")(np.zeros((2, 2), np.uint8), lut=np.zeros(256, np.uint8),
