@@ -40,10 +40,11 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests import bfast_reference as ref  # noqa: E402
+
 from landpulse.backend import get_kernel, gpu_available  # noqa: E402
 from landpulse.change import bfast_design  # noqa: E402
 from landpulse.change.critvals import mosum_critical_value, rec_cusum_critical_value  # noqa: E402
-from tests import bfast_reference as ref  # noqa: E402
 
 
 def make_stack(size: int, dates: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +232,7 @@ def main() -> None:
         for op, impl, sec, how in rows:
             print(f"{op:32s} {impl:75s} {sec:10.2f} s  ({how})")
     ours = {op: sec for op, impl, sec, how in rows if impl.startswith("landpulse CPU")}
-    for op, impl, sec, how in rows:
+    for op, _impl, sec, how in rows:
         if how == "extrapolated":
             print(f"  speed-up of the CPU kernel over the per-pixel reference, {op}: {sec / ours[op]:.0f}x")
 

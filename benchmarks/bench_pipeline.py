@@ -41,9 +41,9 @@ import psutil
 from numcodecs import Blosc
 
 import landpulse
-from landpulse.indices import ndvi_block as ndvi_kernel
 from landpulse.backend.cpu.pack import pack_int16
 from landpulse.backend.validity import Validity
+from landpulse.indices import ndvi_block as ndvi_kernel
 
 N = 10980
 OUT = Path(os.environ.get("LANDPULSE_BENCH_DIR", Path(__file__).resolve().parents[1] / "bench-output"))

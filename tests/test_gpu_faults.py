@@ -133,7 +133,7 @@ def test_sticky_cuda_error_inside_a_worker_exits_the_process() -> None:
                           concatenate=np.concatenate, cpu_kernel=None, to_host=np.asarray, to_device=np.asarray)
 
         future = client.submit(task, pure=False)
-        with pytest.raises(Exception):  # KilledWorker once the retries are used up
+        with pytest.raises(Exception):  # noqa: B017  KilledWorker once the retries are used up
             future.result(timeout=60)
         client.wait_for_workers(1, timeout=60)
         assert client.run(lambda: __import__("os").getpid()) != pid_before  # restarted by its nanny

@@ -170,4 +170,4 @@ def test_corrupted_product_chunk_raises_on_read(tmp_path: Path, sample_store: Pa
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
     with pytest.raises(Exception, match="(?i)checksum|crc"):
-        open_product(path)["ndvi"].values
+        _ = open_product(path)["ndvi"].values

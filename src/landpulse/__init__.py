@@ -12,11 +12,14 @@ Notebook use is xarray in, xarray out::
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
-from . import change  # noqa: F401  (landpulse.change: change detection)
-from . import water  # noqa: F401  (landpulse.water: water extent)
+from . import (
+    change,  # noqa: F401  (landpulse.change: change detection)
+    water,  # noqa: F401  (landpulse.water: water extent)
+)
 from ._version import __version__
 from .backend import device_info, set_options, to_device, to_host
 from .bands import select_band, select_bands
+from .catalogue import get_index, index_names
 from .errors import (
     BackendUnavailableError,
     GridMismatchError,
@@ -27,7 +30,6 @@ from .errors import (
     RadiometryError,
     UnreadableInputError,
 )
-from .catalogue import get_index, index_names
 from .indices import indices, mask, ndvi
 from .io import ingest, open_product, open_store, write_product
 from .masking import Mask, clear_count

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,9 +179,9 @@ def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool, clu
 
 
 def _print_plan(job: Any) -> None:
-    from .plan import describe_plan, make_plan  # noqa: PLC0415
-
     import dask  # noqa: PLC0415
+
+    from .plan import describe_plan, make_plan  # noqa: PLC0415
 
     with dask.config.set(scheduler="sync"):
         plan = make_plan(job)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .io.manifest_store import fsync_path
 from .ledger import ITEM_NAME, OLD_MARK, TMP_MARK, Ledger, build_manifest, discard
 from .plan import ItemSource, Unit, ZarrSource
 
@@ -199,22 +200,9 @@ def _fsync_tree(folder: Path, *, done: Sequence[str] = ()) -> None:
     """fsync every file and folder under ``folder`` (deepest first), except files in ``done``."""
     skip = set(done)
     for p in sorted(folder.rglob("*"), key=lambda q: len(q.parts), reverse=True):
-        if p.relative_to(folder).as_posix() in skip:
-            continue
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        if p.relative_to(folder).as_posix() not in skip:
+            fsync_path(p)
+    fsync_path(folder)
 
 
 def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> bool:
@@ -243,7 +231,7 @@ def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> boo
             discard(tmp)
             return False
         raise
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return True

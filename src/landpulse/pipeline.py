@@ -18,8 +18,8 @@ import dask
 import xarray as xr
 
 from .backend import device_info, resolve_device, to_device, to_host
-from .errors import InputError
 from .catalogue import catalogue as _catalogue
+from .errors import InputError
 from .indices import index_product, ndvi
 from .io.products import INDEX_SCALE, INT16_NODATA, Encoding, open_product, write_product
 from .io.stac import product_item, write_item
@@ -82,7 +82,7 @@ def write_run_report(results: Sequence[ProductResult], out_dir: PathLike, *, sto
 
     report = {
         "software": f"landpulse {__version__}",
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "store": store,
         "device": device_info(resolve_device()).as_dict(),
         "products": [
@@ -318,7 +318,7 @@ def run_job(
     from .report import build_report, write_report  # noqa: PLC0415
 
     t_start = time.perf_counter()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     store = job.output.store
     reports = job.output.reports_dir

@@ -79,7 +79,7 @@ def finish_product(
         "inputs": {k: str(v.name) for k, v in inputs.items()},
         "parameters": dict(parameters),
         "radiometry": dict(radiometry or {}),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     out.attrs.update(attrs)
     out.attrs[PROVENANCE_ATTR] = json.dumps(prov, sort_keys=True)

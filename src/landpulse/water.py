@@ -84,6 +84,7 @@ import numpy as np
 import xarray as xr
 
 from . import catalogue as cat
+from .areas import class_areas, row_cell_areas
 from .backend import apply_kernel, spatial_dims, to_host
 from .backend.chunking import DEFAULT_BLOCK_BYTES, time_contiguous
 from .backend.reductions import histograms, otsu_from_counts
@@ -92,7 +93,6 @@ from .change._common import class_attrs, drop_scalar_coords, finish
 from .errors import InputError, MissingBandError, RadiometryError
 from .indices import _band_for, _is_unscaled, indices
 from .masking import MASK_NODATA, Mask, MaskLike, as_mask, resolve, resolve_rules
-from .areas import class_areas, row_cell_areas
 from .provenance import PROVENANCE_ATTR
 from .radiometry import band_radiometry
 from .sensors import sensors

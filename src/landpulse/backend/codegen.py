@@ -30,8 +30,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

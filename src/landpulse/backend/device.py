@@ -105,8 +105,8 @@ def device_info(device: Device | None = None) -> DeviceInfo:
     """
     device = device or resolve_device()
     if device == "cpu":
-        import platform  # noqa: PLC0415
         import os  # noqa: PLC0415
+        import platform  # noqa: PLC0415
 
         return DeviceInfo("cpu", f"{platform.processor() or platform.machine()} x{os.cpu_count()}")
     cp = cupy_module()

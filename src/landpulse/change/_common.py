@@ -11,7 +11,7 @@ import xarray as xr
 from ..backend import spatial_dims
 from ..errors import InputError
 from ..provenance import finish_product
-from ..radiometry import REFLECTANCE, RADIOMETRY_ATTR, has_radiometry, to_reflectance
+from ..radiometry import RADIOMETRY_ATTR, REFLECTANCE, has_radiometry, to_reflectance
 
 CLASS_NODATA = 255
 INDEX_NODATA = 65535

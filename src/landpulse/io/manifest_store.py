@@ -36,6 +36,7 @@ def checksums_of(data: Any, algorithms: Sequence[str]) -> dict[str, Any]:
 
 
 def fsync_path(path: Path) -> None:
+    """Flush one file, or one folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -173,7 +173,7 @@ def write_product_blocks(
             product.dims, product.chunks or [None] * product.ndim, product.shape, strict=True)}
     target = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(product.dims, product.shape, strict=True))
     # rechunk the data only: small coordinates (scene ids, dates) stay in memory
-    data = product.data.rechunk(target) if hasattr(product.data, "rechunk") else product.chunk(dict(zip(product.dims, target))).data
+    data = product.data.rechunk(target) if hasattr(product.data, "rechunk") else product.chunk(dict(zip(product.dims, target, strict=True))).data
     product = product.copy(data=data)
     ds, extra = _storage_dataset(product, encoding)
     enc = zarr_encoding(ds, chunks, clevel=clevel, extra=extra)

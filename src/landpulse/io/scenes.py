@@ -114,7 +114,7 @@ def to_datetime64(value: str | dt.datetime | np.datetime64) -> np.datetime64:
         except ValueError as err:
             raise InputError(f"cannot read datetime {value!r}; use ISO 8601, e.g. 2016-01-12T15:56:00Z") from err
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return np.datetime64(value, "ns")
 
 

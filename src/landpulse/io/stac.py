@@ -32,7 +32,7 @@ ZARR_MEDIA_TYPE = "application/vnd+zarr"
 def _time_bounds(da: xr.DataArray) -> tuple[dt.datetime | None, dt.datetime, dt.datetime]:
     tdim = next((d for d in da.dims if d in da.coords and np.issubdtype(da[d].dtype, np.datetime64)), None)
     if tdim is None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         return now, now, now
     times = da[tdim].values
     start = _to_utc(times.min())
@@ -42,7 +42,7 @@ def _time_bounds(da: xr.DataArray) -> tuple[dt.datetime | None, dt.datetime, dt.
 
 def _to_utc(t: np.datetime64) -> dt.datetime:
     seconds = t.astype("datetime64[s]").astype(np.int64)
-    return dt.datetime.fromtimestamp(int(seconds), tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC)
 
 
 def product_item(

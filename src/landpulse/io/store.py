@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from ..errors import NotAZarrStoreError, StoreExistsError, InputError
+from ..errors import InputError, NotAZarrStoreError, StoreExistsError
 
 PathLike = str | os.PathLike[str]
 

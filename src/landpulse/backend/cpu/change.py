@@ -10,9 +10,8 @@ GPU kernels use too. The per-pixel maths is in :mod:`.change_pixel`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numba
 import numpy as np

@@ -24,8 +24,8 @@ import numpy as np
 from ..blocks import as_stack, radiometry_vectors
 from ..codegen import FusedPlan, host_arrays, numba_source
 from ..registry import register
-from .threads import in_worker_thread
 from .pixel import OUT_OF_RANGE_CLIP, OUT_OF_RANGE_NAN
+from .threads import in_worker_thread
 
 _LOCK = threading.Lock()
 _MODULES: dict[str, ModuleType] = {}

@@ -18,8 +18,8 @@ from numba import njit, prange
 
 from ..blocks import as_stack
 from ..registry import register
-from .threads import in_worker_thread
 from .pixel import MASK_BUFFER, MASK_CLEAR, class_code
+from .threads import in_worker_thread
 
 
 @njit(nogil=True, cache=True)

@@ -18,7 +18,6 @@ from ..registry import register
 from .cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
 
 
-
 @register("water_threshold", "gpu", splittable=True)
 def water_threshold(index: Any, *rest: Any, has_mask: bool = False) -> Any:
     """See the CPU twin."""
