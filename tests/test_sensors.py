@@ -88,7 +88,8 @@ def test_two_baselines_give_identical_indices(tmp_path: Path, write_band: WriteB
 
 # --- Landsat Collection 2 Level-2 ---------------------------------------------------------------
 
-def _landsat_store(tmp_path: Path, write_band: WriteBand, sensor: str = "landsat8-9-c2-l2") -> tuple[Path, dict[str, np.ndarray]]:
+def _landsat_store(tmp_path: Path, write_band: WriteBand, sensor: str = "landsat8-9-c2-l2",
+                   extra: dict[str, Path] | None = None) -> tuple[Path, dict[str, np.ndarray]]:
     rng = np.random.default_rng(5)
     shape = (12, 16)
     ids = {"landsat8-9-c2-l2": {"blue": "SR_B2", "green": "SR_B3", "red": "SR_B4", "nir08": "SR_B5", "swir16": "SR_B6", "swir22": "SR_B7"},
@@ -103,6 +104,7 @@ def _landsat_store(tmp_path: Path, write_band: WriteBand, sensor: str = "landsat
     qa[2, 0] = 1                           # fill
     files = {band_id: write_band(f"{band_id}.tif", dn[b], res=30.0) for b, band_id in ids.items()}
     files["QA_PIXEL"] = write_band("QA_PIXEL.tif", qa, res=30.0, nodata=1)
+    files.update(extra or {})
     store = tmp_path / "landsat.zarr"
     ingest(scene_from_files(files, datetime="2023-07-01T10:00:00Z", sensor=sensor), store)
     return store, {**dn, "qa": qa}
@@ -128,6 +130,54 @@ def test_landsat_fill_and_saturation_are_nan_and_nir08_serves_as_nir(tmp_path: P
     prov = landpulse.provenance.provenance(out["ndvi"])
     assert prov["inputs"] == {"nir08": "nir08", "red": "red", "mask_band": "qa_pixel"}
     assert json.loads(out["mask"].attrs["mask_rules"])["sensor"] == sensor
+
+
+@pytest.mark.parametrize("sensor", ["landsat8-9-c2-l2", "landsat4-7-c2-l2"])
+def test_landsat_qa_radsat_saturated_band_is_invalid_where_it_is_used(tmp_path: Path, write_band: WriteBand,
+                                                                    sensor: str) -> None:
+    """QA_RADSAT bit n-1 flags band n saturated (USGS C2 L2 guides): NaN in every index using that
+    band, untouched in the others; flags of bands an index does not use change nothing."""
+    band_number = {"landsat8-9-c2-l2": {"red": 4, "nir08": 5, "swir16": 6},
+                   "landsat4-7-c2-l2": {"red": 3, "nir08": 4, "swir16": 5}}[sensor]
+    shape = (12, 16)
+    radsat = np.zeros(shape, np.uint16)
+    radsat[4, 0] = 1 << (band_number["red"] - 1)       # red saturated: NDVI invalid, MNDWI (green, swir16) not
+    radsat[4, 1] = 1 << (band_number["swir16"] - 1)    # swir16 saturated: MNDWI, not NDVI
+    radsat[4, 2] = 1 << 11 if sensor.startswith("landsat8") else 1 << 9  # terrain occlusion / dropped pixel: not a band
+    radsat[4, 3] = (1 << (band_number["red"] - 1)) | (1 << (band_number["nir08"] - 1))
+    radsat[4, 4] = 0x7F                               # every reflective band saturated
+    _, _ = _landsat_store(tmp_path / "plain", write_band, sensor)
+    store, dn = _landsat_store(tmp_path / "flagged", write_band, sensor,
+                               extra={"QA_RADSAT": write_band("QA_RADSAT.tif", radsat, res=30.0, nodata=None)})
+    plain = landpulse.indices(landpulse.open_store(tmp_path / "plain" / "landsat.zarr"), ["ndvi", "mndwi"]).compute()
+    ds = landpulse.open_store(store)
+    assert "qa_radsat" in ds.data_vars and ds["qa_radsat"].dtype == np.uint16
+    assert ds["qa_radsat"].attrs.get("nodata") is None  # 0 means "nothing saturated", not fill
+    out = landpulse.indices(ds, ["ndvi", "mndwi"]).compute()
+    ndvi, mndwi = out["ndvi"].values[0], out["mndwi"].values[0]
+    pndvi, pmndwi = plain["ndvi"].values[0], plain["mndwi"].values[0]
+    assert np.isfinite(pndvi[4, :5]).all() and np.isfinite(pmndwi[4, :5]).all()
+    assert np.isnan(ndvi[4, 0]) and np.isfinite(mndwi[4, 0])
+    assert np.isfinite(ndvi[4, 1]) and np.isnan(mndwi[4, 1])
+    assert ndvi[4, 2] == pndvi[4, 2] and mndwi[4, 2] == pmndwi[4, 2]
+    assert np.isnan(ndvi[4, 3]) and np.isfinite(mndwi[4, 3])
+    assert np.isnan(ndvi[4, 4]) and np.isnan(mndwi[4, 4])
+    rest = np.ones(shape, bool)
+    rest[4, [0, 1, 3, 4]] = False
+    np.testing.assert_array_equal(ndvi[rest], pndvi[rest])  # NaNs included: nothing else changed
+    np.testing.assert_array_equal(mndwi[rest], pmndwi[rest])
+    # WOfS (uses every reflective band): a saturated band is "non-contiguous" (bit 1), as fill is
+    flags = landpulse.water.wofs(ds)["wofs"].values[0]
+    plain_flags = landpulse.water.wofs(landpulse.open_store(tmp_path / "plain" / "landsat.zarr"))["wofs"].values[0]
+    assert (plain_flags[4, :5] & 2 == 0).all()
+    assert (flags[4, [0, 1, 3]] & 2 == 2).all() and flags[4, 2] == plain_flags[4, 2]
+    assert flags[4, 4] == 1  # every band invalid: nodata
+    rad = json.loads(out.attrs["landpulse_provenance"])["radiometry"]
+    assert rad["red"]["saturation"] == f"qa_radsat bit {band_number['red'] - 1}"
+    # the raw band is untouched in the store; the flag band has no radiometry to be misread as a band
+    assert int(ds["red"].values[0, 4, 0]) == int(dn["red"][4, 0])
+    with pytest.raises(landpulse.RadiometryError, match="needs reflectance|no radiometric"):
+        landpulse.indices(ds, ["ndvi"], bands={"red": "qa_radsat"})
 
 
 def test_foreign_landsat_store_resolves_band_ids_by_its_declared_sensor() -> None:

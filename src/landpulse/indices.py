@@ -35,6 +35,7 @@ from .errors import InputError, MissingBandError, RadiometryError
 from .masking import MaskLike, ResolvedMask, as_mask, mask_attrs, resolve
 from .provenance import PROVENANCE_ATTR, finish_product
 from .radiometry import BandRadiometry, band_radiometry
+from .saturation import without_saturated
 
 OutOfRange = Literal["nan", "clip"]
 
@@ -116,7 +117,7 @@ def _band_for(ds: xr.Dataset, symbol: cat.BandSymbol, mapping: Mapping[str, str]
     for name in symbol.candidates:
         found = find_band(ds, name, local)
         if found is not None:
-            return name, found
+            return name, without_saturated(ds, found)
     present = ", ".join(map(str, ds.data_vars)) or "none"
     also = f" (or {', '.join(repr(f) for f in symbol.fallbacks)})" if symbol.fallbacks else ""
     raise MissingBandError(

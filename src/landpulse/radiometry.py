@@ -23,6 +23,7 @@ Raw-value validity (nodata, valid range) comes from the ``nodata``/``_FillValue`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,12 +51,16 @@ class BandRadiometry:
         ``(nodata, lo, hi)`` of the raw values.
     source : str
         Where the numbers came from (recorded in product provenance).
+    saturation : str or None
+        The saturation flags applied to the raw values (``"qa_radsat bit 3"``), if any
+        (:mod:`landpulse.saturation`).
     """
 
     scale: xr.DataArray | float
     offset: xr.DataArray | float
     validity: Validity
     source: str
+    saturation: str | None = None
 
     def describe(self) -> dict[str, object]:
         """Plain-JSON summary for provenance records."""
@@ -73,7 +78,7 @@ class BandRadiometry:
             "nodata": None if math.isnan(nd) else nd,
             "valid_range": [lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
             "source": self.source,
-        }
+        } | ({"saturation": self.saturation} if self.saturation else {})
 
 
 def _validity(da: xr.DataArray) -> Validity:
@@ -102,6 +107,12 @@ def band_radiometry(da: xr.DataArray, name: str | None = None) -> BandRadiometry
     RadiometryError
         When the band has none, or contradictory metadata (which would apply an offset twice).
     """
+    found = _band_radiometry(da, name)
+    flags = da.attrs.get("saturation_flags")  # landpulse.saturation.SATURATION_ATTR
+    return dataclasses.replace(found, saturation=str(flags)) if flags else found
+
+
+def _band_radiometry(da: xr.DataArray, name: str | None) -> BandRadiometry:
     label = name or str(da.name)
     tag = da.attrs.get(RADIOMETRY_ATTR)
     has_cf = _CF_SCALE in da.attrs or _CF_OFFSET in da.attrs
@@ -165,7 +176,7 @@ def declare_radiometry(
         reflectance already.
     bands : iterable of str, optional
         Variables to declare (default: every variable with two spatial dimensions and no
-        radiometry, except classification bands named ``SCL``/``scl``/``QA_PIXEL``).
+        radiometry, except classification bands named ``SCL``/``scl``/``QA_PIXEL``/``QA_RADSAT``).
     nodata, valid_range : optional
         Raw-value validity to record (``nodata`` attribute, ``valid_range`` attribute).
 
@@ -181,7 +192,7 @@ def declare_radiometry(
     """
     out = ds.copy()
     if bands is None:
-        skip = {"scl", "qa_pixel", "qa", "spatial_ref", "crs"}
+        skip = {"scl", "qa_pixel", "qa_radsat", "qa", "spatial_ref", "crs"}
         bands = [v for v in ds.data_vars if ds[v].ndim >= 2 and str(v).lower() not in skip and not has_radiometry(ds[v])]
     for v in bands:
         if v not in ds.data_vars:

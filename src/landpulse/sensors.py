@@ -36,6 +36,9 @@ class BandSpec:
         Ground sampling distance in metres.
     nodata, valid_range
         Raw-value validity; ``None`` means "use the sensor default".
+    saturation_bit : int or None
+        The bit of the sensor's saturation band (:attr:`SensorSpec.saturation_band`) that flags
+        this band as saturated; None when the sensor flags none.
     """
 
     id: str
@@ -45,6 +48,7 @@ class BandSpec:
     gsd: float | None = None
     nodata: float | None = None
     valid_range: tuple[float, float] | None = None
+    saturation_bit: int | None = None
 
     @property
     def name(self) -> str:
@@ -67,6 +71,7 @@ class SensorSpec:
     platforms: tuple[str, ...] = ()
     stac_collections: tuple[str, ...] = ()
     baseline_offset: tuple[str, float] | None = None
+    saturation_band: str | None = None
     reference: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -124,6 +129,7 @@ def _spec_from_json(d: dict[str, Any]) -> SensorSpec:
             gsd=b.get("gsd"),
             nodata=b.get("nodata"),
             valid_range=tuple(vr) if vr else None,  # type: ignore[arg-type]
+            saturation_bit=b.get("saturation_bit"),
         )
     rule = rad.get("offset_from_processing_baseline")
     vr = rad.get("valid_range")
@@ -139,6 +145,7 @@ def _spec_from_json(d: dict[str, Any]) -> SensorSpec:
         platforms=tuple(d.get("platforms", ())),
         stac_collections=tuple(d.get("stac_collections", ())),
         baseline_offset=(rule["baseline"], float(rule["offset"])) if rule else None,
+        saturation_band=rad.get("saturation_band"),
         reference=rad.get("reference", ""),
         raw=d,
     )

@@ -232,7 +232,9 @@ def scene_from_stac_item(
                 f"asset {key!r} of item {data.get('id')} has no raster:bands scale/offset and the "
                 "sensor is unknown; add raster:bands to the item"
             )
-        nodata = rb.get("nodata", band_spec.nodata if band_spec and band_spec.nodata is not None else (spec.nodata if spec else None))
+        # a classification band has its own nodata or none (QA_RADSAT's 0 means "nothing saturated")
+        nodata = rb.get("nodata", band_spec.nodata if band_spec and band_spec.nodata is not None
+                        else (spec.nodata if spec and kind != "classification" else None))
         valid = (band_spec.valid_range if band_spec and band_spec.valid_range else (spec.valid_range if spec and kind != "classification" else None))
         priority = 0 if "tiff" in media else 1  # prefer the COG over the JP2 of the same band
         src = BandSource(name, str(asset["href"]), scale, offset,
@@ -306,7 +308,7 @@ def scene_from_files(
             s, o = float(scale), float(offset)
         else:
             s, o = spec.scale, spec.offset_for(processing_baseline)
-        nodata = b.nodata if b.nodata is not None else spec.nodata
+        nodata = b.nodata if b.nodata is not None else (spec.nodata if b.kind != "classification" else None)
         valid = b.valid_range or (spec.valid_range if b.kind != "classification" else None)
         sources[b.name] = BandSource(b.name, str(Path(href).resolve()), s, o,
                                      None if nodata is None else float(nodata), valid, b.kind)
