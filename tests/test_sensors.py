@@ -180,6 +180,34 @@ def test_landsat_qa_radsat_saturated_band_is_invalid_where_it_is_used(tmp_path: 
         landpulse.indices(ds, ["ndvi"], bands={"red": "qa_radsat"})
 
 
+def test_qa_radsat_in_a_store_mixing_landsat_7_and_8_uses_each_dates_bits(tmp_path: Path, write_band: WriteBand) -> None:
+    """Bit 2 flags band 3 (red on Landsat 7, green on Landsat 8) and bit 4 band 5 (SWIR 1.6 on
+    Landsat 7, NIR on Landsat 8): NDVI is invalid at the first pixel on the Landsat 7 date and at
+    the second on the Landsat 8 date; the per-date platform decides."""
+    shape = (6, 8)
+    rng = np.random.default_rng(9)
+    ids = {"landsat4-7-c2-l2": {"green": "SR_B2", "red": "SR_B3", "nir08": "SR_B4", "swir16": "SR_B5"},
+           "landsat8-9-c2-l2": {"green": "SR_B3", "red": "SR_B4", "nir08": "SR_B5", "swir16": "SR_B6"}}
+    scenes = []
+    for k, (sensor, platform) in enumerate([("landsat4-7-c2-l2", "landsat-7"), ("landsat8-9-c2-l2", "landsat-8")]):
+        radsat = np.zeros(shape, np.uint16)
+        radsat[0, 0] = 1 << 2
+        radsat[0, 1] = 1 << 4
+        files = {bid: write_band(f"d{k}/{bid}.tif", rng.integers(8000, 20000, shape).astype(np.uint16), res=30.0)
+                 for bid in ids[sensor].values()}
+        files["QA_RADSAT"] = write_band(f"d{k}/QA_RADSAT.tif", radsat, res=30.0, nodata=None)
+        scenes.append(scene_from_files(files, datetime=f"2013-0{k + 4}-01T10:00:00Z", sensor=sensor,
+                                       platform=platform, scene_id=f"scene{k}"))
+    ds = landpulse.open_store(ingest(scenes, tmp_path / "mixed.zarr"))
+    ndvi = landpulse.indices(ds, ["ndvi"]).compute()["ndvi"].values
+    assert np.isnan(ndvi[0, 0, 0]) and np.isfinite(ndvi[0, 0, 1])  # Landsat 7: red, SWIR flagged
+    assert np.isfinite(ndvi[1, 0, 0]) and np.isnan(ndvi[1, 0, 1])  # Landsat 8: green, NIR flagged
+    assert np.isfinite(ndvi[:, 1:, :]).all()
+    # without platforms the bits cannot be decided: a clear error, not a guess
+    with pytest.raises(landpulse.InputError, match="platform"):
+        landpulse.indices(ds.drop_vars("platform"), ["ndvi"])
+
+
 def test_foreign_landsat_store_resolves_band_ids_by_its_declared_sensor() -> None:
     # A foreign Landsat 4-7 store keeps USGS band ids; red is SR_B3 there, SR_B4 on Landsat 8-9.
     y, x = np.arange(3.0), np.arange(4.0)

@@ -27,18 +27,31 @@ from .sensors import get_sensor
 SATURATION_ATTR = "saturation_flags"
 
 
-def saturation_flag(ds: xr.Dataset, band: xr.DataArray) -> tuple[xr.DataArray, int] | None:
-    """``(flag band, bit)`` that marks ``band`` saturated in ``ds``, or None.
+def saturation_flag(ds: xr.Dataset, band: xr.DataArray) -> tuple[xr.DataArray, int | xr.DataArray, str] | None:
+    """``(flag band, bit mask, description)`` that marks ``band`` saturated in ``ds``, or None.
 
-    None when ``ds`` declares no sensor with a saturation band, lacks that band, or ``band`` is
-    not one of the sensor's flagged bands (it is identified by its variable name: the common name
-    ``landpulse ingest`` stores it under, or the sensor's band id).
+    The bit mask is an integer, or, in a store that mixes sensors whose bits differ (Landsat 7 and
+    8: red is band 3 on one, band 4 on the other), a per-date DataArray chosen by each date's
+    ``platform`` coordinate (0 for dates of sensors without flags). None when ``ds`` declares no
+    sensor with a saturation band, lacks that band, or ``band`` is not one of the flagged bands (it
+    is identified by its variable name: the common name ``landpulse ingest`` stores it under, or
+    the sensor's band id).
+
+    Raises
+    ------
+    InputError
+        When the sensors' bits differ and a date's platform does not tell which sensor it is.
     """
+    specs = []
     for sensor_id in declared_sensors(ds):
         try:
-            spec = get_sensor(sensor_id)
+            specs.append(get_sensor(sensor_id))
         except InputError:
             continue
+    flag_var: str | None = None
+    bits: dict[str, int | None] = {}
+    for spec in specs:
+        bits[spec.id] = None
         if spec.saturation_band is None:
             continue
         flag_spec = spec.bands[spec.saturation_band]
@@ -46,12 +59,38 @@ def saturation_flag(ds: xr.Dataset, band: xr.DataArray) -> tuple[xr.DataArray, i
         if not names:
             continue
         try:
-            band_spec = spec.band(str(band.name))
+            bits[spec.id] = spec.band(str(band.name)).saturation_bit
         except InputError:
             continue
-        if band_spec.saturation_bit is not None:
-            return ds[names[0]], band_spec.saturation_bit
-    return None
+        flag_var = flag_var or names[0]
+    if flag_var is None or not any(b is not None for b in bits.values()):
+        return None
+    flags = ds[flag_var]
+    distinct = set(bits.values())
+    if len(distinct) == 1:
+        bit = next(iter(distinct))
+        assert bit is not None
+        return flags, 1 << bit, f"{flag_var} bit {bit}"
+    # several sensors, different bits: decide per date by platform
+    platforms = ds.coords.get("platform")
+    if platforms is None or platforms.ndim != 1 or platforms.dims[0] not in band.dims:
+        raise InputError(
+            f"the dataset mixes sensors ({', '.join(bits)}) whose saturation bits for band {band.name!r} differ, "
+            "and it has no per-date 'platform' coordinate to tell them apart; select one sensor's dates")
+    by_platform = {p: spec.id for spec in specs for p in spec.platforms}
+    masks, used = [], {}
+    for p in map(str, platforms.values):
+        if p not in by_platform:
+            raise InputError(
+                f"date with platform {p!r}: none of the dataset's sensors ({', '.join(bits)}) lists it, so its "
+                f"saturation bit for band {band.name!r} is unknown; set the scenes' platform when ingesting")
+        bit = bits[by_platform[p]]
+        masks.append(0 if bit is None else 1 << bit)
+        used[p] = bit
+    tdim = platforms.dims[0]
+    mask = xr.DataArray(np.array(masks, dtype=flags.dtype), dims=(tdim,), coords={tdim: ds[tdim].values})
+    desc = f"{flag_var} bit by platform " + ", ".join(f"{p}: {b}" for p, b in sorted(used.items(), key=str))
+    return flags, mask, desc
 
 
 def without_saturated(ds: xr.Dataset, band: xr.DataArray) -> xr.DataArray:
@@ -80,7 +119,7 @@ def without_saturated(ds: xr.Dataset, band: xr.DataArray) -> xr.DataArray:
     found = saturation_flag(ds, band)
     if found is None:
         return band
-    flags, bit = found
+    flags, bitmask, desc = found
     if flags.dims != band.dims or flags.shape != band.shape:
         raise GridMismatchError(
             f"saturation band {flags.name!r} {dict(zip(flags.dims, flags.shape, strict=True))} is not on the grid of "
@@ -96,10 +135,10 @@ def without_saturated(ds: xr.Dataset, band: xr.DataArray) -> xr.DataArray:
             "marked; declare one (landpulse.declare_radiometry(..., nodata=...))")
     else:
         fill = band.dtype.type(nodata)
-    clear = (flags & flags.dtype.type(1 << bit)) == 0
+    clear = (flags & (flags.dtype.type(bitmask) if isinstance(bitmask, int) else bitmask)) == 0
     out = band.where(clear, fill)
     out = out.astype(band.dtype, copy=False)
-    out.attrs = {**band.attrs, SATURATION_ATTR: f"{flags.name} bit {bit}"}
+    out.attrs = {**band.attrs, SATURATION_ATTR: desc}
     out.encoding = dict(band.encoding)
     out.name = band.name
     return out
