@@ -272,6 +272,19 @@ def test_a_late_writer_cannot_commit_a_cleaned_folder(tmp_path: Path) -> None:
     assert commit_folder(dup, tmp_path / "v", handle=handle, replace=False) is False
     os.close(handle)
     assert not dup.exists() and (tmp_path / "v" / "item.json").read_text() == "{}"
+    # a replacing attempt whose folder was cleaned up leaves the committed unit in place
+    late = tmp_path / ".v.tmp-3"
+    late.mkdir()
+    handle = os.open(late, os.O_RDONLY)
+    try:
+        discard(late)
+        late.mkdir()
+        with pytest.raises(Exception, match="replaced while this attempt wrote it"):
+            commit_folder(late, tmp_path / "v", handle=handle, replace=True)
+    finally:
+        os.close(handle)
+    assert (tmp_path / "v" / "item.json").read_text() == "{}"
+    assert not [p for p in tmp_path.iterdir() if ".old" in p.name or "old-" in p.name]
 
 
 def test_scene_folder_and_stac_catalogue_inputs(tmp_path: Path, sample_item: Path, sample_store: Path) -> None:
@@ -346,3 +359,27 @@ def test_catalogue_indices_run_as_units(tmp_path: Path, sample_store: Path) -> N
         assert np.array_equal(np.isnan(stored.values), np.isnan(expected))
     aweish = json.loads(next((tmp_path / "products" / "aweish").rglob(ITEM_NAME)).read_text())
     assert aweish["assets"]["data"]["raster:bands"][0]["data_type"] == "float32"
+
+
+def test_one_unit_per_worker_is_decided_after_workers_exist() -> None:
+    """Workers landpulse starts always take one unit at a time, even before any has connected
+    (Slurm jobs still queued); on an existing cluster the rule is read once a worker is there."""
+    from landpulse.cluster import UNIT_RESOURCE
+    from landpulse.pipeline import _unit_resources
+
+    class Client:
+        def __init__(self, late: list[dict]) -> None:
+            self.workers: list[dict] = []
+            self.late = late
+
+        def wait_for_workers(self, n: int) -> None:
+            self.workers = self.late  # the worker connects while the driver waits
+
+        def scheduler_info(self) -> dict:
+            return {"workers": {str(i): w for i, w in enumerate(self.workers)}}
+
+    with_resource = [{"resources": {UNIT_RESOURCE: 1}}]
+    for kind in ("local", "local-cuda", "slurm"):
+        assert _unit_resources(Client([]), kind) == {UNIT_RESOURCE: 1}
+    assert _unit_resources(Client(with_resource), "address") == {UNIT_RESOURCE: 1}
+    assert _unit_resources(Client([{"resources": {}}]), "address") is None

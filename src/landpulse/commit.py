@@ -216,18 +216,19 @@ def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> boo
     """
     from .errors import LandpulseError  # noqa: PLC0415
 
+    # checked before anything is moved: a failed check leaves the committed unit where it is
+    if os.stat(tmp).st_ino != os.fstat(handle).st_ino or os.fstat(handle).st_nlink == 0:
+        raise LandpulseError(f"{tmp} was replaced while this attempt wrote it (a newer run cleaned it up)")
     old = None
     if replace and target.exists():
         old = target.with_name(f".{target.name}{OLD_MARK}{uuid.uuid4().hex[:12]}")
         os.replace(target, old)
     try:
-        if os.stat(tmp).st_ino != os.fstat(handle).st_ino or os.fstat(handle).st_nlink == 0:
-            raise LandpulseError(f"{tmp} was replaced while this attempt wrote it (a newer run cleaned it up)")
         os.rename(tmp, target)  # fails with ENOTEMPTY/EEXIST when a committed unit is there
-    except OSError:
+    except BaseException as err:  # an interrupt between the two renames must not hide the unit either
         if old is not None and not target.exists():
             os.replace(old, target)  # put the previous unit back
-        if (target / ITEM_NAME).is_file():
+        if isinstance(err, OSError) and (target / ITEM_NAME).is_file():
             discard(tmp)
             return False
         raise

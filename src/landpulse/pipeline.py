@@ -206,8 +206,25 @@ def _lost(err: BaseException) -> bool:
                                   "StreamClosedError")
 
 
+def _unit_resources(client: Any, kind: str) -> dict[str, int] | None:
+    """``{landpulse-unit: 1}`` when every worker runs one unit at a time through that resource.
+
+    Workers landpulse starts (local, local-cuda, slurm) always have it, whether or not they have
+    connected yet (Slurm jobs may still be queued). For an existing cluster (address) it is read
+    from the workers, after waiting for the first one: deciding on an empty cluster would let late
+    workers run several units at once, each with all of the worker's threads.
+    """
+    from .cluster import UNIT_RESOURCE  # noqa: PLC0415
+
+    if kind in ("local", "local-cuda", "slurm"):
+        return {UNIT_RESOURCE: 1}
+    client.wait_for_workers(1)
+    workers = client.scheduler_info().get("workers", {}).values()
+    return {UNIT_RESOURCE: 1} if workers and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers) else None
+
+
 def _execute(units: Sequence[Any], settings: Any, client: Any, echo: Callable[[str], None],
-             n_threads: int) -> list[Any]:
+             n_threads: int, resources: dict[str, int] | None = None) -> list[Any]:
     """Run unit tasks; units lost with their workers get one more try each, one at a time."""
     from .commit import UnitResult, run_unit  # noqa: PLC0415
 
@@ -243,11 +260,6 @@ def _execute(units: Sequence[Any], settings: Any, client: Any, echo: Callable[[s
 
     from distributed import as_completed as dist_completed  # noqa: PLC0415
 
-    from .cluster import UNIT_RESOURCE  # noqa: PLC0415
-
-    workers = client.scheduler_info().get("workers", {}).values()
-    one_at_a_time = bool(workers) and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers)
-    resources = {UNIT_RESOURCE: 1} if one_at_a_time else None
     by_key = {}
     futures = []
     for u in units:
@@ -362,7 +374,9 @@ def run_job(
                     echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
                          + (f"; Dask dashboard: {link}" if link else ""))
                 t = time.perf_counter()
-                results = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster))
+                resources = _unit_resources(client, job.cluster.kind) if client is not None else None
+                results = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster),
+                                   resources=resources)
                 timings["compute"] = round(time.perf_counter() - t, 3)
         else:
             echo("nothing new to do: every unit is already committed")
