@@ -6,11 +6,7 @@
 // change.cuh (shared with the host builds used in tests).
 #include "change.cuh"
 
-#define LP_GRID_STRIDE(i, n)                                                          \
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (long long)blockDim.x * gridDim.x)
-
-__global__ void classify_difference_kernel(const float* __restrict__ a, const float* __restrict__ b,
+LP_KERNEL void classify_difference_kernel(const float* __restrict__ a, const float* __restrict__ b,
                                            float* __restrict__ d, lp_u8* __restrict__ cls, long long n,
                                            const float* __restrict__ edges, int n_edges, int first,
                                            float offset) {
@@ -21,7 +17,7 @@ __global__ void classify_difference_kernel(const float* __restrict__ a, const fl
     }
 }
 
-__global__ void cva_kernel(const float* __restrict__ pre, const float* __restrict__ post, long long npix,
+LP_KERNEL void cva_kernel(const float* __restrict__ pre, const float* __restrict__ post, long long npix,
                            int nvar, float* __restrict__ magnitude, float* __restrict__ angle,
                            lp_u8* __restrict__ sector) {
     LP_GRID_STRIDE(p, npix) {
@@ -29,7 +25,7 @@ __global__ void cva_kernel(const float* __restrict__ pre, const float* __restric
     }
 }
 
-__global__ void median_composite_kernel(const float* __restrict__ bands, int nband, int ntime, long long npix,
+LP_KERNEL void median_composite_kernel(const float* __restrict__ bands, int nband, int ntime, long long npix,
                                         float* __restrict__ out, lp_u16* __restrict__ count) {
     LP_GRID_STRIDE(p, npix) {
         const int n = lp::median_composite_pixel(bands + p, (long long)ntime * npix, npix, nband, ntime,
@@ -38,7 +34,7 @@ __global__ void median_composite_kernel(const float* __restrict__ bands, int nba
     }
 }
 
-__global__ void max_composite_kernel(const float* __restrict__ score, const float* __restrict__ bands, int nband,
+LP_KERNEL void max_composite_kernel(const float* __restrict__ score, const float* __restrict__ bands, int nband,
                                      int ntime, long long npix, float* __restrict__ out,
                                      lp_u16* __restrict__ count, lp_u16* __restrict__ index) {
     LP_GRID_STRIDE(p, npix) {
@@ -52,7 +48,7 @@ __global__ void max_composite_kernel(const float* __restrict__ score, const floa
     }
 }
 
-__global__ void zscore_kernel(const float* __restrict__ y, int ntime, long long npix,
+LP_KERNEL void zscore_kernel(const float* __restrict__ y, int ntime, long long npix,
                               const lp_u8* __restrict__ baseline, int min_obs, float* __restrict__ z,
                               lp_u16* __restrict__ count, float* __restrict__ mean, float* __restrict__ std) {
     LP_GRID_STRIDE(p, npix) {
@@ -65,7 +61,7 @@ __global__ void zscore_kernel(const float* __restrict__ y, int ntime, long long 
     }
 }
 
-__global__ void trend_kernel(const float* __restrict__ y, int ntime, long long npix,
+LP_KERNEL void trend_kernel(const float* __restrict__ y, int ntime, long long npix,
                              const float* __restrict__ tdays, int min_obs, double z_crit, float per_year,
                              float* __restrict__ slope, float* __restrict__ pvalue, lp_u8* __restrict__ cls,
                              lp_u16* __restrict__ count) {
@@ -86,7 +82,7 @@ __global__ void trend_kernel(const float* __restrict__ y, int ntime, long long n
     }
 }
 
-__global__ void bfast_monitor_kernel(const float* __restrict__ y, int ntime, long long npix,
+LP_KERNEL void bfast_monitor_kernel(const float* __restrict__ y, int ntime, long long npix,
                                      const double* __restrict__ X, int k, const double* __restrict__ tyear,
                                      const double* __restrict__ logtab, int hist0, int mon0, int roc,
                                      double hfrac, double lam, double lam_roc, lp_u8* __restrict__ flag,

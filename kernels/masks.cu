@@ -4,13 +4,12 @@
 #include "masks.cuh"
 
 template <typename T>
-__global__ void mask_buffer_kernel(const T* __restrict__ q, const unsigned char* __restrict__ lut,
-                                   const unsigned char* __restrict__ buffer_lut, long long nlut,
-                                   const int* __restrict__ spans, int r, long long ny, long long nx,
-                                   long long n, unsigned char* __restrict__ out) {
-    const long long stride = (long long)blockDim.x * gridDim.x;
+LP_KERNEL void mask_buffer_kernel(const T* __restrict__ q, const unsigned char* __restrict__ lut,
+                                  const unsigned char* __restrict__ buffer_lut, long long nlut,
+                                  const int* __restrict__ spans, int r, long long ny, long long nx,
+                                  long long n, unsigned char* __restrict__ out) {
     const long long per_slice = ny * nx;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+    LP_GRID_STRIDE(i, n) {
         const long long s = i / per_slice;
         const long long p = i - s * per_slice;
         const long long y = p / nx;
@@ -20,7 +19,7 @@ __global__ void mask_buffer_kernel(const T* __restrict__ q, const unsigned char*
 }
 
 #define LP_MASK_INSTANTIATE(T)                                                                  \
-    template __global__ void mask_buffer_kernel<T>(const T*, const unsigned char*,              \
+    template LP_KERNEL void mask_buffer_kernel<T>(const T*, const unsigned char*,              \
                                                    const unsigned char*, long long, const int*, \
                                                    int, long long, long long, long long,        \
                                                    unsigned char*);

@@ -18,6 +18,21 @@
 #include <limits>
 #endif
 
+// Kernels are written once for two builds. Under nvcc/NVRTC, LP_KERNEL is __global__ and
+// LP_GRID_STRIDE a grid-stride loop (one thread per element). In the host build the tests load
+// with ctypes (LP_HOST_ENTRY defined, tests/native/*_host_shim.cpp include the .cu files), the
+// same kernel bodies become plain functions that visit every element in turn: the tests run the
+// kernels' own code, not a copy of it.
+#if defined(LP_HOST_ENTRY)
+#define LP_KERNEL
+#define LP_GRID_STRIDE(i, n) for (long long i = 0; i < (n); ++i)
+#else
+#define LP_KERNEL __global__
+#define LP_GRID_STRIDE(i, n)                                                      \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)blockDim.x * gridDim.x)
+#endif
+
 namespace lp {
 
 constexpr int OUT_OF_RANGE_NAN = 0;

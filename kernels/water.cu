@@ -4,12 +4,8 @@
 // (shared with the host builds used in tests).
 #include "water.cuh"
 
-#define LP_GRID_STRIDE(i, n)                                                          \
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (long long)blockDim.x * gridDim.x)
-
 // Index thresholds: `codes` is read only when has_mask; `threshold` holds one value per slice (date).
-__global__ void water_threshold_kernel(const float* __restrict__ index, const unsigned char* __restrict__ codes,
+LP_KERNEL void water_threshold_kernel(const float* __restrict__ index, const unsigned char* __restrict__ codes,
                                        int has_mask, const float* __restrict__ threshold,
                                        long long pixels_per_slice, long long n, unsigned char* __restrict__ out) {
     LP_GRID_STRIDE(i, n) {
@@ -22,7 +18,7 @@ __global__ void water_threshold_kernel(const float* __restrict__ index, const un
 // and an optional classification band q (read only when has_class) turned into flag bits by `lut`.
 // sc/of: (6, ns) scale to reflectance x 10000 and offset in DN per band and slice; va: (6, 3).
 template <typename T, typename Q>
-__global__ void wofs_kernel(const T* __restrict__ b1, const T* __restrict__ b2, const T* __restrict__ b3,
+LP_KERNEL void wofs_kernel(const T* __restrict__ b1, const T* __restrict__ b2, const T* __restrict__ b3,
                             const T* __restrict__ b4, const T* __restrict__ b5, const T* __restrict__ b7,
                             const Q* __restrict__ q, int has_class, const unsigned char* __restrict__ lut,
                             long long nlut,
@@ -44,7 +40,7 @@ __global__ void wofs_kernel(const T* __restrict__ b1, const T* __restrict__ b2, 
 }
 
 #define LP_WOFS_INSTANTIATE(T, Q)                                                                          \
-    template __global__ void wofs_kernel<T, Q>(const T*, const T*, const T*, const T*, const T*, const T*, \
+    template LP_KERNEL void wofs_kernel<T, Q>(const T*, const T*, const T*, const T*, const T*, const T*, \
                                                const Q*, int, const unsigned char*, long long, const float*, \
                                                const float*, const double*, long long, long long, long long, \
                                                unsigned char*, unsigned char*);
@@ -59,7 +55,7 @@ LP_WOFS_INSTANTIATE(float, unsigned short)
 LP_WOFS_INSTANTIATE(float, float)
 
 // Summaries over time: cls is (time, pixels).
-__global__ void water_summary_kernel(const unsigned char* __restrict__ cls, int ntime, long long npix,
+LP_KERNEL void water_summary_kernel(const unsigned char* __restrict__ cls, int ntime, long long npix,
                                      unsigned char wet, unsigned char dry, int min_clear, float seasonal,
                                      float permanent, unsigned short* __restrict__ wet_count,
                                      unsigned short* __restrict__ clear_count, float* __restrict__ frequency,
@@ -76,7 +72,7 @@ __global__ void water_summary_kernel(const unsigned char* __restrict__ cls, int 
 }
 
 // Change between two periods (pixel-wise).
-__global__ void water_change_kernel(const float* __restrict__ fa, const unsigned short* __restrict__ ca,
+LP_KERNEL void water_change_kernel(const float* __restrict__ fa, const unsigned short* __restrict__ ca,
                                     const float* __restrict__ fb, const unsigned short* __restrict__ cb, long long n,
                                     int min_clear, float threshold, unsigned char* __restrict__ out) {
     LP_GRID_STRIDE(i, n) { out[i] = lp::water_change_class(fa[i], ca[i], fb[i], cb[i], min_clear, threshold); }

@@ -1,4 +1,4 @@
-"""The change-detection GPU maths (kernels/change.cuh) built for the host with g++ and nvcc, run
+"""The change-detection GPU kernels (kernels/change.cu, their own bodies: LP_HOST_ENTRY) built for the host with g++ and nvcc, run
 on edge cases and random data with gaps, against the Numba CPU kernels.
 
 Bit-identical for everything computed with IEEE basic operations (differences, classes, CVA

@@ -1,4 +1,4 @@
-"""The water GPU maths (kernels/water.cuh) built for the host with g++ and nvcc, run on edge cases
+"""The water GPU kernels (kernels/water.cu, their own bodies: LP_HOST_ENTRY) built for the host with g++ and nvcc, run on edge cases
 and random data, against the Numba CPU kernels: every class product and the frequencies are
 bit-identical (IEEE float32 operations only, no fused multiply-add)."""
 
