@@ -25,16 +25,14 @@ from ..errors import GridMismatchError, InputError
 from .device import Device, cupy_module, resolve_device
 from .faults import run_gpu_block
 from .registry import get_kernel, is_splittable
-from .transfers import to_device_array, to_host_array
+from .transfers import is_cupy_array, to_device_array, to_host_array
 
 XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
 
 
 def is_device_array(x: Any) -> bool:
     """True for a CuPy array, or a Dask array whose chunks are CuPy arrays."""
-    if isinstance(x, dsa.Array):
-        x = x._meta
-    return type(x).__module__.split(".")[0] == "cupy"
+    return is_cupy_array(x._meta if isinstance(x, dsa.Array) else x)
 
 
 def array_module(x: Any) -> Any:

@@ -1,7 +1,8 @@
 """Global reductions for products that must not depend on chunking (Otsu thresholds).
 
 Histograms are sums of integer counts per block, so the result is the same whatever the chunks;
-they run on the data's device (CuPy blocks are counted on the GPU) and come back to the host.
+they run on the data's device (CuPy blocks are counted on the GPU) and come back to the host
+through :func:`landpulse.backend.transfers.to_host_array` (counted, like every copy landpulse asks for).
 """
 
 from __future__ import annotations
@@ -13,14 +14,7 @@ import numpy as np
 import xarray as xr
 
 from .dispatch import array_module, block_device
-
-
-def finite_max(da: xr.DataArray) -> float:
-    """Largest finite value of ``da`` (NaN when there is none)."""
-    v = da.where(np.isfinite(da)).max(skipna=True)
-    out = v.data.compute() if isinstance(v.data, dsa.Array) else v.data
-    out = out.get() if hasattr(out, "get") else out
-    return float(out)
+from .transfers import to_host_array
 
 
 def finite_range(da: xr.DataArray) -> tuple[float, float]:
@@ -31,7 +25,7 @@ def finite_range(da: xr.DataArray) -> tuple[float, float]:
     lo, hi = v.min(skipna=True).data, v.max(skipna=True).data
     if isinstance(lo, dsa.Array):
         lo, hi = dask.compute(lo, hi)
-    lo, hi = (x.get() if hasattr(x, "get") else x for x in (lo, hi))
+    lo, hi = (to_host_array(x) for x in (lo, hi))
     return float(lo), float(hi)
 
 
@@ -52,8 +46,7 @@ def histogram(da: xr.DataArray, bins: int, value_range: tuple[float, float]) -> 
         xp = array_module(data)
         flat = data.reshape(-1)
         counts, _ = xp.histogram(flat[xp.isfinite(flat)], bins=bins, range=(lo, hi))
-    counts = counts.get() if hasattr(counts, "get") else counts
-    return np.asarray(counts, dtype=np.int64)
+    return to_host_array(counts).astype(np.int64, copy=False)
 
 
 def _slice_counts(block: Any, lo: float, hi: float, bins: int) -> Any:
@@ -100,8 +93,7 @@ def histograms(da: xr.DataArray, dim: str | None, bins: int, value_range: tuple[
         counts = per_block.sum(axis=(1, 2)).compute()
     else:
         counts = _slice_counts(data, lo, hi, bins).sum(axis=(1, 2))
-    counts = counts.get() if hasattr(counts, "get") else counts
-    return np.asarray(counts, dtype=np.int64)
+    return to_host_array(counts).astype(np.int64, copy=False)
 
 
 def otsu_from_counts(counts: np.ndarray, value_range: tuple[float, float]) -> float:

@@ -62,7 +62,7 @@ def _write_block(block: Any, target: Any, packing: Packing | None, stride: int,
                  block_info: dict[Any, Any] | None = None) -> np.ndarray:
     loc = block_info[0]["array-location"]  # type: ignore[index]
     region = tuple(slice(a, b) for a, b in loc)
-    block = np.asarray(block.get() if hasattr(block, "get") else block)
+    block = np.asarray(block)  # write_blocks moved the product to the host first (counted there)
     if packing is not None and packing.dtype == "int16":
         stored, stats = pack_int16(block, packing.scale, packing.nodata)
     elif block.dtype.kind == "f":

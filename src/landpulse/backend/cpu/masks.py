@@ -13,6 +13,8 @@ twin (``kernels/masks.cu``) gathers over the disc directly: two algorithms, one 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
@@ -75,6 +77,16 @@ def _buffer_serial(q, lut, blut, spans, out):  # type: ignore[no-untyped-def]
                 out[t, y, x] = _code(q[t], lut, n, p, spans, y, x)
 
 
+def mask_tables(lut: Any, buffer_lut: Any, spans: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The host tables of the mask kernels (both devices), checked: ``(lut, buffer_lut, spans)``
+    as contiguous uint8, uint8, int32 (the kernels index ``buffer_lut`` with ``lut``'s length)."""
+    lut = np.ascontiguousarray(lut, np.uint8)
+    buffer_lut = np.ascontiguousarray(buffer_lut, np.uint8)
+    if lut.ndim != 1 or lut.shape != buffer_lut.shape:
+        raise ValueError(f"lut and buffer_lut must be 1-d of one length; got {lut.shape} and {buffer_lut.shape}")
+    return lut, buffer_lut, np.ascontiguousarray(spans, np.int32)
+
+
 @register("mask_buffer", "cpu")
 def mask_buffer(q: np.ndarray, *, lut: np.ndarray, buffer_lut: np.ndarray, spans: np.ndarray) -> np.ndarray:
     """Mask codes of a classification block ``(..., y, x)``, with a buffer around source classes.
@@ -96,11 +108,7 @@ def mask_buffer(q: np.ndarray, *, lut: np.ndarray, buffer_lut: np.ndarray, spans
     numpy.ndarray of uint8
         Same shape as ``q``.
     """
-    lut = np.ascontiguousarray(lut, np.uint8)
-    buffer_lut = np.ascontiguousarray(buffer_lut, np.uint8)
-    if lut.shape != buffer_lut.shape:
-        raise ValueError("lut and buffer_lut differ in length")
-    spans = np.ascontiguousarray(spans, np.int32)
+    lut, buffer_lut, spans = mask_tables(lut, buffer_lut, spans)
     q3, _ = as_stack(np.ascontiguousarray(q))
     out = np.empty(q3.shape, np.uint8)
     if q3.size:

@@ -65,6 +65,16 @@ def _threshold_parallel(index, codes, has_mask, thr, out):  # type: ignore[no-un
         _threshold_rows(index, codes, has_mask, thr, out, k, k + 1)
 
 
+def threshold_inputs(index: Any, rest: tuple[Any, ...], has_mask: bool) -> tuple[Any | None, Any]:
+    """``(codes or None, threshold)`` from the positional inputs, checked (both devices)."""
+    if len(rest) != (2 if has_mask else 1):
+        raise ValueError(f"water_threshold expects {'codes and ' if has_mask else ''}a threshold; got {len(rest)} inputs")
+    codes = rest[0] if has_mask else None
+    if codes is not None and codes.shape != index.shape:
+        raise ValueError(f"index and mask blocks differ in shape: {index.shape} vs {codes.shape}")
+    return codes, rest[-1]
+
+
 @register("water_threshold", "cpu", splittable=True)
 def water_threshold(index: np.ndarray, *rest: Any, has_mask: bool = False) -> np.ndarray:
     """Water classes of index values: ``(index, [codes], threshold)`` -> uint8 ``(..., y, x)``.
@@ -83,15 +93,10 @@ def water_threshold(index: np.ndarray, *rest: Any, has_mask: bool = False) -> np
     numpy.ndarray
         uint8: 0 not water, 1 water (value >= threshold), 2 cloud or shadow, 255 nodata.
     """
-    if len(rest) != (2 if has_mask else 1):
-        raise ValueError(f"water_threshold expects {'codes and ' if has_mask else ''}a threshold; got {len(rest)} inputs")
-    threshold = rest[-1]
+    codes, threshold = threshold_inputs(index, rest, has_mask)
     idx3, lead = as_stack(np.ascontiguousarray(index, dtype=np.float32))
     thr = per_slice(threshold, lead, np.float32)
-    if has_mask:
-        codes = rest[0]
-        if codes.shape != index.shape:
-            raise ValueError(f"index and mask blocks differ in shape: {index.shape} vs {codes.shape}")
+    if codes is not None:
         codes3 = as_stack(np.ascontiguousarray(codes, dtype=np.uint8))[0]
     else:
         codes3 = np.zeros((1, 1, 1), np.uint8)
@@ -127,13 +132,20 @@ def _wofs_parallel(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flag
         _wofs_rows(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water, k, k + 1)
 
 
-def wofs_inputs(arrays: tuple[Any, ...], has_class: bool) -> tuple[list[Any], Any, list[Any], list[Any]]:
-    """``(six bands, class block or None, six scales, six offsets)`` from the positional inputs."""
+def wofs_inputs(arrays: tuple[Any, ...], has_class: bool,
+                lut: np.ndarray | None) -> tuple[list[Any], Any, list[Any], list[Any]]:
+    """``(six bands, class block or None, six scales, six offsets)`` from the positional inputs,
+    checked (same shapes; a table when there is a classification band) for both devices."""
     n_img = 6 + (1 if has_class else 0)
     if len(arrays) != n_img + 12:
         raise ValueError(f"wofs expects {n_img} images and 12 radiometry inputs; got {len(arrays)}")
     bands = list(arrays[:6])
     q = arrays[6] if has_class else None
+    shape = bands[0].shape
+    if any(b.shape != shape for b in bands) or (q is not None and q.shape != shape):
+        raise ValueError(f"wofs blocks differ in shape: {[b.shape for b in bands]}")
+    if has_class and lut is None:
+        raise ValueError("wofs reads a classification band but no lookup table was given")
     params = arrays[n_img:]
     return bands, q, list(params[:6]), list(params[6:])
 
@@ -173,16 +185,12 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
     (numpy.ndarray, numpy.ndarray)
         uint8 WOfS flags and uint8 water classes (0 dry, 1 wet, 2 cloud or shadow, 255 nodata).
     """
-    bands, q, scales, offsets = wofs_inputs(arrays, has_class)
+    bands, q, scales, offsets = wofs_inputs(arrays, has_class, lut)
     shape = bands[0].shape
-    if any(b.shape != shape for b in bands) or (q is not None and q.shape != shape):
-        raise ValueError(f"wofs blocks differ in shape: {[b.shape for b in bands]}")
     stacks = [as_stack(np.ascontiguousarray(b))[0] for b in bands]
     lead = as_stack(bands[0])[1]
     sc, of, va = wofs_host_arrays(scales, offsets, valid, lead, [b.dtype for b in stacks])
     if has_class:
-        if lut is None:
-            raise ValueError("wofs reads a classification band but no lookup table was given")
         q3 = as_stack(np.ascontiguousarray(q))[0]
         lut_a = np.ascontiguousarray(lut, dtype=np.uint8)
     else:

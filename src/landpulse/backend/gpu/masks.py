@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..blocks import as_stack
+from ..cpu.masks import mask_tables
 from ..device import cupy_module
 from ..registry import register
 from .cuda import MASK_TYPE_NAMES, get_function, launch_config
@@ -16,6 +17,7 @@ from .cuda import MASK_TYPE_NAMES, get_function, launch_config
 def mask_buffer(q: Any, *, lut: np.ndarray, buffer_lut: np.ndarray, spans: np.ndarray) -> Any:
     """Mask codes of a classification CuPy block ``(..., y, x)`` (see the CPU twin)."""
     cp = cupy_module()
+    lut, buffer_lut, spans = mask_tables(lut, buffer_lut, spans)
     q = cp.ascontiguousarray(q)
     if q.dtype.name not in MASK_TYPE_NAMES:
         q = q.astype(cp.float32)
@@ -23,9 +25,7 @@ def mask_buffer(q: Any, *, lut: np.ndarray, buffer_lut: np.ndarray, spans: np.nd
     out = cp.empty(q3.shape, cp.uint8)
     n = out.size
     if n:
-        lut_d = cp.asarray(np.ascontiguousarray(lut, np.uint8))
-        blut_d = cp.asarray(np.ascontiguousarray(buffer_lut, np.uint8))
-        spans_d = cp.asarray(np.ascontiguousarray(spans, np.int32))
+        lut_d, blut_d, spans_d = cp.asarray(lut), cp.asarray(buffer_lut), cp.asarray(spans)
         kernel = get_function("masks", f"mask_buffer_kernel<{MASK_TYPE_NAMES[q3.dtype.name]}>")
         grid, block = launch_config(n)
         kernel(grid, block, (q3, lut_d, blut_d, np.int64(lut_d.shape[0]), spans_d, np.int32(spans_d.shape[0] - 1),

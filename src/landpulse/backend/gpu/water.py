@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..blocks import as_stack, core_to_front, per_slice
-from ..cpu.water import wofs_host_arrays
+from ..cpu.water import threshold_inputs, wofs_host_arrays, wofs_inputs
 from ..device import cupy_module
 from ..registry import register
 from .cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
@@ -22,11 +22,10 @@ from .cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
 def water_threshold(index: Any, *rest: Any, has_mask: bool = False) -> Any:
     """See the CPU twin."""
     cp = cupy_module()
-    if len(rest) != (2 if has_mask else 1):
-        raise ValueError(f"water_threshold expects {'codes and ' if has_mask else ''}a threshold; got {len(rest)} inputs")
+    codes, threshold = threshold_inputs(index, rest, has_mask)
     idx3, lead = as_stack(cp.ascontiguousarray(index, dtype=cp.float32))
-    thr = cp.asarray(per_slice(rest[-1], lead, np.float32))
-    codes3 = as_stack(cp.ascontiguousarray(rest[0], dtype=cp.uint8))[0] if has_mask else cp.zeros(1, cp.uint8)
+    thr = cp.asarray(per_slice(threshold, lead, np.float32))
+    codes3 = as_stack(cp.ascontiguousarray(codes, dtype=cp.uint8))[0] if codes is not None else cp.zeros(1, cp.uint8)
     out = cp.empty(idx3.shape, cp.uint8)
     n = out.size
     if n:
@@ -41,12 +40,7 @@ def water_threshold(index: Any, *rest: Any, has_mask: bool = False) -> Any:
 def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: bool = False) -> tuple[Any, Any]:
     """See the CPU twin. Bands of mixed or other dtypes are cast to float32 (exact for 16-bit DNs)."""
     cp = cupy_module()
-    n_img = 6 + (1 if has_class else 0)
-    if len(arrays) != n_img + 12:
-        raise ValueError(f"wofs expects {n_img} images and 12 radiometry inputs; got {len(arrays)}")
-    bands = list(arrays[:6])
-    q = arrays[6] if has_class else None
-    scales, offsets = list(arrays[n_img:n_img + 6]), list(arrays[n_img + 6:])
+    bands, q, scales, offsets = wofs_inputs(arrays, has_class, lut)
     shape = bands[0].shape
     dtypes = {b.dtype.name for b in bands}
     common = dtypes.pop() if len(dtypes) == 1 else "float32"
@@ -57,8 +51,6 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
     ns = stacks[0].shape[0]
     sc, of, va = wofs_host_arrays(scales, offsets, valid, lead, [st.dtype for st in stacks])
     if has_class:
-        if lut is None:
-            raise ValueError("wofs reads a classification band but no lookup table was given")
         qtype = q.dtype.name if q.dtype.name in MASK_TYPE_NAMES else "float32"
         q3 = as_stack(cp.ascontiguousarray(q, dtype=qtype))[0]
         lut_d = cp.asarray(np.ascontiguousarray(lut, np.uint8))
