@@ -111,3 +111,19 @@ def test_console_script_and_help(tmp_path: Path) -> None:
     assert result.returncode == 0 and "ingest" in result.stdout and "run" in result.stdout and "info" in result.stdout
     result = subprocess.run([str(exe), "info", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("landpulse: error:")
+
+
+def test_store_run_items_record_what_was_stored(tmp_path: Path, sample_store: Path) -> None:
+    """``landpulse run <store>``: the STAC item's raster:bands describe the stored encoding (AWEI
+    overflows int16 x 1e-4 and is stored as float32), and the statistics come from the write."""
+    from landpulse.pipeline import run_products
+
+    results = run_products(sample_store, tmp_path / "out", products=["mndwi", "aweinsh"], quicklooks=False)
+    for res, dtype in zip(results, ["int16", "float32"], strict=True):
+        band = json.loads(res.item.read_text())["assets"]["data"]["raster:bands"][0]
+        stored = landpulse.open_product(res.store)[res.name]
+        assert band["data_type"] == dtype == str(stored.encoding["dtype"])
+        assert ("scale" in band) == (dtype == "int16")
+        values = stored.values
+        assert res.stats["valid_fraction"] == pytest.approx(np.isfinite(values).mean())
+        assert res.stats["max"] == pytest.approx(float(np.nanmax(values)), abs=1e-4)

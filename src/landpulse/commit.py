@@ -307,7 +307,7 @@ def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitRes
 def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult,
                           inner: dict[str, Any]) -> list[str]:
     from .backend import device_info, resolve_device, set_options, to_device  # noqa: PLC0415
-    from .io.products import write_product_blocks  # noqa: PLC0415
+    from .io.products import item_encoding, write_product_blocks  # noqa: PLC0415
     from .pipeline import PRODUCTS  # noqa: PLC0415
     from .viz import thumbnail_png  # noqa: PLC0415
 
@@ -365,10 +365,7 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     timings["checksums"] = round(time.perf_counter() - t, 4)
     result.bytes = sum(int(v["size"]) for v in manifest.values())
     # what was actually stored (an index whose range overflows int16 x 1e-4 is kept as float32)
-    p = written.packing
-    encoding = ({"dtype": "int16", "scale": p.scale, "offset": 0.0, "nodata": p.nodata} if p is not None
-                else {"dtype": written.dtype})
-    item = unit_item(unit, settings, product, device=device, encoding=encoding,
+    item = unit_item(unit, settings, product, device=device, encoding=item_encoding(written),
                      manifest=manifest, stats=written.stats, thumbnail=thumb is not None, cog=cog is not None)
     from .io.stac import write_item  # noqa: PLC0415
 

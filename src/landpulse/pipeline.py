@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from typing import Any
 import dask
 import xarray as xr
 
-from .backend import device_info, resolve_device, to_device, to_host
+from .backend import device_info, resolve_device, to_device
 from .catalogue import catalogue as _catalogue
 from .errors import InputError
 from .indices import index_product, ndvi
-from .io.products import INDEX_SCALE, INT16_NODATA, Encoding, open_product, write_product
+from .io.products import Encoding, item_encoding, open_product, write_product_blocks
 from .io.stac import product_item, write_item
-from .io.store import PathLike, open_store, validate_name
+from .io.store import PathLike, atomic_directory, open_store, validate_name
+from .progress import progress_bar
 from .radiometry import declare_radiometry
 from .viz import quicklook
 from .water import water_product
@@ -65,12 +67,12 @@ def product_paths(out_dir: Path, name: str) -> tuple[Path, Path, Path]:
     return base / f"{name}.zarr", base / f"{name}.png", base / f"{name}.json"
 
 
-def _stats(da: xr.DataArray) -> dict[str, float]:
-    """Valid fraction, min, mean and max of a (lazy) product in one pass over its chunks."""
-    valid, lo, mean, hi = dask.compute(da.notnull().mean(), da.min(), da.mean(), da.max())
-    if float(valid) == 0.0:
+def _stats(written: Mapping[str, Any], size: int) -> dict[str, float]:
+    """Valid fraction, min, mean and max of a product, from the statistics taken as it was written."""
+    if not written.get("valid_pixels"):
         return {"valid_fraction": 0.0}
-    return {"valid_fraction": float(valid), "min": float(lo), "mean": float(mean), "max": float(hi)}
+    return {"valid_fraction": written["valid_pixels"] / max(1, size),
+            **{k: float(written[k]) for k in ("min", "mean", "max")}}
 
 
 def write_run_report(results: Sequence[ProductResult], out_dir: PathLike, *, store: str) -> Path:
@@ -158,12 +160,15 @@ def run_products(
         t0 = time.perf_counter()
         fn, style = PRODUCTS[name]
         product = fn(ds, bands=bands) if bands else fn(ds)
-        write_product(to_host(product), zarr_path, encoding=encoding, overwrite=True, progress=progress)
-        stored = open_product(zarr_path)[name]
-        stats = _stats(stored)
+        item_path.unlink(missing_ok=True)  # the old item must not describe the new store, even briefly
+        # one pass: compute, pack, write every chunk and take the statistics (write_blocks moves a
+        # GPU product to the host chunk by chunk); the store is renamed into place whole
+        with atomic_directory(zarr_path, overwrite=True) as tmp, progress_bar() if progress else nullcontext():
+            written = write_product_blocks(product, tmp, encoding=encoding)
+        stored = open_product(zarr_path)[str(product.name)]
+        stats = _stats(written.stats, product.size)
         png = quicklook(stored, png_path, style=style, title=f"{name.upper()}: {', '.join(input_ids[:3]) or out.name}") if quicklooks else None
-        enc = ({"dtype": "int16", "scale": INDEX_SCALE, "offset": 0.0, "nodata": INT16_NODATA}
-               if encoding == "int16" and product.dtype.kind == "f" else {"dtype": str(product.dtype)})
+        enc = item_encoding(written)  # what was stored: an index overflowing int16 x 1e-4 stays float32
         item = product_item(
             stored.assign_attrs(product.attrs), item_id=f"{out.name}-{name}",
             data_href=f"./{zarr_path.name}", quicklook_href=f"./{png_path.name}" if png else None,

@@ -192,6 +192,15 @@ def write_product_blocks(
     return written
 
 
+def item_encoding(written: BlocksWritten) -> dict[str, object]:
+    """The encoding a product's STAC item records: what :func:`write_product_blocks` stored
+    (``int16`` with scale and nodata, or the stored dtype), not what was asked for."""
+    p = written.packing
+    if p is not None:
+        return {"dtype": "int16", "scale": p.scale, "offset": 0.0, "nodata": p.nodata}
+    return {"dtype": written.dtype}
+
+
 def open_product(path: PathLike) -> xr.Dataset:
     """Open a product store with CF decoding (int16 -> float32 values, nodata -> NaN).
 
