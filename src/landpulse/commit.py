@@ -351,7 +351,7 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     check_complete(zarr_path, [str(v) for v in product.to_dataset().variables])
     thumb = None
     if settings.quicklooks:
-        thumb = thumbnail_png(written.thumbnail, tmp / THUMBNAIL_NAME, style=style)
+        thumb = thumbnail_png(written.thumbnail, tmp / THUMBNAIL_NAME, style=style, attrs=product.attrs)
     timings["quicklook"] = round(time.perf_counter() - t, 4)
     cog = None
     if settings.cog:

@@ -7,6 +7,7 @@ with several dates becomes a grid of small multiples, one panel per date.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +91,13 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list
     """Draw a class product (uint8 with CF ``flag_values``/``flag_meanings``, nodata grey) with a
     legend of its classes, one panel per date for a ``(time, y, x)`` product; returns a matplotlib
     Figure. ``cmap`` is a colour map name, or one colour per class."""
-    import matplotlib  # noqa: PLC0415
     from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.patches import Patch  # noqa: PLC0415
 
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = str(da.attrs["flag_meanings"]).split()
-    if isinstance(cmap, str):
-        base = matplotlib.colormaps[cmap]
-        colours = [base(i / max(1, len(values) - 1)) for i in range(len(values))]
-    else:
-        colours = list(cmap)[: len(values)]
+    colours = _colour_list(cmap, len(values))
     tdim = _time_dim(da)
     frames = [da.isel({tdim: i}) for i in range(min(da.sizes[tdim], MAX_PANELS))] if tdim else [da]
     n = len(frames)
@@ -143,9 +139,26 @@ WATER_SUMMARY_COLOURS = ["#e6d8ad", "#8fc1e3", "#08306b"]
 WATER_CHANGE_COLOURS = ["#e6d8ad", "#1f5fbf", "#d7301f", "#fdae61"]
 
 
-def class_colours(da: xr.DataArray) -> str | list[str]:
-    """Product-standard colours for a class product, by its ``flag_meanings``."""
-    meanings = str(da.attrs.get("flag_meanings", "")).split()
+def _colour_list(cmap: str | list[str], n: int) -> list[Any]:
+    """``n`` colours: sampled evenly from a colour map name, or the first ``n`` of a list."""
+    import matplotlib  # noqa: PLC0415
+
+    if isinstance(cmap, str):
+        base = matplotlib.colormaps[cmap]
+        return [base(i / max(1, n - 1)) for i in range(n)]
+    return list(cmap)[:n]
+
+
+def is_class_product(attrs: Mapping[str, Any]) -> bool:
+    """True for a class product (CF ``flag_values`` and ``flag_meanings``)."""
+    return "flag_values" in attrs and "flag_meanings" in attrs
+
+
+def class_colours(da: xr.DataArray | Mapping[str, Any]) -> str | list[str]:
+    """Product-standard colours for a class product (a DataArray or its attributes), by its
+    ``flag_meanings``."""
+    attrs = da.attrs if isinstance(da, xr.DataArray) else da
+    meanings = str(attrs.get("flag_meanings", "")).split()
     if meanings[:2] == ["not_water", "water"]:
         return WATER_COLOURS
     if meanings == ["never", "seasonal", "permanent"]:
@@ -158,7 +171,7 @@ def class_colours(da: xr.DataArray) -> str | list[str]:
 def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:
     """Write a PNG quick-look of ``da`` and return its path: :func:`plot_classes` for class
     products (CF ``flag_values``/``flag_meanings``), else :func:`plot_product` in ``style``."""
-    if "flag_values" in da.attrs and "flag_meanings" in da.attrs:
+    if is_class_product(da.attrs):
         fig = plot_classes(da, title=title, cmap=class_colours(da))
     else:
         fig = plot_product(da, style=style, title=title)
@@ -176,8 +189,10 @@ def _data_style(values: np.ndarray) -> dict[str, Any]:
     return {"cmap": "viridis", "vmin": float(lo), "vmax": float(hi if hi > lo else lo + 1.0)}
 
 
-def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index") -> Path:
-    """Write a plain PNG of a 2-D array in the style's colour map (nodata transparent).
+def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index",
+                  attrs: Mapping[str, Any] | None = None) -> Path:
+    """Write a plain PNG of a 2-D array in the style's colour map (nodata transparent); a class
+    product (``attrs`` with CF ``flag_values``/``flag_meanings``) in its class colours.
 
     The STAC ``thumbnail`` of a production unit: no axes, no text, one pixel per value (give it a
     thinned array, see :func:`landpulse.backend.storage.write_blocks`). Deterministic bytes for
@@ -189,16 +204,27 @@ def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index")
         ``(y, x)`` float values, NaN for nodata.
     path : str or path
     style : str
-        Key of :data:`STYLES` (other names: viridis over the data's 2-98 % range).
+        Key of :data:`STYLES` (other names: viridis over the data's 2-98 % range); not used for
+        class products.
+    attrs : mapping, optional
+        The product's attributes: class products get one colour per class (:func:`class_colours`),
+        values that are no class (nodata) transparent.
     """
     import matplotlib  # noqa: PLC0415
+    from matplotlib.colors import to_rgba  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415  (matplotlib's own dependency)
 
-    st = STYLES.get(style) or _data_style(values)
-    cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad=(0, 0, 0, 0))
-    span = float(st["vmax"]) - float(st["vmin"])
-    norm = (np.asarray(values, dtype=np.float32) - np.float32(st["vmin"])) / np.float32(span)
-    rgba = cmap(np.ma.masked_invalid(norm), bytes=True)
+    if attrs is not None and is_class_product(attrs):
+        flags = [int(v) for v in np.atleast_1d(attrs["flag_values"])]
+        rgba = np.zeros((*np.shape(values), 4), np.uint8)  # transparent where no class
+        for flag, colour in zip(flags, _colour_list(class_colours(attrs), len(flags)), strict=False):
+            rgba[np.asarray(values) == flag] = np.round(np.asarray(to_rgba(colour)) * 255).astype(np.uint8)
+    else:
+        st = STYLES.get(style) or _data_style(values)
+        cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad=(0, 0, 0, 0))
+        span = float(st["vmax"]) - float(st["vmin"])
+        norm = (np.asarray(values, dtype=np.float32) - np.float32(st["vmin"])) / np.float32(span)
+        rgba = cmap(np.ma.masked_invalid(norm), bytes=True)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgba).save(path, format="PNG", compress_level=1)

@@ -32,7 +32,8 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
     path : path
         The ``.tif`` to write.
     style : str
-        Quick-look style of the product (chooses the overview resampling).
+        Quick-look style of the product (chooses the overview resampling of continuous values;
+        class products, with CF ``flag_values``, are always resampled to the nearest class).
     blocksize : int
         Internal tile size.
 
@@ -42,6 +43,7 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
     """
     ds = xr.open_zarr(product_store, consolidated=False, mask_and_scale=False, decode_coords="all", chunks={})
     da = ds[name]
+    resampling = "nearest" if "flag_values" in da.attrs else OVERVIEW_RESAMPLING.get(style, "nearest")
     tdim = next((d for d in da.dims if d not in (da.dims[-2], da.dims[-1])), None)
     if tdim is not None:
         da = da.isel({tdim: 0}, drop=True)
@@ -62,6 +64,6 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
         da = da.rio.write_nodata(float("nan"), encoded=False)
     path = Path(path)
     da.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor=2 if da.dtype.kind in "iu" else 3,
-                     blocksize=blocksize, overview_resampling=OVERVIEW_RESAMPLING.get(style, "nearest"),
+                     blocksize=blocksize, overview_resampling=resampling,
                      BIGTIFF="IF_SAFER", tags={})
     return path
