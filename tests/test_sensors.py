@@ -350,19 +350,56 @@ def test_catalogue_covers_sensor_bands() -> None:
         assert sym.common_name in provided
 
 
+def landsat_pair_sources(items: list[Path], bands: tuple[str, ...]) -> tuple[list[str], dict[str, np.ndarray],
+                                                                          dict[str, list[tuple[float, float, int]]]]:
+    """What the bundled Landsat pair's sources say, read without landpulse: the item ids, each
+    band's GeoTIFF DNs stacked by date, and each band's ``raster:bands`` (scale, offset, nodata)
+    per date."""
+    import rasterio
+
+    ids: list[str] = []
+    dns: dict[str, list[np.ndarray]] = {b: [] for b in bands}
+    radiometry: dict[str, list[tuple[float, float, int]]] = {b: [] for b in bands}
+    for path in items:
+        item = json.loads(path.read_text())
+        ids.append(item["id"])
+        for b in bands:
+            asset = item["assets"][b]
+            (rb,) = asset["raster:bands"]
+            radiometry[b].append((rb["scale"], rb["offset"], rb["nodata"]))
+            with rasterio.open(path.parent / asset["href"]) as src:
+                dns[b].append(src.read(1))
+    return ids, {b: np.stack(v) for b, v in dns.items()}, radiometry
+
+
 def test_real_landsat_pair_every_index_matches_the_papers(tmp_path: Path) -> None:
     """The bundled real Landsat 7 / Landsat 8 pair (USGS, Marburg): per-band, per-date scale and
     offset (top-of-atmosphere reflectance from the MTL files), int16 DNs; every index that needs
-    no red-edge band, one pass, against the papers' formulas on DN * scale + offset."""
+    no red-edge band, one pass, against the papers' formulas on DN * scale + offset, with DN, scale
+    and offset taken from the source items and their GeoTIFFs (not from what ingest stored)."""
     from landpulse.datasets import change_scene_items
 
-    scenes = [scene_from_stac_item(p) for p in change_scene_items()]
+    bands = ("blue", "green", "red", "nir", "swir16", "swir22")
+    items = change_scene_items()
+    scenes = [scene_from_stac_item(p) for p in items]
     ds = landpulse.open_store(ingest(scenes, tmp_path / "landsat.zarr"))
+    ids, dns, radiometry = landsat_pair_sources(items, bands)
+    # Landsat 7's gains differ per band: a store giving every band one band's numbers would be wrong
+    assert len({radiometry[b][0][0] for b in bands}) == len(bands)
+    # the store holds the items' dates in their order, each band with its own scale/offset
+    assert [str(s) for s in ds["scene_id"].values] == ids
+    refl = {}
+    for b in bands:
+        scale = np.array([r[0] for r in radiometry[b]])
+        offset = np.array([r[1] for r in radiometry[b]])
+        nodata = np.array([r[2] for r in radiometry[b]])
+        np.testing.assert_array_equal(ds[f"{b}_dn_scale"].values, scale, err_msg=b)
+        np.testing.assert_array_equal(ds[f"{b}_dn_offset"].values, offset, err_msg=b)
+        np.testing.assert_array_equal(ds[b].values, dns[b], err_msg=b)
+        r = dns[b].astype(np.float64) * scale[:, None, None] + offset[:, None, None]
+        refl[b] = np.where(dns[b] == nodata[:, None, None], np.nan, r)
     names = [n for n in index_names() if "RE1" not in catalogue().get(n).bands]
     out = landpulse.indices(ds, names).compute()
-    refl = {b: ds[b].values.astype(np.float64) * ds[f"{b}_dn_scale"].values[:, None, None]
-            + ds[f"{b}_dn_offset"].values[:, None, None]
-            for b in ("blue", "green", "red", "nir", "swir16", "swir22")}
     for name in names:
         spec = catalogue().get(name)
         with np.errstate(all="ignore"):

@@ -467,3 +467,55 @@ def test_wofs_kernel_on_float_bands_and_float_scl_like_openeo_stores() -> None:
     exp = np.where(expected, 128, 0)
     exp[0, 0] = 1  # NaN classification value: nodata
     assert host(out.wofs).tolist() == exp.tolist()
+
+
+# --- agreement with a reference mask: numbers worked out by hand ------------------------------------
+
+def test_agreement_confusion_matrix_by_hand(backend: Placement) -> None:
+    """Sixteen pixels, each listed with what it counts as. The map's 2 (cloud) and 255 (nodata),
+    and pixels the reference marks unusable (valid False), are left out; the rest give
+    tp 3, fn 1, fp 2, tn 3 (n 9): overall accuracy 6/9, recall 3/4, precision 3/5 and, with
+    chance agreement pe = (4 * 5 + 5 * 4) / 81 = 40/81, kappa (6/9 - 40/81) / (1 - 40/81) = 14/41."""
+    pixels = [  # (map code, reference water, reference valid): counts as
+        (1, True, True),     # tp
+        (1, True, True),     # tp
+        (1, True, True),     # tp
+        (1, False, True),    # fp
+        (0, True, True),     # fn
+        (0, False, True),    # tn
+        (0, False, True),    # tn
+        (0, False, True),    # tn
+        (2, True, True),     # cloud in the map: out
+        (255, True, True),   # nodata in the map: out
+        (1, True, False),    # reference unusable: out (would be tp)
+        (0, True, False),    # reference unusable: out (would be fn)
+        (2, False, True),    # cloud: out
+        (255, False, True),  # nodata: out
+        (0, False, False),   # reference unusable: out (would be tn)
+        (1, False, True),    # fp
+    ]
+    codes, ref, valid = (np.array([p[i] for p in pixels]).reshape(4, 4) for i in range(3))
+    dims = ("y", "x")
+    water_map = xr.DataArray(codes.astype(np.uint8), dims=dims)
+    reference = xr.DataArray(ref.astype(bool), dims=dims)
+    usable = xr.DataArray(valid.astype(bool), dims=dims)
+
+    got = water.agreement(backend(water_map), backend(reference), backend(usable))
+    assert got["matrix"] == [[3, 2], [1, 3]] and got["n"] == 9  # [[tn, fp], [fn, tp]]
+    assert got["overall_accuracy"] == pytest.approx(6 / 9)
+    assert got["water_recall"] == pytest.approx(3 / 4)
+    assert got["water_precision"] == pytest.approx(3 / 5)
+    assert got["kappa"] == pytest.approx(14 / 41)
+
+    # without a validity mask the three unusable pixels count: tp 4, fn 2, fp 2, tn 4 (n 12),
+    # accuracy 8/12, recall 4/6, precision 4/6, pe = (6 * 6 + 6 * 6) / 144 = 1/2, kappa 1/3
+    got = water.agreement(backend(water_map), backend(reference))
+    assert got["matrix"] == [[4, 2], [2, 4]] and got["n"] == 12
+    assert got["overall_accuracy"] == pytest.approx(8 / 12)
+    assert got["water_recall"] == pytest.approx(4 / 6)
+    assert got["water_precision"] == pytest.approx(4 / 6)
+    assert got["kappa"] == pytest.approx(1 / 3)
+
+    # nothing usable: an empty matrix, no rates
+    assert water.agreement(backend(water_map), backend(reference), backend(usable & False)) == {
+        "matrix": [[0, 0], [0, 0]], "n": 0}
