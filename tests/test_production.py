@@ -308,6 +308,13 @@ def test_scene_folder_and_stac_catalogue_inputs(tmp_path: Path, sample_item: Pat
     stac_job = job_dict(sample_store, tmp_path / "b", inputs={"kind": "stac", "catalog": str(root / "catalog.json")})
     r2 = run_job(parse_job(stac_job), echo=quiet)
     assert r2.exit_code == 0
+    # the pixel size scene inputs are read at is a parameter: changing it recomputes the unit
+    from landpulse.plan import make_plan
+
+    assert not make_plan(parse_job(stac_job)).todo
+    coarser = {**stac_job, "inputs": {**stac_job["inputs"], "resolution": 20}}
+    todo = make_plan(parse_job(coarser)).todo
+    assert len(todo) == 1 and todo[0].replace
     def stored(out: Path) -> np.ndarray:
         return landpulse.open_product(next((out / "products").glob("ndvi/18SVG/*/ndvi.zarr")))["ndvi"].values
 

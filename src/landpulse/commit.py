@@ -254,8 +254,7 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
     t0 = time.perf_counter()
     folder = unit.folder(settings.store)
     result = _base_result(unit, settings, "written")
-    entry = Ledger(settings.store).entry(unit.product, unit.tile, unit.period)
-    if entry is not None and entry.inputs == unit.inputs and entry.params_hash == unit.params_hash:
+    if unit.is_committed(Ledger(settings.store)):
         result.status = "skipped"
         return result
     tmp = folder.with_name(f".{folder.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")

@@ -86,7 +86,13 @@ class Unit:
         return [s.id for s in self.scenes]
 
     def folder(self, store: str | Path) -> Path:
-        return Path(store) / self.product / self.tile / self.period
+        return Ledger(store).folder(self.product, self.tile, self.period)
+
+    def is_committed(self, ledger: Ledger) -> bool:
+        """True when ``ledger`` holds this unit made from the same inputs with the same parameters
+        (the one rule for "nothing to do", used by the plan and again by the unit's task)."""
+        entry = ledger.entry(self.product, self.tile, self.period)
+        return entry is not None and entry.inputs == self.inputs and entry.params_hash == self.params_hash
 
 
 @dataclass
@@ -131,10 +137,16 @@ def _utc(t: Any) -> dt.datetime:
 
 
 def params_hash(product: str, params: Mapping[str, Any], encoding: str, bands: Mapping[str, str] | None,
-                radiometry: Any = None) -> str:
-    """Digest of everything that changes a product's values (not its storage layout)."""
+                radiometry: Any = None, resolution: float | None = None) -> str:
+    """Digest of everything that changes a product's values (not its storage layout).
+
+    ``resolution`` (the pixel size scene inputs are read at) enters only when set, so digests of
+    units committed before it was part of the digest stay valid.
+    """
     doc = {"product": product, "params": dict(params), "encoding": encoding, "bands": dict(bands or {}),
            "radiometry": radiometry}
+    if resolution is not None:
+        doc["resolution"] = float(resolution)
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -340,7 +352,8 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None) -> Plan:
     bands = tuple(sorted(job.inputs.bands.items())) if job.inputs.bands else None
     for spec in job.products:
         encoding = job.encoding_of(spec)
-        digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad)
+        digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
+                             getattr(job.inputs, "resolution", None))
         newest: dict[str, str | None] = {}
         for (tile, period), scene in grouped.items():
             if not _in_dates(job, spec.name, tile, scene.datetime, ledger, newest):
@@ -348,8 +361,7 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None) -> Plan:
                 continue
             unit = Unit(spec.name, tile, period, scene.datetime, (scene,), tuple(sorted(spec.params.items())),
                         encoding, bands, digest)
-            entry = ledger.entry(unit.product, unit.tile, unit.period)
-            if entry is not None and entry.inputs == unit.inputs and entry.params_hash == digest:
+            if unit.is_committed(ledger):
                 plan.committed.append(unit)
             else:
                 plan.todo.append(replace(unit, replace=ledger.folder(unit.product, unit.tile, unit.period).exists()))
