@@ -31,3 +31,20 @@ def slow_ndvi(ds: xr.Dataset, *, delay: float = 0.2, crash_scene: str = "") -> x
 
 
 PRODUCTS["slow_ndvi"] = (slow_ndvi, "index")
+
+
+def oom_ndvi(ds: xr.Dataset) -> xr.DataArray:
+    """NDVI whose every chunk counts one GPU out-of-memory fallback, as
+    :func:`landpulse.backend.faults.run_gpu_block` does when a block ran on the CPU instead."""
+    from landpulse.backend.faults import FAULTS
+
+    out = ndvi(ds)
+
+    def fallback(block: Any) -> Any:
+        FAULTS.cpu_fallbacks += 1
+        return block
+
+    return out.copy(data=out.data.map_blocks(fallback, dtype=out.dtype)).rename("oom_ndvi")
+
+
+PRODUCTS["oom_ndvi"] = (oom_ndvi, "index")

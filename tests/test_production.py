@@ -390,3 +390,22 @@ def test_one_unit_per_worker_is_decided_after_workers_exist() -> None:
         assert _unit_resources(Client([]), kind) == {UNIT_RESOURCE: 1}
     assert _unit_resources(Client(with_resource), "address") == {UNIT_RESOURCE: 1}
     assert _unit_resources(Client([{"resources": {}}]), "address") is None
+
+
+def test_gpu_out_of_memory_recoveries_are_reported_per_unit(tmp_path: Path, sample_store: Path) -> None:
+    """Blocks a unit had to split or run on the CPU (GPU out of memory) show in its result, the
+    report's summary and the HTML page; units without any report none."""
+    from landpulse.report import render_html
+
+    store = write_series(sample_store, tmp_path / "scenes.zarr", range(1))
+    job = parse_job(job_dict(store, tmp_path, products=["oom_ndvi", "ndvi"], plugins=["tests.fault_plugins"],
+                             cluster={"kind": "threads", "n_workers": 1}))
+    result = run_job(job, echo=quiet)
+    assert result.exit_code == 0
+    by_product = {u.product: u for u in result.units}
+    chunks = len(landpulse.open_store(store)["red"].data.blocks.ravel())
+    counted = by_product["oom_ndvi"].gpu_faults
+    assert set(counted) == {"cpu_fallbacks"} and counted["cpu_fallbacks"] >= chunks  # (+ Dask's meta call)
+    assert by_product["ndvi"].gpu_faults == {}
+    assert result.report["summary"]["gpu_faults"] == counted
+    assert "GPU cpu fallbacks" in render_html(result.report)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .backend.faults import FAULTS
 from .io.manifest_store import fsync_path
 from .ledger import ITEM_NAME, OLD_MARK, TMP_MARK, Ledger, build_manifest, discard
 from .plan import ItemSource, Unit, ZarrSource
@@ -83,13 +84,12 @@ class UnitResult:
     cleaned: int = 0
     bbox: list[float] | None = None
     shape: list[int] | None = None
+    #: GPU out-of-memory events while the unit ran (blocks retried smaller or on the CPU); exact
+    #: on workers that run one unit at a time, shared between concurrent units in threads mode
+    gpu_faults: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
 
 
 def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
@@ -258,6 +258,7 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
         result.status = "skipped"
         return result
     tmp = folder.with_name(f".{folder.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+    faults_before = FAULTS.as_dict()
     try:
         for stale in folder.parent.glob(f".{folder.name}{TMP_MARK}*"):
             discard(stale)  # what an earlier, killed attempt at this unit left
@@ -284,6 +285,7 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
         result.error = str(err) or repr(err)
         result.error_type = type(err).__name__
         result.traceback = traceback.format_exc(limit=8)
+    result.gpu_faults = FAULTS.since(faults_before)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result
 

@@ -77,6 +77,8 @@ def build_report(job: Any, plan: Any, results: Sequence[Any], *, run_id: str, st
             "already_committed": len(plan.committed), "outside_dates": plan.out_of_dates,
             "input_failures": len(plan.failures), **counts,
             "bytes_written": int(sum(r.bytes for r in results if r.status in ("written", "replaced"))),
+            "gpu_faults": {k: sum(r.gpu_faults.get(k, 0) for r in results)
+                           for k in sorted({k for r in results for k in r.gpu_faults})},
         },
         "failed_scenes": failed_scenes,
         "input_failures": [dict(f.__dict__) for f in plan.failures],
@@ -145,6 +147,8 @@ def render_html(report: dict[str, Any]) -> str:
     for k in ("tiles", "scenes", "units_to_compute", "already_committed", "written", "replaced", "failed",
               "input_failures", "outside_dates", "bytes_written"):
         rows.append(f"<tr><th>{e(k.replace('_', ' '))}</th><td>{_fmt(s.get(k, 0))}</td></tr>")
+    for k, v in s.get("gpu_faults", {}).items():  # GPU out-of-memory recoveries (blocks split or run on the CPU)
+        rows.append(f"<tr><th>GPU {e(k.replace('_', ' '))}</th><td class='bad'>{_fmt(v)}</td></tr>")
     parts.append("<h2>Summary</h2><table>" + "".join(rows) + "</table>")
     c = report.get("cluster", {})
     parts.append("<h2>Timings and cluster</h2><table>"

@@ -19,7 +19,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import GpuFaultError, GpuOutOfMemoryError
@@ -46,15 +46,19 @@ class GpuFallbackWarning(UserWarning):
 
 @dataclass
 class FaultLog:
-    """Counts of GPU fault events in this process (reported by runs)."""
+    """Counts of GPU fault events in this process. A production unit reports what changed while
+    it ran (``gpu_faults`` in its result and the run report); each event is also logged and warned."""
 
     oom_retries: int = 0
     splits: int = 0
     cpu_fallbacks: int = 0
-    events: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int]:
         return {"oom_retries": self.oom_retries, "splits": self.splits, "cpu_fallbacks": self.cpu_fallbacks}
+
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        """The counts that grew since ``before`` (an earlier :meth:`as_dict`), non-zero ones only."""
+        return {k: v - before.get(k, 0) for k, v in self.as_dict().items() if v != before.get(k, 0)}
 
 
 FAULTS = FaultLog()
@@ -163,7 +167,6 @@ def run_gpu_block(
             raise GpuOutOfMemoryError(f"{op}: a block of {_shape(blocks)} does not fit on the GPU") from err
         FAULTS.cpu_fallbacks += 1
         message = f"GPU out of memory in {op} for a block of {_shape(blocks)}: computed on the CPU instead"
-        FAULTS.events.append(message)
         log.warning(message)
         warnings.warn(message, GpuFallbackWarning, stacklevel=2)
         try:
