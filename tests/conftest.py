@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -55,6 +55,20 @@ class Placement:
         return self.name
 
 
+#: What this machine promises the tests (comma-separated names in LANDPULSE_REQUIRE; .ci/run sets
+#: it): a test that needs one of them fails instead of skipping when it is missing, so a CI run
+#: cannot go green by skipping the tests it was meant to run. Names: shared_data, nvcc, g++,
+#: nvrtc, slurm.
+REQUIRED = frozenset(filter(None, os.environ.get("LANDPULSE_REQUIRE", "").split(",")))
+
+
+def skip_or_fail(resource: str, reason: str) -> NoReturn:
+    """Skip the test for the missing ``resource``, or fail it where the resource is required."""
+    if resource in REQUIRED:
+        pytest.fail(f"{reason} (required here: LANDPULSE_REQUIRE lists {resource!r})")
+    pytest.skip(reason)
+
+
 @pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
 def backend(request: pytest.FixtureRequest) -> Iterator[Placement]:
     """Every backend through one fixture: the test body places its inputs with it."""
@@ -66,7 +80,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Placement]:
 def bolzano() -> xr.Dataset:
     """The real Bolzano Sentinel-2 L2A series (12 dates), opened in place, read-only."""
     if not BOLZANO.exists():
-        pytest.skip(f"shared data not found at {BOLZANO}")
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
     ds = landpulse.open_store(BOLZANO)
     # openEO exported reflectance x 1e4 as float32 with the L2A offset already removed.
     return landpulse.declare_radiometry(ds, scale=1e-4, offset=0.0, bands=["B02", "B03", "B04", "B08"])
@@ -133,7 +147,7 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         cluster, pid_files = start_slurm(workdir)
     except SlurmUnavailable as err:
-        pytest.skip(f"Slurm cannot be started here: {err}")
+        skip_or_fail("slurm", f"Slurm cannot be started here: {err}")
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(cluster.conf)
     try:

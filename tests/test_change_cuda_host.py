@@ -19,6 +19,7 @@ from landpulse.backend import get_kernel
 from landpulse.change import bfast_design
 from landpulse.change.critvals import mosum_critical_value, rec_cusum_critical_value
 
+from .conftest import skip_or_fail
 from .cuda_tools import build_host_library, nvcc_path
 
 
@@ -26,7 +27,7 @@ from .cuda_tools import build_host_library, nvcc_path
 def lib(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     compiler = nvcc_path() if request.param == "nvcc" else shutil.which("g++")
     if compiler is None:
-        pytest.skip(f"{request.param} not found")
+        skip_or_fail(request.param, f"{request.param} not found")
     return build_host_library(compiler, tmp_path_factory.mktemp(request.param), "change_host_shim.cpp")
 
 

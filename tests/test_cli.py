@@ -14,7 +14,7 @@ import pytest
 import landpulse
 from landpulse.cli import main
 
-from .conftest import BOLZANO
+from .conftest import BOLZANO, skip_or_fail
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -96,7 +96,7 @@ def test_gpu_backend_without_gpu_names_the_extra(sample_store: Path, tmp_path: P
 @pytest.mark.shared_data
 def test_run_on_foreign_store_with_declared_radiometry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not BOLZANO.exists():
-        pytest.skip("shared data not found")
+        skip_or_fail("shared_data", "shared data not found")
     code, _, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o")
     assert code == 2 and "declare_radiometry" in err  # float bands without metadata are refused
     code, stdout, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--encoding", "float32")

@@ -22,6 +22,7 @@ from landpulse.backend import Validity, get_kernel
 from landpulse.backend.blocks import radiometry_vectors
 from landpulse.backend.gpu.cuda import CUDA_MODULES, kernel_dir, kernel_source
 
+from .conftest import skip_or_fail
 from .cuda_tools import cuda_sources, find_libnvrtc, nvcc_path, nvrtc_compile
 
 ARCHS = ["sm_80", "sm_90"]  # A100, H100/H200
@@ -36,7 +37,7 @@ def test_every_cuda_source_is_registered() -> None:
 def test_nvcc_compiles(tmp_path: Path, source: str, arch: str) -> None:
     nvcc = nvcc_path()
     if nvcc is None:
-        pytest.skip("nvcc not found")
+        skip_or_fail("nvcc", "nvcc not found")
     result = subprocess.run(
         [nvcc, "-c", f"-arch={arch}", "-fmad=false", "-std=c++17", "-Werror", "all-warnings",
          f"-I{kernel_dir()}", str(kernel_dir() / source), "-o", str(tmp_path / "k.o")],
@@ -50,7 +51,7 @@ def test_nvcc_compiles(tmp_path: Path, source: str, arch: str) -> None:
 def test_nvrtc_compiles_like_cupy(module: str, arch: str) -> None:
     lib = find_libnvrtc()
     if lib is None:
-        pytest.skip("libnvrtc not found (pip install nvidia-cuda-nvrtc)")
+        skip_or_fail("nvrtc", "libnvrtc not found (pip install nvidia-cuda-nvrtc)")
     lowered = nvrtc_compile(kernel_source(module), f"{module}.cu", list(CUDA_MODULES[module]), arch, lib)
     assert set(lowered) == set(CUDA_MODULES[module])
     assert all(name.startswith("_Z") for name in lowered.values())
@@ -84,7 +85,7 @@ def _generated(band_type: str, class_type: str) -> tuple[str, str]:
 def test_generated_catalogue_kernel_compiles_with_nvcc(tmp_path: Path, types: tuple[str, str], arch: str) -> None:
     nvcc = nvcc_path()
     if nvcc is None:
-        pytest.skip("nvcc not found")
+        skip_or_fail("nvcc", "nvcc not found")
     source, _ = _generated(*types)
     src = tmp_path / "generated.cu"
     src.write_text(source)
@@ -101,7 +102,7 @@ def test_generated_catalogue_kernel_compiles_with_nvcc(tmp_path: Path, types: tu
 def test_generated_catalogue_kernel_compiles_with_nvrtc(types: tuple[str, str], arch: str) -> None:
     lib = find_libnvrtc()
     if lib is None:
-        pytest.skip("libnvrtc not found (pip install nvidia-cuda-nvrtc)")
+        skip_or_fail("nvrtc", "libnvrtc not found (pip install nvidia-cuda-nvrtc)")
     source, name = _generated(*types)
     nvrtc_compile(source, "generated.cu", [], arch, lib)  # raises with the compiler log on failure
     assert f'extern "C" __global__ void {name}(' in source
@@ -111,7 +112,7 @@ def test_generated_catalogue_kernel_compiles_with_nvrtc(types: tuple[str, str], 
 def generated_host_lib(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[ctypes.CDLL, dict[str, str]]:
     compiler = nvcc_path() if request.param == "nvcc" else shutil.which("g++")
     if compiler is None:
-        pytest.skip(f"{request.param} not found")
+        skip_or_fail(request.param, f"{request.param} not found")
     folder = tmp_path_factory.mktemp(f"gen-{request.param}")
     names = {}
     sources = []
@@ -210,7 +211,7 @@ def test_generated_device_code_matches_numba_bit_for_bit(generated_host_lib: tup
 def masks_host_lib(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     compiler = nvcc_path() if request.param == "nvcc" else shutil.which("g++")
     if compiler is None:
-        pytest.skip(f"{request.param} not found")
+        skip_or_fail(request.param, f"{request.param} not found")
     shim = Path(__file__).parent / "native" / "masks_host_shim.cpp"
     return build_shared(compiler, shim, tmp_path_factory.mktemp(f"masks-{request.param}"))
 

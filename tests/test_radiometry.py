@@ -13,7 +13,7 @@ import landpulse
 from landpulse.io import ingest, scene_from_files, scene_from_stac_item
 from landpulse.sensors import get_sensor, parse_baseline
 
-from .conftest import EARTH_SEARCH_ITEM, WriteBand
+from .conftest import EARTH_SEARCH_ITEM, WriteBand, skip_or_fail
 
 
 @pytest.mark.parametrize("text,expected", [("05.09", (5, 9)), ("4.0", (4, 0)), ("N0509", (5, 9)), ("0400", (4, 0)), ("02.01", (2, 1))])
@@ -61,7 +61,7 @@ def test_mixed_baselines_give_identical_indices(write_band: WriteBand) -> None:
 def test_offset_from_stac_raster_bands(tmp_path: Path, write_band: WriteBand) -> None:
     # The real Earth Search item (baseline 05.09) declares scale 1e-4, offset -0.1 in raster:bands.
     if not EARTH_SEARCH_ITEM.exists():
-        pytest.skip("shared data not found")
+        skip_or_fail("shared_data", "shared data not found")
     item = json.loads(EARTH_SEARCH_ITEM.read_text())
     red, nir = _surface((10, 12))
     # Rewrite the remote hrefs to small local files on the same grid (the test needs no internet).
@@ -77,7 +77,7 @@ def test_offset_from_stac_raster_bands(tmp_path: Path, write_band: WriteBand) ->
 
 def test_remote_hrefs_are_refused_clearly() -> None:
     if not EARTH_SEARCH_ITEM.exists():
-        pytest.skip("shared data not found")
+        skip_or_fail("shared_data", "shared data not found")
     with pytest.raises(landpulse.UnreadableInputError, match="remote"):
         scene_from_stac_item(EARTH_SEARCH_ITEM, bands=["red"])
 

@@ -19,7 +19,7 @@ from landpulse.catalogue import catalogue, index_names
 from landpulse.io import ingest, scene_from_files, scene_from_stac_item
 from landpulse.sensors import get_sensor, sensors
 
-from .conftest import EARTH_SEARCH_ITEM, WriteBand
+from .conftest import EARTH_SEARCH_ITEM, WriteBand, skip_or_fail
 from .index_references import PAPER
 
 STAC_COMMON_NAMES = {"coastal", "blue", "green", "red", "yellow", "pan", "rededge", "rededge1", "rededge2", "rededge3",
@@ -243,7 +243,7 @@ def test_landsat_stac_item_picks_the_sensor_by_platform(tmp_path: Path, write_ba
 @pytest.mark.shared_data
 def test_earth_search_item_keeps_the_three_red_edge_bands_apart() -> None:
     if not EARTH_SEARCH_ITEM.exists():
-        pytest.skip("shared data absent")
+        skip_or_fail("shared_data", "shared data absent")
     item = json.loads(EARTH_SEARCH_ITEM.read_text())
     for a in item["assets"].values():
         a["href"] = "/nonexistent/" + a["href"].rsplit("/", 1)[-1]  # parsed, never opened

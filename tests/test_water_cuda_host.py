@@ -13,6 +13,7 @@ import pytest
 from landpulse.backend import get_kernel
 from landpulse.backend.cpu.water import wofs_host_arrays
 
+from .conftest import skip_or_fail
 from .cuda_tools import build_host_library, nvcc_path
 from .water_cases import WOFS_LEAVES, wofs_reference
 
@@ -21,7 +22,7 @@ from .water_cases import WOFS_LEAVES, wofs_reference
 def lib(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
     compiler = nvcc_path() if request.param == "nvcc" else shutil.which("g++")
     if compiler is None:
-        pytest.skip(f"{request.param} not found")
+        skip_or_fail(request.param, f"{request.param} not found")
     return build_host_library(compiler, tmp_path_factory.mktemp(request.param), "water_host_shim.cpp")
 
 
