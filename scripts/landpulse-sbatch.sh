@@ -42,6 +42,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The job's Dask settings for the scheduler and the workers this script starts (worker deaths a
+# unit may cause, the workers' malloc settings: landpulse.cluster.cluster_config); srun passes
+# the environment on to the worker tasks.
+DASK_INTERNAL_INHERIT_CONFIG=$("$PYTHON" -c 'import sys
+from landpulse.cluster import inherited_config
+from landpulse.jobspec import load_job
+print(inherited_config(load_job(sys.argv[1]).cluster))' "$JOB")
+export DASK_INTERNAL_INHERIT_CONFIG
+
 # The scheduler listens on this node's address (workers on other nodes must reach it); its
 # dashboard stays on localhost (reach it through an ssh tunnel).
 "$PYTHON" -m distributed.cli.dask_scheduler --scheduler-file "$SCHEDULER_FILE" \

@@ -134,3 +134,27 @@ def test_tls_between_scheduler_and_workers(tmp_path: Path, sample_store: Path) -
         "kind": "local", "n_workers": 1, "dashboard": False, "security": {"temporary": True}}))
     r = run_job(job, echo=lambda line: None)
     assert r.exit_code == 0 and r.report["cluster"]["scheduler"].startswith("tls://127.0.0.1:")
+
+
+def test_slurm_worker_jobs_inherit_the_clusters_dask_settings() -> None:
+    """Worker jobs are processes Dask did not start here: the batch script hands them the run's
+    settings (allowed failures; MALLOC_TRIM_THRESHOLD_ unset) and a fresh process applies them."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    pytest.importorskip("dask_jobqueue")
+    from landpulse.cluster import worker_job_script
+    from landpulse.jobspec import ClusterSpec
+
+    script = worker_job_script(ClusterSpec(kind="slurm", allowed_failures=3))
+    (value,) = re.findall(r"export DASK_INTERNAL_INHERIT_CONFIG='([^']+)'", script)
+    probe = ("import dask, distributed; from distributed.nanny import _get_env_variables; "
+             "print(dask.config.get('distributed.scheduler.allowed-failures'), "
+             "'MALLOC_TRIM_THRESHOLD_' in _get_env_variables('distributed.nanny.pre-spawn-environ'))")
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "DASK_INTERNAL_INHERIT_CONFIG": value},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["3", "False"]
+    plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert plain[1] == "True"  # without it, Dask's default would set the trim threshold

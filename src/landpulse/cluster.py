@@ -115,19 +115,41 @@ def default_workers(spec: ClusterSpec) -> int:
     return spec.n_workers or max(1, cores // spec.threads_per_worker)
 
 
-def worker_environ() -> dict[str, Any]:
-    """Environment of worker processes this factory starts: Dask's, without ``MALLOC_TRIM_THRESHOLD_``.
+def cluster_config(spec: ClusterSpec) -> dict[str, Any]:
+    """Dask settings for every process of a cluster landpulse starts (nested, as Dask's config).
 
+    ``allowed-failures``: the spec's worker deaths per task. ``pre-spawn-environ`` without
+    ``MALLOC_TRIM_THRESHOLD_`` (``None`` unsets it in the worker's environment):
     Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so workers hand freed memory back to the OS at once.
     Setting it also switches off glibc's adaptive mmap threshold, so every chunk-sized buffer
     (tens of MB: raw bands, float product, packed and encoded bytes) is a fresh ``mmap`` whose pages
     fault in one by one: units took twice as long (1.3 s vs 2.5-4.2 s per Sentinel-2 tile-date,
     benchmarks/RESULTS.md). Units allocate the same few chunk sizes over and over, which glibc's
     default reuses, so peak memory stays bounded without the trim.
+
+    Processes started here read it from this process's config; processes started elsewhere (Slurm
+    worker jobs, the scheduler and workers of ``scripts/landpulse-sbatch.sh``) inherit it through
+    ``DASK_INTERNAL_INHERIT_CONFIG`` (:func:`inherited_config`).
     """
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return env
+    return {"distributed": {"scheduler": {"allowed-failures": spec.allowed_failures},
+                            "nanny": {"pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": None}}}}
+
+
+def _dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: ``dask.config.set`` then changes only those leaves."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def inherited_config(spec: ClusterSpec) -> str:
+    """:func:`cluster_config` as the value of ``DASK_INTERNAL_INHERIT_CONFIG`` (how Dask passes
+    configuration to processes it does not start itself; base64, safe in a shell script)."""
+    return str(dask.config.serialize(cluster_config(spec)))
 
 
 @contextlib.contextmanager
@@ -157,9 +179,7 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
         yield None
         return
     distributed = _require("distributed", spec.kind)
-    config = {"distributed.scheduler.allowed-failures": spec.allowed_failures,
-              "distributed.nanny.pre-spawn-environ": worker_environ()}
-    with dask.config.set(config), contextlib.ExitStack() as stack:
+    with dask.config.set(_dotted(cluster_config(spec))), contextlib.ExitStack() as stack:
         security = security_from(spec.security)
         cluster: Any = None
         try:
@@ -248,7 +268,8 @@ def slurm_cluster(spec: ClusterSpec, security: Any = None) -> Any:
     kwargs: dict[str, Any] = {
         "cores": s.cores, "memory": s.memory, "processes": s.processes, "walltime": s.walltime,
         "job_extra_directives": directives,
-        "job_script_prologue": list(s.prologue),
+        # worker jobs do not see this process's Dask config: hand it over (cluster_config)
+        "job_script_prologue": [f"export DASK_INTERNAL_INHERIT_CONFIG='{inherited_config(spec)}'", *s.prologue],
         "worker_extra_args": worker_args,
         "death_timeout": s.death_timeout,
         "python": s.python or sys.executable,
