@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,47 @@ def test_append_adds_new_dates_and_skips_known_ones(tmp_path: Path, write_band: 
     with pytest.raises(landpulse.InputError, match="not later"):
         s0 = scene_from_files(_pair(write_band, "c"), datetime="2022-12-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="c")
         ingest(s0, store, append=True)
+
+
+def test_append_is_all_or_nothing(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Xarray grows the arrays and writes the new scene ids before any pixel: a failed append is
+    cut back; one whose process died leaves a mark that refuses the store until the next append
+    removes the unfinished dates (a rerun must not skip a scene whose pixels were never written)."""
+    import landpulse.io.store as store_module
+
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2023-01-05", sensor="sentinel2-l1c", processing_baseline="05.09", scene_id="b")
+    store = ingest(s1, tmp_path / "s.zarr", chunks=(8, 10))
+
+    real_compute = store_module._compute
+    calls: list[int] = []
+
+    def disk_full(delayed: object, progress: bool) -> None:
+        """The staged copy writes (first call of each ingest), the append's pixels do not."""
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise OSError("No space left on device")
+        real_compute(delayed, progress)
+
+    monkeypatch.setattr(store_module, "_compute", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        ingest(s2, store, append=True)
+    assert len(calls) == 2  # the append itself failed, after xarray had grown the arrays
+    ds = landpulse.open_store(store)  # opens: the failed append was cut back
+    assert list(ds["scene_id"].values) == ["a"] and ds["red"].shape[0] == 1
+
+    # the process dies during the append: nothing runs the roll-back
+    monkeypatch.setattr(store_module, "roll_back_append", lambda path: False)
+    with pytest.raises(OSError):
+        ingest(s2, store, append=True)
+    monkeypatch.undo()
+    with pytest.raises(landpulse.InputError, match="append stopped before it finished"):
+        landpulse.open_store(store)
+    ingest(s2, store, append=True)  # removes the unfinished date first, then appends it whole
+    ds = landpulse.open_store(store)
+    assert list(ds["scene_id"].values) == ["a", "b"]
+    np.testing.assert_array_equal(ds["red"].values[:, 0, 0], [2000, 3000])
+    assert json.loads(ds.attrs["sensor"]) == ["sentinel2-l1c", "sentinel2-l2a"]  # both sensors kept
 
 
 # --- bad input: a clear error, nothing written -------------------------------------------------

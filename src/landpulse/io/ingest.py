@@ -31,10 +31,11 @@ import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 from affine import Affine
 
+from ..bands import declared_sensors
 from ..errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
 from ..radiometry import RADIOMETRY_ATTR
 from .scenes import BandSource, Scene
-from .store import PathLike, append_zarr, is_zarr_store, open_store, write_zarr
+from .store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1
@@ -241,6 +242,8 @@ def ingest(
     store = Path(store)
     existing = None
     if append and store.exists():
+        if is_zarr_store(store):
+            roll_back_append(store)  # an earlier append that died: its unfinished dates go first
         existing = open_store(store)
         missing = [n for n in names if n not in existing.data_vars]
         extra = [str(n) for n in existing.data_vars if n not in names and existing[n].ndim >= 2]
@@ -292,7 +295,9 @@ def ingest(
         "Conventions": "CF-1.9",
         "landpulse_store": STORE_KIND,
         "landpulse_store_version": STORE_VERSION,
-        "sensor": json.dumps(sorted({s.sensor or "unknown" for s in scene_list})),
+        # an append keeps the sensors already in the store (its attributes are replaced)
+        "sensor": json.dumps(sorted({s.sensor or "unknown" for s in scene_list}
+                                    | set(declared_sensors(existing) if existing is not None else ()))),
     }
     zchunks = {"time": 1, "y": cy, "x": cx}
 

@@ -84,6 +84,12 @@ def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr
         )
     except Exception as err:  # zarr/xarray raise many types for unreadable metadata
         raise NotAZarrStoreError(f"{p} could not be opened as Zarr: {err}") from err
+    if APPEND_MARK in ds.attrs:
+        mark = ds.attrs[APPEND_MARK]
+        raise InputError(
+            f"{p}: an append stopped before it finished (entries from {mark.get('length')} along "
+            f"{mark.get('dim')!r} may lack pixels); run the same `landpulse ingest --append` again: it "
+            "removes the unfinished entries first")
     return load_small_coords(ds)
 
 
@@ -246,18 +252,64 @@ def _chunk_images(ds: xr.Dataset, chunks: Mapping[str, int]) -> xr.Dataset:
     return out
 
 
+#: Store attribute present while an append runs: ``{"dim": "time", "length": n}``, the length
+#: along ``dim`` before it. Xarray grows the arrays and writes the new coordinates (scene ids)
+#: before any pixel; a store left with this mark has dates whose pixels may be missing.
+APPEND_MARK = "landpulse_append_in_progress"
+
+
 def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: bool = False) -> Path:
     """Append ``ds`` along ``dim`` to an existing landpulse store (same variables and grid).
 
-    Only variables along ``dim`` are written; the store keeps its grid, encodings and attributes.
+    Only variables along ``dim`` are written; the store keeps its grid and encodings, and takes
+    ``ds``'s attributes (callers merge them with the store's). All or nothing: the store is marked (:data:`APPEND_MARK`) before anything is written; if the
+    append fails, the arrays are cut back to their old length and the mark removed; if the
+    process dies, the mark stays and :func:`open_store` refuses the store until
+    :func:`roll_back_append` (which ``landpulse ingest --append`` runs first) has cut it back.
     """
+    import zarr  # noqa: PLC0415
+
+    path = Path(path)
     ds = _with_grid_mapping_attrs(ds)
     ds = ds.drop_vars([n for n, v in ds.variables.items() if dim not in v.dims])
     for var in ds.variables.values():
         var.attrs.pop("_FillValue", None)  # raw (undecoded) opens surface it; the store has its own
-    delayed = ds.to_zarr(path, mode="a", append_dim=dim, zarr_format=3, consolidated=False, compute=False)
-    _compute(delayed, progress)
-    return Path(path)
+    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    mark = {"dim": dim, "length": int(group[dim].shape[0])}
+    group.attrs[APPEND_MARK] = mark
+    # xarray writes ds.attrs over the store's: the mark goes with them until the pixels are written
+    ds.attrs = {**ds.attrs, APPEND_MARK: mark}
+    try:
+        delayed = ds.to_zarr(path, mode="a", append_dim=dim, zarr_format=3, consolidated=False, compute=False)
+        _compute(delayed, progress)
+    except BaseException:
+        roll_back_append(path)
+        raise
+    del zarr.open_group(path, mode="r+", zarr_format=3).attrs[APPEND_MARK]
+    return path
+
+
+def roll_back_append(path: PathLike) -> bool:
+    """Cut a store marked by an unfinished :func:`append_zarr` back to its length before it.
+
+    Returns True when there was something to roll back. Chunk files beyond the old length stay on
+    disk until the next append overwrites them (the arrays' shapes no longer reach them).
+    """
+    import zarr  # noqa: PLC0415
+
+    group = zarr.open_group(Path(path), mode="r+")
+    mark = group.attrs.get(APPEND_MARK)
+    if not mark:
+        return False
+    dim, length = str(mark["dim"]), int(mark["length"])
+    for _, array in group.arrays():
+        names = list(getattr(array.metadata, "dimension_names", None) or [])
+        if dim in names and array.shape[names.index(dim)] != length:
+            shape = list(array.shape)
+            shape[names.index(dim)] = length
+            array.resize(tuple(shape))
+    del group.attrs[APPEND_MARK]
+    return True
 
 
 def _compute(delayed: Any, progress: bool) -> None:
