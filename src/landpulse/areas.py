@@ -73,7 +73,7 @@ def row_cell_areas(da: xr.DataArray) -> np.ndarray:
     return np.full(ny, dy * dx * factor * factor, np.float64)
 
 
-def class_areas(da: xr.DataArray, *, include_nodata: bool = True) -> dict[str, Any]:
+def class_areas(da: xr.DataArray) -> dict[str, Any]:
     """Area in hectares of each class of a class product (uint8 with CF flags), per 2-D map.
 
     Areas come from the pixel size and the CRS: a projected grid's cell is ``dx * dy`` in the CRS
@@ -86,14 +86,13 @@ def class_areas(da: xr.DataArray, *, include_nodata: bool = True) -> dict[str, A
     da : xarray.DataArray
         ``(y, x)`` or ``(time, y, x)`` classes with ``flag_values``/``flag_meanings``; nodata 255
         (NaN after CF decoding).
-    include_nodata : bool
-        Add a ``nodata`` entry.
 
     Returns
     -------
     dict
         ``{class name: hectares}`` for a 2-D map; for a stack, ``{label: {class name: hectares}}``
-        per slice of its leading dimension (dates as ``YYYY-MM-DD``). JSON-serialisable.
+        per slice of its leading dimension (dates as ``YYYY-MM-DD``), with a ``nodata`` entry for
+        pixels of no class. JSON-serialisable.
     """
     if "flag_values" not in da.attrs or "flag_meanings" not in da.attrs:
         raise InputError(f"{da.name or 'the array'} has no flag_values/flag_meanings: not a class product")
@@ -105,8 +104,7 @@ def class_areas(da: xr.DataArray, *, include_nodata: bool = True) -> dict[str, A
     cell = row_cell_areas(da)
     host = to_host(da)
     counts = {n: (host == v).sum(dim=xdim, dtype=np.int64) for n, v in zip(names, values, strict=True)}
-    if include_nodata:
-        counts["nodata"] = (~host.isin(values)).sum(dim=xdim, dtype=np.int64)
+    counts["nodata"] = (~host.isin(values)).sum(dim=xdim, dtype=np.int64)
     table = xr.Dataset(counts).compute()
     weights = xr.DataArray(cell / 1e4, dims=(ydim,))
     hectares = {n: (table[n] * weights).sum(dim=ydim) for n in table.data_vars}

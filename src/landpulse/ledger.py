@@ -239,9 +239,9 @@ def file_checksums(path: Path, algorithms: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def build_manifest(folder: Path, algorithms: Sequence[str], *, known: Mapping[str, dict[str, Any]] | None = None,
-                   exclude: Sequence[str] = (ITEM_NAME,)) -> dict[str, dict[str, Any]]:
-    """Checksums of every file under ``folder`` (relative POSIX paths, sorted).
+def build_manifest(folder: Path, algorithms: Sequence[str], *,
+                   known: Mapping[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Checksums of every file under ``folder`` but the item itself (relative POSIX paths, sorted).
 
     ``known`` holds records taken when the files were written (see
     :class:`landpulse.io.manifest_store.ManifestStore`); those files are not read again, only their
@@ -254,7 +254,7 @@ def build_manifest(folder: Path, algorithms: Sequence[str], *, known: Mapping[st
     for p in sorted(folder.rglob("*")):
         if p.is_file():
             rel = p.relative_to(folder).as_posix()
-            if rel in exclude:
+            if rel == ITEM_NAME:
                 continue
             rec = known.get(rel)
             if rec is not None and all(a in rec for a in algorithms):

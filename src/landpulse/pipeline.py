@@ -386,7 +386,7 @@ def run_job(
         else:
             echo("nothing new to do: every unit is already committed")
         t = time.perf_counter()
-        catalog_files = write_collections(store, title=f"landpulse job {job.name}") if store.is_dir() else []
+        catalog_files = write_collections(store, title=f"landpulse job {job.name}")  # (the lock made the store)
         timings["catalogue"] = round(time.perf_counter() - t, 3)
         failed = [r for r in results if r.status == "failed"]
         exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0

@@ -19,6 +19,7 @@ import xarray as xr
 from rasterio.warp import transform_bounds
 
 from .._version import __version__
+from ..ledger import Ledger
 from ..provenance import provenance
 
 EXTENSIONS = [
@@ -168,7 +169,7 @@ def write_collections(store: str | Path, *, title: str | None = None) -> list[Pa
     written: list[Path] = []
     children = []
     for product_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        items = sorted(p for p in product_dir.glob("*/*/item.json") if not any(x.startswith(".") for x in p.parts[-3:]))
+        items = Ledger(store).items(product_dir.name)
         if not items:
             continue
         bboxes, starts, ends, title_text = [], [], [], product_dir.name
