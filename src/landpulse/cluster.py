@@ -153,15 +153,13 @@ def inherited_config(spec: ClusterSpec) -> str:
 
 
 @contextlib.contextmanager
-def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator[Any]:
+def make_client(spec: ClusterSpec) -> Iterator[Any]:
     """Start (or connect to) the cluster the spec describes and yield its client.
 
     Parameters
     ----------
     spec : ClusterSpec
         ``local`` (default), ``local-cuda``, ``address``, ``slurm`` or ``threads``.
-    plugins : tuple of str
-        Modules every worker imports before running tasks (also workers that join later).
 
     Yields
     ------
@@ -218,10 +216,6 @@ def make_client(spec: ClusterSpec, *, plugins: tuple[str, ...] = ()) -> Iterator
         except Exception as err:
             raise ClusterError(f"could not start or reach the {spec.kind} cluster: {type(err).__name__}: {err}") from err
         stack.callback(client.close)
-        if plugins:
-            from ._dask_plugins import ImportModules  # noqa: PLC0415
-
-            client.register_plugin(ImportModules(list(plugins)), name="landpulse-plugins")
         yield client
 
 

@@ -363,7 +363,8 @@ def run_job(
                 fsync=job.output.fsync, plugins=tuple(job.plugins),
             )
             t = time.perf_counter()
-            with make_client(job.cluster, plugins=tuple(job.plugins)) as client:
+            # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
+            with make_client(job.cluster) as client:
                 timings["cluster_start"] = round(time.perf_counter() - t, 3)
                 if client is not None:
                     info = client.scheduler_info()
