@@ -108,9 +108,16 @@ def get_function(source: str, expression: str) -> Any:
     return module.get_function(expression)
 
 
+@functools.cache
+def _multiprocessors(device_id: int) -> int:
+    """SM count of a device, asked once (``Device.attributes`` queries every attribute each time)."""
+    cp = cupy_module()
+    return int(cp.cuda.Device(device_id).attributes["MultiProcessorCount"])
+
+
 def launch_config(n: int, threads: int = 256) -> tuple[tuple[int], tuple[int]]:
     """Grid and block sizes for a grid-stride loop over ``n`` items (sized from the device)."""
     cp = cupy_module()
-    sms = cp.cuda.Device().attributes["MultiProcessorCount"]
+    sms = _multiprocessors(cp.cuda.Device().id)
     blocks = max(1, min((n + threads - 1) // threads, sms * 32))
     return (blocks,), (threads,)
