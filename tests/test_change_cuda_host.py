@@ -147,3 +147,14 @@ def test_bfast(lib: ctypes.CDLL, roc: int) -> None:
     for c, h in zip(cpu, host, strict=True):
         np.testing.assert_array_equal(c, h)
     assert (cpu[0] == 1).sum() > 100 and (cpu[0] == 255).sum() >= 1
+
+
+def test_bfast_model_size_limit_is_the_same_on_both_devices() -> None:
+    """The CUDA kernel's fixed-size workspace and the Numba kernel's agree on the largest model."""
+    import re
+
+    from landpulse.backend.cpu.change_pixel import BFAST_MAX_K
+    from landpulse.backend.gpu.cuda import kernel_dir
+
+    (cuda_value,) = re.findall(r"constexpr int BFAST_MAX_K = (\d+);", (kernel_dir() / "change.cuh").read_text())
+    assert int(cuda_value) == BFAST_MAX_K

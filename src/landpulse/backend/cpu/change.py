@@ -213,6 +213,23 @@ def _zscore_parallel(y, baseline, min_obs, z, count, mean, std, nchunk, size):  
         _zscore_chunk(y, baseline, min_obs, z, count, mean, std, c * size, min((c + 1) * size, y.shape[1]))
 
 
+def per_date(name: str, values: Any, ntime: int, dtype: Any) -> np.ndarray:
+    """A per-date parameter as a contiguous host array of ``ntime`` values, checked (both devices)."""
+    out = np.ascontiguousarray(values, dtype=dtype)
+    if out.shape != (ntime,):
+        raise ValueError(f"{name} must have one value per date ({ntime}); got {out.shape}")
+    return out
+
+
+def design_matrix(design: Any, ntime: int) -> tuple[np.ndarray, int]:
+    """BFAST's ``(time, k)`` float64 regressors as a contiguous host array, and ``k`` (checked)."""
+    X = np.ascontiguousarray(design, dtype=np.float64)
+    k = X.shape[1] if X.ndim == 2 else 0
+    if X.ndim != 2 or X.shape[0] != ntime or not 1 <= k <= BFAST_MAX_K:
+        raise ValueError(f"design must be (time={ntime}, k<={BFAST_MAX_K}); got {X.shape}")
+    return X, k
+
+
 @register("zscore", "cpu")
 def zscore(y: np.ndarray, *, baseline: Any, min_obs: int = 2) -> tuple[np.ndarray, ...]:
     """Z-scores of every date against the baseline dates' mean and sample std, per pixel.
@@ -222,9 +239,7 @@ def zscore(y: np.ndarray, *, baseline: Any, min_obs: int = 2) -> tuple[np.ndarra
     """
     y2, lead = core_to_front(y.astype(np.float32, copy=False), 1)
     ntime, npix = y2.shape
-    base = np.ascontiguousarray(baseline, dtype=np.uint8)
-    if base.shape != (ntime,):
-        raise ValueError(f"baseline flags must have one value per date ({ntime}); got {base.shape}")
+    base = per_date("baseline flags", baseline, ntime, np.uint8)
     z = np.empty((ntime, npix), np.float32)
     count = np.empty(npix, np.uint16)
     mean = np.empty(npix, np.float32)
@@ -281,9 +296,7 @@ def trend(y: np.ndarray, *, tdays: Any, min_obs: int = 3, z_crit: float = 1.9599
     """
     y2, lead = core_to_front(y.astype(np.float32, copy=False), 1)
     ntime, npix = y2.shape
-    td = np.ascontiguousarray(tdays, dtype=np.float32)
-    if td.shape != (ntime,):
-        raise ValueError(f"tdays must have one value per date ({ntime}); got {td.shape}")
+    td = per_date("tdays", tdays, ntime, np.float32)
     slope = np.empty(npix, np.float32)
     pval = np.empty(npix, np.float32)
     cls = np.empty(npix, np.uint8)
@@ -340,10 +353,7 @@ def bfast_monitor(y: np.ndarray, *, design: Any, tyear: Any, logtab: Any, hist0:
     """
     y2, lead = core_to_front(y.astype(np.float32, copy=False), 1)
     ntime, npix = y2.shape
-    X = np.ascontiguousarray(design, dtype=np.float64)
-    k = X.shape[1]
-    if X.shape[0] != ntime or not 1 <= k <= BFAST_MAX_K:
-        raise ValueError(f"design must be (time={ntime}, k<={BFAST_MAX_K}); got {X.shape}")
+    X, k = design_matrix(design, ntime)
     ty = np.ascontiguousarray(tyear, dtype=np.float64)
     lt = np.ascontiguousarray(logtab, dtype=np.float64)
     outs = (np.empty(npix, np.uint8), np.empty(npix, np.float32), np.empty(npix, np.float32),

@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 
 from ..blocks import core_to_back, core_to_front
+from ..cpu.change import design_matrix, per_date
 from ..device import cupy_module
 from ..registry import register
 from .cuda import get_function, launch_config
-
-BFAST_MAX_K = 14
 
 
 def _f32(cp: Any, a: Any) -> Any:
@@ -95,9 +94,7 @@ def zscore(y: Any, *, baseline: Any, min_obs: int = 2) -> tuple[Any, ...]:
     cp = cupy_module()
     y2, lead = core_to_front(_f32(cp, y), 1, cp)
     ntime, npix = y2.shape
-    base = cp.asarray(np.ascontiguousarray(baseline, dtype=np.uint8))
-    if base.shape != (ntime,):
-        raise ValueError(f"baseline flags must have one value per date ({ntime}); got {base.shape}")
+    base = cp.asarray(per_date("baseline flags", baseline, ntime, np.uint8))
     z = cp.empty((ntime, npix), cp.float32)
     count = cp.empty(npix, cp.uint16)
     mean = cp.empty(npix, cp.float32)
@@ -116,9 +113,7 @@ def trend(y: Any, *, tdays: Any, min_obs: int = 3, z_crit: float = 1.95996398454
     cp = cupy_module()
     y2, lead = core_to_front(_f32(cp, y), 1, cp)
     ntime, npix = y2.shape
-    td = cp.asarray(np.ascontiguousarray(tdays, dtype=np.float32))
-    if td.shape != (ntime,):
-        raise ValueError(f"tdays must have one value per date ({ntime}); got {td.shape}")
+    td = cp.asarray(per_date("tdays", tdays, ntime, np.float32))
     outs = (cp.empty(npix, cp.float32), cp.empty(npix, cp.float32), cp.empty(npix, cp.uint8),
             cp.empty(npix, cp.uint16))
     if npix:
@@ -136,10 +131,7 @@ def bfast_monitor(y: Any, *, design: Any, tyear: Any, logtab: Any, hist0: int, m
     cp = cupy_module()
     y2, lead = core_to_front(_f32(cp, y), 1, cp)
     ntime, npix = y2.shape
-    X = np.ascontiguousarray(design, dtype=np.float64)
-    k = X.shape[1]
-    if X.shape[0] != ntime or not 1 <= k <= BFAST_MAX_K:
-        raise ValueError(f"design must be (time={ntime}, k<={BFAST_MAX_K}); got {X.shape}")
+    X, k = design_matrix(design, ntime)
     Xd = cp.asarray(X)
     ty = cp.asarray(np.ascontiguousarray(tyear, dtype=np.float64))
     lt = cp.asarray(np.ascontiguousarray(logtab, dtype=np.float64))
