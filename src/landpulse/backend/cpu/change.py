@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -34,18 +33,9 @@ from .change_pixel import (
     theil_sen_slope,
     zscore_value,
 )
-from .threads import in_worker_thread
+from .threads import run_pixels
 
 F32_NAN = np.float32(np.nan)
-
-
-def _chunks(npix: int, serial: bool) -> tuple[int, int]:
-    """(number of chunks, chunk size) for a pixel loop."""
-    if npix == 0:
-        return 0, 1
-    n = 1 if serial else max(1, min(npix, 8 * numba.get_num_threads()))
-    size = -(-npix // n)
-    return -(-npix // size), size
 
 
 # ---- classify_difference (element-wise) --------------------------------------------------------
@@ -74,12 +64,7 @@ def classify_difference(a: np.ndarray, b: np.ndarray, *, edges: Any, first: int 
     d = np.empty(a1.shape, np.float32)
     cls = np.empty(a1.shape, np.uint8)
     e = np.ascontiguousarray(edges, dtype=np.float32)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(a1.size, serial)
-    if serial:
-        _classify_chunk(a1, b1, d, cls, e, int(first), np.float32(offset), 0, a1.size)
-    elif nchunk:
-        _classify_parallel(a1, b1, d, cls, e, int(first), np.float32(offset), nchunk, size)
+    run_pixels(_classify_chunk, _classify_parallel, a1.size, a1, b1, d, cls, e, int(first), np.float32(offset))
     return d.reshape(shape), cls.reshape(shape)
 
 
@@ -109,12 +94,7 @@ def cva(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     mag = np.empty(npix, np.float32)
     ang = np.empty(npix, np.float32)
     sec = np.empty(npix, np.uint8)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _cva_chunk(p2, q2, mag, ang, sec, 0, npix)
-    elif nchunk:
-        _cva_parallel(p2, q2, mag, ang, sec, nchunk, size)
+    run_pixels(_cva_chunk, _cva_parallel, npix, p2, q2, mag, ang, sec)
     return mag.reshape(lead), ang.reshape(lead), sec.reshape(lead)
 
 
@@ -143,12 +123,7 @@ def median_composite(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nband, _, npix = b3.shape
     out = np.empty((nband, npix), np.float32)
     count = np.empty(npix, np.uint16)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _median_chunk(b3, out, count, 0, npix)
-    elif nchunk:
-        _median_parallel(b3, out, count, nchunk, size)
+    run_pixels(_median_chunk, _median_parallel, npix, b3, out, count)
     return core_to_back(out, lead), count.reshape(lead)
 
 
@@ -181,12 +156,7 @@ def max_composite(score: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.
     out = np.empty((nband, npix), np.float32)
     count = np.empty(npix, np.uint16)
     index = np.empty(npix, np.uint16)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _max_chunk(s2, b3, out, count, index, 0, npix)
-    elif nchunk:
-        _max_parallel(s2, b3, out, count, index, nchunk, size)
+    run_pixels(_max_chunk, _max_parallel, npix, s2, b3, out, count, index)
     return core_to_back(out, lead), count.reshape(lead), index.reshape(lead)
 
 
@@ -244,12 +214,7 @@ def zscore(y: np.ndarray, *, baseline: Any, min_obs: int = 2) -> tuple[np.ndarra
     count = np.empty(npix, np.uint16)
     mean = np.empty(npix, np.float32)
     std = np.empty(npix, np.float32)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _zscore_chunk(y2, base, int(min_obs), z, count, mean, std, 0, npix)
-    elif nchunk:
-        _zscore_parallel(y2, base, int(min_obs), z, count, mean, std, nchunk, size)
+    run_pixels(_zscore_chunk, _zscore_parallel, npix, y2, base, int(min_obs), z, count, mean, std)
     return core_to_back(z, lead), count.reshape(lead), mean.reshape(lead), std.reshape(lead)
 
 
@@ -302,12 +267,7 @@ def trend(y: np.ndarray, *, tdays: Any, min_obs: int = 3, z_crit: float = 1.9599
     cls = np.empty(npix, np.uint8)
     count = np.empty(npix, np.uint16)
     args = (y2, td, int(min_obs), float(z_crit), np.float32(per_year), slope, pval, cls, count)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _trend_chunk(*args, 0, npix)
-    elif nchunk:
-        _trend_parallel(*args, nchunk, size)
+    run_pixels(_trend_chunk, _trend_parallel, npix, *args)
     return tuple(a.reshape(lead) for a in (slope, pval, cls, count))
 
 
@@ -359,10 +319,5 @@ def bfast_monitor(y: np.ndarray, *, design: Any, tyear: Any, logtab: Any, hist0:
     outs = (np.empty(npix, np.uint8), np.empty(npix, np.float32), np.empty(npix, np.float32),
             np.empty(npix, np.float32), np.empty(npix, np.uint16), np.empty(npix, np.uint16))
     args = (y2, X, k, ty, lt, int(hist0), int(mon0), int(bool(roc)), float(hfrac), float(lam), float(lam_roc), *outs)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _bfast_chunk(*args, 0, npix)
-    elif nchunk:
-        _bfast_parallel(*args, nchunk, size)
+    run_pixels(_bfast_chunk, _bfast_parallel, npix, *args)
     return tuple(a.reshape(lead) for a in outs)

@@ -26,9 +26,8 @@ from numba import njit, prange
 from ..blocks import as_stack, core_to_front, per_slice, scaled_radiometry_vectors
 from ..registry import register
 from ..validity import Validity, limits_for_dtype
-from .change import _chunks
 from .pixel import lut_bits
-from .threads import in_worker_thread
+from .threads import in_worker_thread, run_pixels
 from .water_pixel import (
     WOFS_NODATA,
     summary_class,
@@ -251,12 +250,7 @@ def water_summary(cls: np.ndarray, *, wet: int = 1, dry: int = 0, min_clear: int
     freq = np.empty(npix, np.float32)
     out = np.empty(npix, np.uint8)
     args = (c2, np.uint8(wet), np.uint8(dry), int(min_clear), np.float32(seasonal), np.float32(permanent), nw, nc, freq, out)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(npix, serial)
-    if serial:
-        _summary_chunk(*args, 0, npix)
-    elif nchunk:
-        _summary_parallel(*args, nchunk, size)
+    run_pixels(_summary_chunk, _summary_parallel, npix, *args)
     return nw.reshape(lead), nc.reshape(lead), freq.reshape(lead), out.reshape(lead)
 
 
@@ -289,12 +283,7 @@ def water_change(fa: np.ndarray, ca: np.ndarray, fb: np.ndarray, cb: np.ndarray,
     a, b = flat(fa, np.float32), flat(fb, np.float32)
     na, nb = flat(ca, np.uint16), flat(cb, np.uint16)
     out = np.empty(a.shape, np.uint8)
-    serial = in_worker_thread()
-    nchunk, size = _chunks(a.size, serial)
-    if serial:
-        _change_chunk(a, na, b, nb, int(min_clear), np.float32(threshold), out, 0, a.size)
-    elif nchunk:
-        _change_parallel(a, na, b, nb, int(min_clear), np.float32(threshold), out, nchunk, size)
+    run_pixels(_change_chunk, _change_parallel, a.size, a, na, b, nb, int(min_clear), np.float32(threshold), out)
     return out.reshape(shape)
 
 
