@@ -17,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -82,6 +82,37 @@ def split_inputs(plan: FusedPlan, arrays: tuple[Any, ...]) -> tuple[list[Any], A
     return bands, q, list(params[: plan.n_bands]), list(params[plan.n_bands:])
 
 
+class FusedInputs(NamedTuple):
+    """What both devices' fused entries launch with, prepared and checked once."""
+
+    stacks: list[Any]                 # (slices, y, x) blocks: the bands, then the class band
+    shape: tuple[int, ...]            # the blocks' own shape (outputs are returned in it)
+    tables: tuple[np.ndarray, ...]    # host (sc, of, va, cs) of codegen.host_arrays
+    lut: np.ndarray | None            # uint8 mask code per class value (plans with a class band)
+    policy: int                       # OUT_OF_RANGE_NAN or OUT_OF_RANGE_CLIP
+
+
+def fused_inputs(plan: FusedPlan, arrays: tuple[Any, ...], *, valid: Any, constants: Any, lut: Any,
+                 out_of_range: str, prepare: Any = np.ascontiguousarray) -> FusedInputs:
+    """Split, check and stack the positional inputs and form the host tables (both devices);
+    ``prepare`` makes each block contiguous on its device (and casts types the kernel lacks)."""
+    bands, q, scales, offsets = split_inputs(plan, arrays)
+    images = [prepare(a) for a in (*bands, *([q] if q is not None else []))]
+    shape = images[0].shape
+    if any(a.shape != shape for a in images):
+        raise ValueError(f"fused kernel blocks differ in shape: {[a.shape for a in images]}")
+    if plan.has_class and lut is None:
+        raise ValueError("the plan reads a class band but no lookup table was given")
+    stacks = [as_stack(a)[0] for a in images]
+    lead = as_stack(images[0])[1]
+    vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
+    tables = host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, stacks[0].shape[0],
+                         [a.dtype for a in stacks[: plan.n_bands]])
+    policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
+    return FusedInputs(stacks, shape, tables, np.ascontiguousarray(lut, np.uint8) if plan.has_class else None,
+                       policy)
+
+
 def _outputs(plan: FusedPlan, stack_shape: tuple[int, ...], shape: tuple[int, ...],
              out: tuple[Any, ...] | None, xp: Any = np) -> list[Any]:
     """Output arrays viewed as stacks: new ones, or the caller's (checked, never copied)."""
@@ -135,26 +166,13 @@ def fused_indices(
         One float32 array per output (NaN where invalid or masked), then the uint8 mask codes
         when ``plan.write_mask``; all shaped like the inputs.
     """
-    bands, q, scales, offsets = split_inputs(plan, arrays)
-    images = [*bands, *([q] if q is not None else [])]
-    shape = images[0].shape
-    if any(a.shape != shape for a in images):
-        raise ValueError(f"fused kernel blocks differ in shape: {[a.shape for a in images]}")
-    stacks = [as_stack(np.ascontiguousarray(a))[0] for a in images]
-    lead = as_stack(images[0])[1]
-    ns = stacks[0].shape[0]
-    vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
-    sc, of, va, cs = host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, ns,
-                                 [a.dtype for a in stacks[: plan.n_bands]])
+    stacks, shape, tables, lut_a, policy = fused_inputs(plan, arrays, valid=valid, constants=constants, lut=lut,
+                                                        out_of_range=out_of_range)
     outs = _outputs(plan, stacks[0].shape, shape, out)
     args: list[Any] = list(stacks[: plan.n_bands])
-    if plan.has_class:
-        if lut is None:
-            raise ValueError("the plan reads a class band but no lookup table was given")
-        lut = np.ascontiguousarray(lut, dtype=np.uint8)
-        args += [stacks[-1], lut, np.int64(lut.shape[0])]
-    policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
-    args += [sc, of, va, cs, np.int64(ns), *outs, policy]
+    if lut_a is not None:
+        args += [stacks[-1], lut_a, np.int64(lut_a.shape[0])]
+    args += [*tables, np.int64(stacks[0].shape[0]), *outs, policy]
     mod = load_module(plan)
     driver = mod.run_serial if in_worker_thread() else mod.run_parallel
     if stacks[0].size:

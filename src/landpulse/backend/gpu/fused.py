@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import as_stack, radiometry_vectors
-from ..codegen import C_TYPES, FusedPlan, cuda_source, host_arrays, kernel_name
-from ..cpu.fused import _outputs, split_inputs
+from ..codegen import C_TYPES, FusedPlan, cuda_source, kernel_name
+from ..cpu.fused import _outputs, fused_inputs
 from ..device import cupy_module
 from ..registry import register
 from .cuda import get_generated_function, launch_config
@@ -32,32 +31,20 @@ def fused_indices(
 ) -> Any:
     """Several indices (and the mask) of raw CuPy blocks in one pass (see the CPU twin)."""
     cp = cupy_module()
-    bands, q, scales, offsets = split_inputs(plan, arrays)
 
     def prepare(a: Any) -> Any:
         a = cp.ascontiguousarray(a)
         return a if a.dtype.name in C_TYPES else a.astype(cp.float32)
 
-    images = [prepare(a) for a in (*bands, *([q] if q is not None else []))]
-    shape = images[0].shape
-    if any(a.shape != shape for a in images):
-        raise ValueError(f"fused kernel blocks differ in shape: {[a.shape for a in images]}")
-    stacks = [as_stack(a)[0] for a in images]
-    lead = as_stack(images[0])[1]
-    ns = stacks[0].shape[0]
-    vecs = [radiometry_vectors(s, o, lead) for s, o in zip(scales, offsets, strict=True)]
-    sc, of, va, cs = (cp.asarray(v) for v in host_arrays(plan, [v[0] for v in vecs], [v[1] for v in vecs],
-                                                          valid, constants, ns, [a.dtype for a in stacks[: plan.n_bands]]))
+    stacks, shape, tables, lut_a, policy = fused_inputs(plan, arrays, valid=valid, constants=constants, lut=lut,
+                                                        out_of_range=out_of_range, prepare=prepare)
     outs = _outputs(plan, stacks[0].shape, shape, out, cp)
     band_types = tuple(a.dtype.name for a in stacks[: plan.n_bands])
     class_type = stacks[-1].dtype.name if plan.has_class else None
     args: list[Any] = list(stacks[: plan.n_bands])
-    if plan.has_class:
-        if lut is None:
-            raise ValueError("the plan reads a class band but no lookup table was given")
-        lut_d = cp.asarray(np.ascontiguousarray(lut, np.uint8))
-        args += [stacks[-1], lut_d, np.int64(lut_d.shape[0])]
-    args += [sc, of, va, cs, np.int64(ns), *outs, np.int32(1 if out_of_range == "clip" else 0)]
+    if lut_a is not None:
+        args += [stacks[-1], cp.asarray(lut_a), np.int64(lut_a.shape[0])]
+    args += [*(cp.asarray(t) for t in tables), np.int64(stacks[0].shape[0]), *outs, np.int32(policy)]
     n = stacks[0].size
     if n:
         kernel = get_generated_function(cuda_source(plan, band_types, class_type),
