@@ -10,7 +10,8 @@ texture, but not a real acquisition (the seam of the roll is visible). Scene ids
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,23 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
     st = root.stat()
     out["."] = (0, st.st_mtime_ns, st.st_ino)
     return out
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition", *,
+             every: float = 0.005) -> None:
+    """Poll ``condition`` every ``every`` seconds until it holds; TimeoutError after ``timeout`` seconds."""
+    t0 = time.monotonic()
+    while not condition():
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{what} not reached in {timeout} s")
+        time.sleep(every)
+
+
+def temp_folders(store: Path) -> list[Path]:
+    """Unit folders being written (a unit is written in a hidden temporary folder, then renamed)."""
+    return list(store.glob("*/*/.*.tmp-*"))
+
+
+def leftovers(store: Path) -> list[Path]:
+    """Hidden files and folders an interrupted run could leave behind (the store's lock file excepted)."""
+    return [p for p in store.rglob(".*") if p.name != ".landpulse.lock"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from landpulse.jobspec import parse_job
 from landpulse.ledger import ITEM_NAME
 from landpulse.pipeline import run_job
 
-from .series import job_dict, scene_id, store_digest, write_job, write_series
+from .series import job_dict, leftovers, scene_id, store_digest, temp_folders, wait_for, write_job, write_series
 
 pytestmark = pytest.mark.slow
 
@@ -55,13 +56,27 @@ def series(tmp_path_factory: pytest.TempPathFactory, sample_store: Path) -> Path
     return write_series(sample_store, tmp_path_factory.mktemp("faults") / "scenes.zarr", range(4))
 
 
-@pytest.fixture(scope="module")
-def reference(series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def clean_run(series: Path, out: Path) -> dict[str, Any]:
     """The clean run: every unit computed once, in this process."""
-    out = tmp_path_factory.mktemp("reference")
     job = parse_job(job_dict(series, out, products=SLOW, plugins=PLUGINS))
     assert run_job(job, echo=lambda line: None).exit_code == 0
     return store_digest(out / "products")
+
+
+@pytest.fixture(scope="module")
+def reference(series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return clean_run(series, tmp_path_factory.mktemp("reference"))
+
+
+@pytest.fixture(scope="module")
+def long_series(tmp_path_factory: pytest.TempPathFactory, sample_store: Path) -> Path:
+    """Six dates (six units) for the driver kills on a cluster that outlives the driver (see there)."""
+    return write_series(sample_store, tmp_path_factory.mktemp("faults-long") / "scenes.zarr", range(6))
+
+
+@pytest.fixture(scope="module")
+def long_reference(long_series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return clean_run(long_series, tmp_path_factory.mktemp("long-reference"))
 
 
 def address_job(series: Path, out: Path, cluster: Any, **over: Any) -> dict[str, Any]:
@@ -70,26 +85,48 @@ def address_job(series: Path, out: Path, cluster: Any, **over: Any) -> dict[str,
     return job_dict(series, out, **over)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    t0 = time.monotonic()
-    while not condition():
-        if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"{what} not reached in {timeout} s")
-        time.sleep(0.005)
-
-
-def temp_folders(store: Path) -> list[Path]:
-    return list(store.glob("*/*/.*.tmp-*"))
-
-
 def items(store: Path) -> dict[Path, tuple[int, int]]:
     """Committed units (items in temporary folders are not committed) with their inode and mtime."""
     found = [p for p in store.glob(f"*/*/*/{ITEM_NAME}") if not p.parent.name.startswith(".")]
     return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in found}
 
 
-def leftovers(store: Path) -> list[Path]:
-    return [p for p in store.rglob(".*") if p.name != ".landpulse.lock"]
+def n_units(reference: dict[str, Any]) -> int:
+    return sum(1 for rel in reference if rel.endswith(f"/{ITEM_NAME}"))
+
+
+def cluster_idle(client: Any) -> bool:
+    """No unit task left on the scheduler, none running in a worker. A killed driver's client is gone,
+    so the scheduler drops its tasks, but units already running finish (a thread cannot be stopped)
+    and commit: only then is what the killed run left on disk final."""
+    on_scheduler = client.run_on_scheduler(
+        lambda dask_scheduler: sum("landpulse-unit" in str(k) for k in dask_scheduler.tasks))
+    running = client.run(lambda dask_worker: len(dask_worker.state.executing))
+    return on_scheduler == 0 and not any(running.values())
+
+
+def start_driver(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """``landpulse run`` in a process of its own; its output goes to a file (no pipe to fill or to wait on)."""
+    with (cwd / "killed-run.log").open("w") as log:
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_driver(proc: subprocess.Popen[str], cwd: Path, note: Any = None) -> None:
+    """SIGKILL the driver, and fail if it was no longer running: a run that had already ended tests nothing."""
+    proc.kill()  # Popen.kill signals only a process it has not reaped yet
+    proc.wait(timeout=60)
+    log = (cwd / "killed-run.log").read_text()
+    assert proc.returncode == -signal.SIGKILL, (note, f"the run ended (status {proc.returncode}) before the kill", log)
+
+
+def check_rerun(rerun: subprocess.CompletedProcess[str], committed: dict[Path, Any], units: int, note: Any = None) -> None:
+    """The rerun succeeded and computed exactly the units the killed run had not committed (at least one)."""
+    assert rerun.returncode == 0, (note, rerun.stdout, rerun.stderr)
+    todo = units - len(committed)
+    assert todo > 0, (note, "every unit was committed before the kill: the rerun had nothing to do")
+    assert f"{todo} unit(s) to compute, {len(committed)} already committed" in rerun.stdout, (note, rerun.stdout)
+    written = re.findall(r"^\[\s*\d+/\d+\] written\s", rerun.stdout, flags=re.MULTILINE)
+    assert len(written) == todo, (note, rerun.stdout)
 
 
 def test_worker_killed_mid_unit_gives_identical_output(cluster: Any, series: Path, tmp_path: Path,
@@ -122,33 +159,43 @@ def test_worker_killed_mid_unit_gives_identical_output(cluster: Any, series: Pat
 
 
 @pytest.mark.parametrize("point", ["mid-unit", "just-after-a-commit", "random-time"])
-def test_driver_killed_then_rerun_is_identical(point: str, cluster: Any, series: Path, tmp_path: Path,
-                                               reference: dict[str, Any]) -> None:
+def test_driver_killed_then_rerun_is_identical(point: str, cluster: Any, long_series: Path, tmp_path: Path,
+                                               long_reference: dict[str, Any]) -> None:
+    # The cluster outlives the driver: units running when the driver dies still finish and commit
+    # (the scheduler drops only the queued ones). Six units on two one-thread workers, each unit at
+    # least 4 chunks x DELAY (its chunks run one after the other): at most 2 units run at a time, so
+    # the killed run leaves at most (units committed at the kill) + 2 committed. Every kill point
+    # below lands with at most 3 committed, so the rerun always has a unit to compute;
+    # kill_driver fails the test if the run had already ended, check_rerun if nothing was left.
     cluster[1].wait_for_workers(2, timeout=60)
-    spec = write_job(tmp_path / "job.yaml", address_job(series, tmp_path, cluster))
+    spec = write_job(tmp_path / "job.yaml", address_job(long_series, tmp_path, cluster))
     store = tmp_path / "products"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "landpulse.cli", "run", str(spec)]
-    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)
-    if point == "mid-unit":
-        wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
-        time.sleep(rng.uniform(0, 2 * DELAY))
-    elif point == "just-after-a-commit":
-        wait_for(lambda: bool(items(store)), what="a committed unit")
-        time.sleep(rng.uniform(0, 0.05))
-    else:
-        time.sleep(rng.uniform(0.5, 4.0))
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = start_driver(cmd, env, tmp_path)
+    try:
+        if point == "mid-unit":  # no unit can end within 2 DELAY of the first one's start
+            wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
+            time.sleep(rng.uniform(0, 2 * DELAY))
+        elif point == "just-after-a-commit":  # the other worker may commit in the same instant: <= 2
+            wait_for(lambda: bool(items(store)), what="a committed unit")
+            time.sleep(rng.uniform(0, 0.05))
+        else:
+            # any moment from interpreter start on (startup, lock, plan, cluster connection, writes,
+            # commits), but no later than the second commit (<= 3 with one more in the same instant)
+            t0, at = time.monotonic(), rng.uniform(0.5, 4.0)
+            wait_for(lambda: time.monotonic() - t0 >= at or len(items(store)) >= 2, what="the kill time")
+    finally:
+        kill_driver(proc, tmp_path, note=(point, seed))
+    wait_for(lambda: cluster_idle(cluster[1]), what="the killed run's units to finish on the cluster", every=0.05)
     committed = items(store) if store.exists() else {}
     rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert rerun.returncode == 0, (seed, rerun.stdout, rerun.stderr)
+    check_rerun(rerun, committed, n_units(long_reference), note=(point, seed))
     # nothing missing, nothing different, nothing written twice
-    assert store_digest(store) == reference, seed
+    assert store_digest(store) == long_reference, seed
     after = items(store)
     assert all(after[p] == stat for p, stat in committed.items()), seed
     assert leftovers(store) == [], seed
@@ -162,13 +209,14 @@ def test_driver_with_its_own_cluster_killed_mid_unit(series: Path, tmp_path: Pat
     store = tmp_path / "products"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "landpulse.cli", "run", str(spec)]
-    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = start_driver(cmd, env, tmp_path)
+    try:
+        wait_for(lambda: bool(temp_folders(store)), what="a unit being written")
+    finally:
+        kill_driver(proc, tmp_path)
     committed = items(store)
     rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    check_rerun(rerun, committed, n_units(reference))
     assert "unfinished temporary folder" in rerun.stdout
     assert store_digest(store) == reference
     assert all(items(store)[p] == stat for p, stat in committed.items())

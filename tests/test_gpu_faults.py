@@ -118,6 +118,7 @@ def test_sticky_cuda_error_inside_a_worker_exits_the_process() -> None:
     # In a real distributed worker process the nanny restarts it and the task reruns elsewhere.
     distributed = pytest.importorskip("distributed")
     import dask
+    from distributed import KilledWorker
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
@@ -133,7 +134,7 @@ def test_sticky_cuda_error_inside_a_worker_exits_the_process() -> None:
                           concatenate=np.concatenate, cpu_kernel=None, to_host=np.asarray, to_device=np.asarray)
 
         future = client.submit(task, pure=False)
-        with pytest.raises(Exception):  # noqa: B017  KilledWorker once the retries are used up
+        with pytest.raises(KilledWorker):  # its worker exited, and no retries are allowed
             future.result(timeout=60)
         client.wait_for_workers(1, timeout=60)
         assert client.run(lambda: __import__("os").getpid()) != pid_before  # restarted by its nanny

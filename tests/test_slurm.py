@@ -21,7 +21,7 @@ from landpulse.cli import main
 from landpulse.jobspec import parse_job
 from landpulse.pipeline import run_job
 
-from .series import job_dict, store_digest, write_job, write_series
+from .series import job_dict, leftovers, store_digest, temp_folders, wait_for, write_job, write_series
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 DELAY = 0.4  # seconds per chunk of slow_ndvi (4 chunks a unit): long enough to cancel a worker mid-unit
 SLOW = [{"name": "slow_ndvi", "params": {"delay": DELAY}}]
 PLUGINS = ["tests.fault_plugins"]
+POLL = 0.05  # seconds between looks at the queue (each one runs squeue)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +55,6 @@ def slurm_cluster_spec(tmp_path: Path, slurm: Any, **slurm_over: Any) -> dict[st
     settings = {"partition": slurm.partition, "cores": 1, "memory": "2GiB", "jobs": 2, "walltime": "00:10:00",
                 "log_directory": str(tmp_path / "slurm-logs"), **slurm_over}
     return {"kind": "slurm", "dashboard": False, "slurm": settings}
-
-
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    t0 = time.monotonic()
-    while not condition():
-        if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"{what} not reached in {timeout} s")
-        time.sleep(0.05)
 
 
 def test_worker_job_script_for_gpu_partitions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +94,7 @@ def test_run_with_slurm_workers_equals_a_local_run(slurm: Any, series: Path, ref
     assert result and result[0].exit_code == 0
     assert len(seen_jobs) >= 1  # the workers were Slurm jobs
     assert store_digest(tmp_path / "products") == reference
-    wait_for(lambda: not slurm.queue(), 30, "an empty queue")  # worker jobs cancelled at the end
+    wait_for(lambda: not slurm.queue(), 30, "an empty queue", every=POLL)  # worker jobs cancelled at the end
 
 
 @pytest.mark.parametrize("signal", ["TERM", "KILL"])
@@ -115,8 +108,8 @@ def test_cancelled_worker_job_mid_run_still_gives_identical_products(signal: str
     runner.start()
     store = tmp_path / "products"
     # both worker jobs busy (two units in flight, one unit per worker): the victim holds a unit
-    wait_for(lambda: len(slurm.queue()) == 2 and len(list(store.glob("*/*/.*.tmp-*"))) == 2, 120,
-             "two worker jobs, each writing a unit")
+    wait_for(lambda: len(slurm.queue()) == 2 and len(temp_folders(store)) == 2, 120,
+             "two worker jobs, each writing a unit", every=POLL)
     victim = slurm.queue()[0]
     slurm.run("scancel", "--full", f"--signal={signal}", victim)
     runner.join(timeout=300)
@@ -128,8 +121,8 @@ def test_cancelled_worker_job_mid_run_still_gives_identical_products(signal: str
     # (within `allowed_failures`, so the run sees no error). Either way: products complete and
     # identical to a clean run, and no half-written folder left behind.
     assert store_digest(store) == reference
-    assert [p for p in store.rglob(".*") if p.name != ".landpulse.lock"] == []
-    wait_for(lambda: not slurm.queue(), 30, "an empty queue")
+    assert leftovers(store) == []
+    wait_for(lambda: not slurm.queue(), 30, "an empty queue", every=POLL)
 
 
 def test_one_allocation_wrapper_runs_the_whole_job(slurm: Any, series: Path, reference: dict[str, Any], tmp_path: Path) -> None:
@@ -150,11 +143,11 @@ def test_one_allocation_wrapper_runs_the_whole_job(slurm: Any, series: Path, ref
         state.update(fields)
         return fields.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL")
 
-    wait_for(finished, 240, f"Slurm job {job_id} to finish")
+    wait_for(finished, 240, f"Slurm job {job_id} to finish", every=POLL)
     log = (tmp_path / "job.out").read_text()
     assert state["JobState"] == "COMPLETED" and state["ExitCode"] == "0:0", log
     assert store_digest(tmp_path / "products") == reference
-    wait_for(lambda: not slurm.queue(), 30, "an empty queue")
+    wait_for(lambda: not slurm.queue(), 30, "an empty queue", every=POLL)
 
 
 def test_stopping_the_driver_cancels_its_worker_jobs(slurm: Any, series: Path, tmp_path: Path) -> None:
@@ -166,11 +159,11 @@ def test_stopping_the_driver_cancels_its_worker_jobs(slurm: Any, series: Path, t
     proc = subprocess.Popen([sys.executable, "-m", "landpulse.cli", "run", str(spec)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: len(slurm.queue()) == 2, 120, "two worker jobs")
+        wait_for(lambda: len(slurm.queue()) == 2, 120, "two worker jobs", every=POLL)
         proc.send_signal(15)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, output
-    wait_for(lambda: not slurm.queue(), 20, "an empty queue (well before the workers' 60 s death timeout)")
+    wait_for(lambda: not slurm.queue(), 20, "an empty queue (well before the workers' 60 s death timeout)", every=POLL)
