@@ -294,7 +294,7 @@ def verify(
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    from .io.store import is_zarr_store, open_store  # noqa: PLC0415
+    from .io.store import datetime_dim, is_zarr_store, open_store  # noqa: PLC0415
     from .radiometry import band_radiometry, has_radiometry  # noqa: PLC0415
 
     if path.suffix == ".json" and path.is_file():
@@ -311,7 +311,7 @@ def _describe(path: Path) -> dict[str, Any]:
 
         raise NotAZarrStoreError(f"{path} is neither a Zarr store nor a STAC item JSON file")
     ds = open_store(path)
-    tdim = next((d for d in ds.dims if d in ds.coords and str(ds[d].dtype).startswith("datetime64")), None)
+    tdim = datetime_dim(ds)
     info: dict[str, Any] = {
         "kind": "zarr-store",
         "path": str(path),

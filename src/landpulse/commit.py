@@ -105,11 +105,11 @@ def open_unit_input(unit: Unit) -> Any:
     (scene,) = unit.scenes
     src = scene.source
     if isinstance(src, ZarrSource):
-        from .io.store import open_store  # noqa: PLC0415
+        from .io.store import datetime_dim, open_store  # noqa: PLC0415
         from .radiometry import declare_radiometry  # noqa: PLC0415
 
         ds = open_store(src.store)
-        tdim = next(d for d in ds.dims if d in ds.coords and str(ds[d].dtype).startswith("datetime64"))
+        tdim = datetime_dim(ds)
         ds = ds.isel({tdim: slice(src.index, src.index + 1)})  # a slice: whole chunks, no copies
         if "scene_id" in ds.coords and str(ds["scene_id"].values[0]) != scene.id:
             raise InputError(f"{src.store} changed since planning: date {src.index} is now scene "

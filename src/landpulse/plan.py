@@ -164,7 +164,7 @@ def _lonlat_bounds(crs: Any, bounds: tuple[float, float, float, float]) -> tuple
 
 
 def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
-    from .io.store import open_store  # noqa: PLC0415
+    from .io.store import datetime_dim, open_store  # noqa: PLC0415
 
     scenes: list[SceneRef] = []
     failures: list[PlanFailure] = []
@@ -179,7 +179,7 @@ def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]
         except LandpulseError as err:
             failures.append(PlanFailure(str(entry.path), tile, str(err), type(err).__name__))
             continue
-        tdim = next((d for d in ds.dims if d in ds.coords and np.issubdtype(ds[d].dtype, np.datetime64)), None)
+        tdim = datetime_dim(ds)
         if tdim is None:
             failures.append(PlanFailure(str(entry.path), tile, f"{entry.path} has no time dimension"))
             continue

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .io.store import datetime_dim
+
 #: Colour map and value range per product kind.
 STYLES: dict[str, dict[str, Any]] = {
     "index": {"cmap": "RdYlGn", "vmin": -1.0, "vmax": 1.0},
@@ -26,13 +28,6 @@ STYLES: dict[str, dict[str, Any]] = {
 }
 MAX_PIXELS = 1024
 MAX_PANELS = 16
-
-
-def _time_dim(da: xr.DataArray) -> str | None:
-    for d in da.dims:
-        if d in da.coords and np.issubdtype(da[d].dtype, np.datetime64):
-            return str(d)
-    return None
 
 
 def _thin(da: xr.DataArray, max_pixels: int) -> xr.DataArray:
@@ -58,7 +53,7 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     st = STYLES[style]
-    tdim = _time_dim(da)
+    tdim = datetime_dim(da)
     frames = [da.isel({tdim: i}) for i in range(min(da.sizes[tdim], MAX_PANELS))] if tdim else [da]
     n = len(frames)
     cols = min(n, 4)
@@ -98,7 +93,7 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = str(da.attrs["flag_meanings"]).split()
     colours = _colour_list(cmap, len(values))
-    tdim = _time_dim(da)
+    tdim = datetime_dim(da)
     frames = [da.isel({tdim: i}) for i in range(min(da.sizes[tdim], MAX_PANELS))] if tdim else [da]
     n = len(frames)
     cols = min(n, 4)

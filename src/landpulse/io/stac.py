@@ -21,6 +21,7 @@ from rasterio.warp import transform_bounds
 from .._version import __version__
 from ..ledger import Ledger
 from ..provenance import provenance
+from .store import datetime_dim
 
 EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
@@ -31,7 +32,7 @@ ZARR_MEDIA_TYPE = "application/vnd+zarr"
 
 
 def _time_bounds(da: xr.DataArray) -> tuple[dt.datetime | None, dt.datetime, dt.datetime]:
-    tdim = next((d for d in da.dims if d in da.coords and np.issubdtype(da[d].dtype, np.datetime64)), None)
+    tdim = datetime_dim(da)
     if tdim is None:
         now = dt.datetime.now(dt.UTC)
         return now, now, now

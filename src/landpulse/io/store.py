@@ -48,6 +48,14 @@ def is_zarr_store(path: PathLike) -> bool:
     return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zgroup", ".zarray"))
 
 
+def datetime_dim(obj: xr.Dataset | xr.DataArray) -> str | None:
+    """The first dimension whose coordinate holds dates (``time`` in landpulse stores), or None."""
+    for d in obj.dims:
+        if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64):
+            return str(d)
+    return None
+
+
 def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr.Dataset:
     """Open a Zarr store (v2 or v3, landpulse's own or foreign) as a lazy Dataset.
 
