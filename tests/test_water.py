@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -519,3 +520,23 @@ def test_agreement_confusion_matrix_by_hand(backend: Placement) -> None:
     # nothing usable: an empty matrix, no rates
     assert water.agreement(backend(water_map), backend(reference), backend(usable & False)) == {
         "matrix": [[0, 0], [0, 0]], "n": 0}
+
+
+def test_areas_counted_while_writing_equal_class_areas_of_the_stored_map(tmp_path: Path) -> None:
+    """The production write counts classes per row as it writes (no second read of the store):
+    the areas equal class_areas of the stored map, on a projected and on a geographic grid."""
+    from landpulse.areas import areas_from_row_counts, class_areas
+    from landpulse.io.products import open_product, write_product_blocks
+
+    rng = np.random.default_rng(3)
+    codes = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(2, 300, 260), p=[0.5, 0.3, 0.15, 0.05])
+    for crs, y, x in (("EPSG:32632", 5_200_000.0 - 5 - 10 * np.arange(300), 600_000.0 + 5 + 10 * np.arange(260)),
+                      ("EPSG:4326", 60.0 - 0.005 - 0.01 * np.arange(300), 10.0 + 0.005 + 0.01 * np.arange(260))):
+        da = xr.DataArray(codes, dims=("time", "y", "x"), name="water", attrs=water.water_attrs("test"),
+                          coords={"time": np.array(["2022-06-01", "2022-06-11"], "datetime64[ns]"), "y": y, "x": x})
+        da = da.rio.write_crs(crs).chunk({"time": 1, "y": 128, "x": 100})
+        path = tmp_path / f"{crs.replace(':', '')}.zarr"
+        written = write_product_blocks(da, path)
+        stored = open_product(path)["water"].isel(time=0)
+        assert written.row_counts is not None and written.row_counts.sum() == 300 * 260
+        assert areas_from_row_counts(da.isel(time=0), written.row_counts) == class_areas(stored)

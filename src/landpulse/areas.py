@@ -73,6 +73,20 @@ def row_cell_areas(da: xr.DataArray) -> np.ndarray:
     return np.full(ny, dy * dx * factor * factor, np.float64)
 
 
+def areas_from_row_counts(da: xr.DataArray, row_counts: np.ndarray) -> dict[str, float]:
+    """:func:`class_areas` of a 2-D class map from its pixel counts per row (``(y, classes + 1)``,
+    the last column anything else), as the production write takes them (no second read).
+
+    ``da`` gives the grid, the CRS and the CF flags (its values are not read).
+    """
+    names = [*str(da.attrs["flag_meanings"]).split(), "nodata"]
+    ydim, _ = spatial_dims(da)
+    if row_counts.shape != (da.sizes[ydim], len(names)):
+        raise InputError(f"row counts {row_counts.shape} do not match {da.sizes[ydim]} rows x {len(names)} classes")
+    weights = row_cell_areas(da) / 1e4
+    return {n: round(float((row_counts[:, i] * weights).sum()), 4) for i, n in enumerate(names)}
+
+
 def class_areas(da: xr.DataArray) -> dict[str, Any]:
     """Area in hectares of each class of a class product (uint8 with CF flags), per 2-D map.
 
@@ -101,12 +115,11 @@ def class_areas(da: xr.DataArray) -> dict[str, Any]:
     if len(values) != len(names):
         raise InputError(f"{da.name}: {len(values)} flag_values but {len(names)} flag_meanings")
     ydim, xdim = spatial_dims(da)
-    cell = row_cell_areas(da)
     host = to_host(da)
     counts = {n: (host == v).sum(dim=xdim, dtype=np.int64) for n, v in zip(names, values, strict=True)}
     counts["nodata"] = (~host.isin(values)).sum(dim=xdim, dtype=np.int64)
     table = xr.Dataset(counts).compute()
-    weights = xr.DataArray(cell / 1e4, dims=(ydim,))
+    weights = xr.DataArray(row_cell_areas(da) / 1e4, dims=(ydim,))
     hectares = {n: (table[n] * weights).sum(dim=ydim) for n in table.data_vars}
     others = [d for d in da.dims if d not in (ydim, xdim)]
     if not others:

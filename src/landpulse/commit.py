@@ -337,14 +337,13 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
                                        checksums=settings.checksums, fsync=settings.fsync)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
     chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}
-    if "flag_values" in product.attrs and "flag_meanings" in product.attrs:
-        # class products (water, change): hectares per class, read back from the stored uint8 chunks
-        from .areas import class_areas  # noqa: PLC0415
-        from .io.products import open_product  # noqa: PLC0415
+    if written.row_counts is not None:
+        # class products (water, change): hectares per class of the first slice, from the pixel
+        # counts per row taken while the chunks were written
+        from .areas import areas_from_row_counts  # noqa: PLC0415
 
-        stored = open_product(zarr_path)[unit.product]
-        written.stats["areas_ha"] = class_areas(stored.isel({d: 0 for d in stored.dims[:-2]}) if stored.ndim > 2
-                                                else stored)
+        first = product.isel({d: 0 for d in product.dims[:-2]}) if product.ndim > 2 else product
+        written.stats["areas_ha"] = areas_from_row_counts(first, written.row_counts)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]

@@ -12,7 +12,7 @@ Device blocks (CuPy) are moved to the host here, at the I/O edge: codecs run on 
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,9 @@ class BlocksWritten:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     packing: Packing | None = None
     dtype: str = "float32"
+    #: with ``class_values``: int64 ``(y, classes + 1)`` pixel counts per row of the first slice,
+    #: one column per class value and a last one for anything else (nodata)
+    row_counts: np.ndarray | None = None
 
 
 def thumbnail_stride(shape: tuple[int, ...], max_pixels: int) -> int:
@@ -58,7 +61,16 @@ def thumbnail_stride(shape: tuple[int, ...], max_pixels: int) -> int:
     return max(1, math.ceil(max(shape[-2:]) / max(1, max_pixels)))
 
 
-def _write_block(block: Any, target: Any, packing: Packing | None, stride: int,
+def _row_class_counts(block: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``(rows, len(values) + 1)`` counts per row of a 2-D block: each class value, then the rest."""
+    counts = np.empty((block.shape[0], values.size + 1), np.int64)
+    for i, v in enumerate(values):
+        counts[:, i] = (block == v).sum(axis=1)
+    counts[:, -1] = block.shape[1] - counts[:, :-1].sum(axis=1)
+    return counts
+
+
+def _write_block(block: Any, target: Any, packing: Packing | None, stride: int, class_values: np.ndarray | None,
                  block_info: dict[Any, Any] | None = None) -> np.ndarray:
     loc = block_info[0]["array-location"]  # type: ignore[index]
     region = tuple(slice(a, b) for a, b in loc)
@@ -81,8 +93,9 @@ def _write_block(block: Any, target: Any, packing: Packing | None, stride: int,
             sample = np.where(piece == packing.nodata, np.float32(np.nan), (piece * packing.scale).astype(np.float32))
         else:
             sample = piece.astype(np.float32)
+    rows = _row_class_counts(block[lead], class_values) if first and class_values is not None else None
     out = np.empty((1,) * block.ndim, dtype=object)
-    out.flat[0] = (stats, sample, -(-y0 // stride), -(-x0 // stride))
+    out.flat[0] = (stats, sample, -(-y0 // stride), -(-x0 // stride), y0, rows)
     return out
 
 
@@ -94,6 +107,7 @@ def write_blocks(
     thumbnail_pixels: int = 512,
     scheduler: str | None = None,
     num_workers: int | None = None,
+    class_values: Sequence[int] | None = None,
 ) -> BlocksWritten:
     """Compute ``da`` chunk by chunk and write each chunk into ``target`` (a Zarr array).
 
@@ -113,6 +127,9 @@ def write_blocks(
         Dask scheduler for this computation (default: the current one).
     num_workers : int, optional
         Threads of the ``threads`` scheduler.
+    class_values : sequence of int, optional
+        A class product's ``flag_values``: count each class per row of the first slice while
+        writing (``BlocksWritten.row_counts``), so its areas need no second read of the store.
 
     Returns
     -------
@@ -133,8 +150,9 @@ def write_blocks(
                 "rechunk the product to the store's chunks before writing"
             )
     stride = thumbnail_stride(da.shape, thumbnail_pixels)
+    values = np.asarray(class_values, dtype=da.dtype) if class_values is not None else None
     parts = data.map_blocks(
-        _write_block, target=target, packing=packing, stride=stride,
+        _write_block, target=target, packing=packing, stride=stride, class_values=values,
         dtype=object, chunks=tuple((1,) * len(c) for c in data.chunks), meta=np.empty((0,) * data.ndim, dtype=object),
     )
     kwargs: dict[str, Any] = {"scheduler": scheduler} if scheduler else {}
@@ -146,9 +164,13 @@ def write_blocks(
     ny = -(-da.shape[-2] // stride)
     nx = -(-da.shape[-1] // stride)
     thumb = np.full((ny, nx), np.nan, dtype=np.float32)
-    for _, sample, ty, tx in flat:
+    row_counts = np.zeros((da.shape[-2], len(values) + 1), np.int64) if values is not None else None
+    for _, sample, ty, tx, y0, rows in flat:
         if sample is not None:
             thumb[ty:ty + sample.shape[0], tx:tx + sample.shape[1]] = sample
+        if rows is not None and row_counts is not None:
+            row_counts[y0:y0 + rows.shape[0]] += rows
     packed = packing is not None and packing.dtype == "int16"
     dtype = "int16" if packed else ("float32" if da.dtype.kind == "f" else str(da.dtype))
-    return BlocksWritten(stats, thumb, stride, len(flat), packing=packing if packed else None, dtype=dtype)
+    return BlocksWritten(stats, thumb, stride, len(flat), packing=packing if packed else None, dtype=dtype,
+                         row_counts=row_counts)

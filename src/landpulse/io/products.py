@@ -183,9 +183,11 @@ def write_product_blocks(
     store = ManifestStore(path, algorithms=checksums, fsync=fsync)
     target = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
     packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
+    flags = product.attrs.get("flag_values") if "flag_meanings" in product.attrs and packing is None else None
     try:
         written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels,
-                               scheduler=scheduler, num_workers=num_workers)
+                               scheduler=scheduler, num_workers=num_workers,
+                               class_values=[int(v) for v in np.atleast_1d(flags)] if flags is not None else None)
     finally:
         store.flush()
     written.files = dict(store.records)
