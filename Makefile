@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
-	@echo "make lint   - ruff over src, tests, scripts and benchmarks"
+	@echo "make lint   - ruff over src, tests, scripts and benchmarks; mypy over src"
 	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water (full Sentinel-2 tiles; many minutes)"
 	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
@@ -37,6 +37,7 @@ test: env
 
 lint: env
 	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/mypy
 
 demo: env
 	rm -rf $(DEMO_OUT)

@@ -4,7 +4,7 @@
 Compares, in one run on one machine:
 
 * landpulse's CPU kernels (Numba, fused, parallel over pixels) on the whole stack;
-* a straightforward per-pixel NumPy/SciPy implementation (``tests/bfast_reference.py``:
+* a straightforward per-pixel NumPy/SciPy implementation (``tests/support/bfast_reference.py``:
   ``numpy.linalg.lstsq`` fits; ``scipy.stats.theilslopes`` + a direct Mann-Kendall), timed on a
   random subset of pixels and extrapolated linearly to the whole stack (said so in the output);
 * on a machine with a CUDA GPU and CuPy: landpulse's GPU kernels on the same stack, kernel time
@@ -18,7 +18,7 @@ The stack is synthetic (seasonal NDVI with noise, a planted drop in a quarter of
     python benchmarks/bench_change.py --store [--open-chunked] [--size 2000] [--dates 24] [--budget-mib 32]
 
 ``--store`` measures the Dask path instead, in a fresh process: the stack is written to a Zarr
-store one date per chunk (as ingest writes), then ``landpulse.change.bfast_monitor`` and
+store one date per chunk (as ingest writes), then ``landpulse.products.change.bfast_monitor`` and
 ``theil_sen`` run on it lazily (rechunk to time-contiguous blocks of at most ``--budget-mib``)
 and the wall time and peak RSS of the process are reported: memory is bounded by the block
 budget, not by the size of the stack.
@@ -40,11 +40,10 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests import bfast_reference as ref  # noqa: E402
-
-from landpulse.backend import get_kernel, gpu_available  # noqa: E402
-from landpulse.change import bfast_design  # noqa: E402
-from landpulse.change.critvals import mosum_critical_value, rec_cusum_critical_value  # noqa: E402
+from landpulse.backend import get_kernel, gpu_available
+from landpulse.products.change import bfast_design
+from landpulse.products.change.critvals import mosum_critical_value, rec_cusum_critical_value
+from tests.support import bfast_reference as ref
 
 
 def make_stack(size: int, dates: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

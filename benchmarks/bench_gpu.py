@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ndvi import load_tile  # noqa: E402  (same real data as the CPU benchmark)
+from bench_ndvi import load_tile
 
-import landpulse  # noqa: E402
-from landpulse.backend import Validity, gpu_available, to_device, to_host  # noqa: E402
-from landpulse.indices import ndvi_block  # noqa: E402
+import landpulse
+from landpulse.backend import Validity, gpu_available, to_device, to_host
+from landpulse.products.indices import ndvi_block
 
 S2 = Validity.of(0, (1, 65534))
 BYTES_PER_PIXEL = 2 + 2 + 4
@@ -140,7 +140,7 @@ def six_index_benchmarks(cp: Any, size: int, repeats: int, copy_gbs: float) -> d
     import rasterio
 
     from landpulse.backend import get_kernel
-    from landpulse.indices import plan_for
+    from landpulse.products.indices import index_program
 
     sample = Path(__file__).resolve().parents[1] / "src" / "landpulse" / "sample_data" / "s2-l1c-18SVG-2016-01-12"
     files = {"blue": "B02", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
@@ -153,7 +153,7 @@ def six_index_benchmarks(cp: Any, size: int, repeats: int, copy_gbs: float) -> d
         host[name] = np.ascontiguousarray(np.pad(a, ((0, max(0, size - a.shape[0])), (0, max(0, size - a.shape[1]))),
                                                  mode="symmetric")[:size, :size])
     dev = {k: cp.asarray(v) for k, v in host.items()}
-    info = plan_for(SIX)
+    info = index_program(SIX)
     common = {"B": "blue", "R": "red", "N": "nir", "S1": "swir16", "S2": "swir22"}
     arrays = [dev[common[sym]] for sym in info.symbols]
     kernel = get_kernel("indices", "gpu")
@@ -161,7 +161,7 @@ def six_index_benchmarks(cp: Any, size: int, repeats: int, copy_gbs: float) -> d
     valid = tuple(S2 for _ in arrays)
 
     def fused() -> Any:
-        return kernel(*arrays, *params, plan=info.plan, valid=valid, constants=info.constant_values)
+        return kernel(*arrays, *params, program=info.program, valid=valid, constants=info.constant_values)
 
     moved = size * size * (2 * len(arrays) + 4 * len(SIX))
     out: dict[str, Any] = {"bytes_moved": moved}

@@ -51,9 +51,9 @@ from landpulse.backend import Validity, get_kernel
 from landpulse.backend.blocks import radiometry_vectors
 from landpulse.backend.codegen import host_arrays
 from landpulse.backend.cpu.fused import load_module
-from landpulse.catalogue import get_index
-from landpulse.indices import plan_for
-from landpulse.masking import Mask, sensor_mask_rules
+from landpulse.products.indices import index_program
+from landpulse.products.masking import Mask, sensor_mask_rules
+from landpulse.spec.index_catalogue import get_index
 
 SIX = ["ndvi", "evi", "savi", "nbr", "nbr2", "ndmi"]
 BANDS = ["blue", "red", "nir", "swir16", "swir22"]
@@ -120,13 +120,13 @@ class FusedCall:
 
     def __init__(self, names: list[str], bands: dict[str, np.ndarray], scl: np.ndarray | None,
                  outs: list[np.ndarray], mask_out: np.ndarray | None) -> None:
-        info = plan_for(names, with_mask=scl is not None)
-        self.plan = info.plan
+        info = index_program(names, with_mask=scl is not None)
+        self.program = info.program
         common = {"B": "blue", "R": "red", "N": "nir", "S1": "swir16", "S2": "swir22", "G": "green"}
         arrays = [bands[common[s]] for s in info.symbols]
         valid = [S2 if common[s] in ("blue", "red", "nir") else S2_20M for s in info.symbols]
         vecs = [radiometry_vectors(1e-4, 0.0, (1,)) for _ in info.symbols]
-        sc, of, va, cs = host_arrays(self.plan, [v[0] for v in vecs], [v[1] for v in vecs], valid,
+        sc, of, va, cs = host_arrays(self.program, [v[0] for v in vecs], [v[1] for v in vecs], valid,
                                      info.constant_values, 1, [a.dtype for a in arrays])
         args: list[Any] = list(arrays)
         if scl is not None:
@@ -137,7 +137,7 @@ class FusedCall:
             args.append(mask_out)
         args.append(0)
         self.args = args
-        self.run = load_module(self.plan).run_parallel
+        self.run = load_module(self.program).run_parallel
         self.bytes = sum(a.nbytes for a in arrays) + (scl.nbytes if scl is not None else 0) \
             + sum(o.nbytes for o in outs[: len(names)]) + (mask_out.nbytes if scl is not None and mask_out is not None else 0)
 
@@ -146,7 +146,7 @@ class FusedCall:
 
 
 def registered_call(names: list[str], bands: dict[str, np.ndarray], scl: np.ndarray | None) -> Callable[[], Any]:
-    info = plan_for(names, with_mask=scl is not None)
+    info = index_program(names, with_mask=scl is not None)
     common = {"B": "blue", "R": "red", "N": "nir", "S1": "swir16", "S2": "swir22"}
     arrays = [bands[common[s]] for s in info.symbols]
     valid = tuple(S2 if common[s] in ("blue", "red", "nir") else S2_20M for s in info.symbols)
@@ -154,7 +154,7 @@ def registered_call(names: list[str], bands: dict[str, np.ndarray], scl: np.ndar
     kernel = get_kernel("indices", "cpu")
     imgs = arrays + ([scl] if scl is not None else [])
     params = [1e-4] * len(arrays) + [0.0] * len(arrays)
-    return lambda: kernel(*imgs, *params, plan=info.plan, valid=valid, constants=info.constant_values, lut=lut)
+    return lambda: kernel(*imgs, *params, program=info.program, valid=valid, constants=info.constant_values, lut=lut)
 
 
 def xrspatial_calls(bands: dict[str, np.ndarray]) -> dict[str, tuple[list[str], Callable[..., Any]]]:

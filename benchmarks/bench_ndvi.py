@@ -3,7 +3,7 @@
 
 Everything runs in one process and one run, so every number shares the same machine state:
 
-* ``landpulse`` CPU kernel on NumPy arrays (``landpulse.indices.ndvi_block``: the generated fused
+* ``landpulse`` CPU kernel on NumPy arrays (``landpulse.products.indices.ndvi_block``: the generated fused
   kernel ``landpulse.ndvi`` uses; main thread, so the
   ``prange`` parallel driver), plus the same driver on a preallocated output (diagnostic: the
   cost of allocating and first-touching the 482 MB result);
@@ -103,7 +103,7 @@ def versions() -> dict[str, str]:
     for mod in ("numpy", "numba", "dask", "xarray", "xrspatial", "numexpr", "landpulse"):
         try:
             out[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - report what is there
+        except Exception:
             out[mod] = "missing"
     return out
 
@@ -232,7 +232,7 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
     size = red.shape[0]
     chunk = args.chunk
     valid = Validity(NODATA, VALID_LO, VALID_HI)
-    from landpulse.indices import ndvi_block
+    from landpulse.products.indices import ndvi_block
 
     s32 = np.float32(SCALE)
     o32 = np.float32(OFFSET)
@@ -274,7 +274,7 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
 
     methods.append(("lp_xr_numpy", "landpulse.ndvi, xarray on NumPy", lp_xr_numpy))
     notes["landpulse.ndvi"] = (
-        "landpulse.ndvi and the 'landpulse kernel' rows (landpulse.indices.ndvi_block) run the same "
+        "landpulse.ndvi and the 'landpulse kernel' rows (landpulse.products.indices.ndvi_block) run the same "
         "generated fused kernel; the xarray rows add band lookup, radiometry and metadata")
 
     # Dask inputs: contiguous in-memory chunks, as a decoded Zarr chunk would be (no I/O timed).
@@ -357,9 +357,9 @@ def build_methods(red: np.ndarray, nir: np.ndarray, args: argparse.Namespace
 def _ndvi_module():  # type: ignore[no-untyped-def]
     """The generated Numba module of the catalogue's NDVI (what landpulse.ndvi runs)."""
     from landpulse.backend.cpu.fused import load_module
-    from landpulse.indices import plan_for
+    from landpulse.products.indices import index_program
 
-    return load_module(plan_for(["ndvi"]).plan)
+    return load_module(index_program(["ndvi"]).program)
 
 
 def measure_compile_ms() -> dict[str, float | str]:
@@ -373,7 +373,7 @@ def measure_compile_ms() -> dict[str, float | str]:
         import numba
 
         mod = _ndvi_module()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         return {"error": repr(err)}
     out: dict[str, float | str] = {}
     r = np.ones((1, 8, 8), np.uint16)
@@ -388,7 +388,7 @@ def measure_compile_ms() -> dict[str, float | str]:
             t = time.perf_counter()
             fn(r, r, sc, of, va, cs, np.int64(1), res, 0)
             out[name] = round((time.perf_counter() - t) * 1e3, 1)
-        except Exception as err:  # noqa: BLE001 - generated API, may change
+        except Exception as err:
             out[name] = f"error: {err!r}"
     return out
 
@@ -528,7 +528,7 @@ def main() -> int:
             st = getattr(mod, name).stats
             cache_stats[name] = {"cache_hits": sum(st.cache_hits.values()),
                                  "cache_misses": sum(st.cache_misses.values())}
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         cache_stats["error"] = repr(err)
     compile_ms = measure_compile_ms()
     print(f"landpulse NDVI drivers: first call loaded from Numba's cache: {cache_stats}; "

@@ -43,7 +43,7 @@ from numcodecs import Blosc
 import landpulse
 from landpulse.backend.cpu.pack import pack_int16
 from landpulse.backend.validity import Validity
-from landpulse.indices import ndvi_block as ndvi_kernel
+from landpulse.products.indices import ndvi_block as ndvi_kernel
 
 N = 10980
 OUT = Path(os.environ.get("LANDPULSE_BENCH_DIR", Path(__file__).resolve().parents[1] / "bench-output"))
@@ -184,7 +184,7 @@ def floor(src: Path, dst: Path, dates: int, chunk: int, clevel: int, threads: in
 
 def job(src: Path, out: Path, address: str | None, *, clevel: int, checksums: list[str], quicklooks: bool = True,
         cog: bool = False, fsync: bool = True, workers: int = 2) -> Any:
-    from landpulse.jobspec import parse_job
+    from landpulse.production.jobspec import parse_job
 
     cluster: dict[str, Any] = ({"kind": "address", "address": address} if address else
                                {"kind": "local", "n_workers": workers, "dashboard": False})
@@ -198,7 +198,7 @@ def job(src: Path, out: Path, address: str | None, *, clevel: int, checksums: li
 
 
 def run_pipeline(spec: Any) -> tuple[float, Any]:
-    from landpulse.pipeline import run_job
+    from landpulse.production.run import run_job
 
     shutil.rmtree(spec.output.store.parent, ignore_errors=True)
     t = time.perf_counter()
@@ -291,8 +291,8 @@ def main() -> None:
     args = parser.parse_args()
     globals()["N"] = args.size  # the tile side every helper of this script uses
 
-    from landpulse.cluster import make_client
-    from landpulse.jobspec import ClusterSpec
+    from landpulse.production.cluster import make_client
+    from landpulse.production.jobspec import ClusterSpec
 
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"load: {os.getloadavg()}, cores: {psutil.cpu_count()}, free disk: "

@@ -7,15 +7,15 @@ chunk, 2196 x 2196 spatial chunks that divide the tile, blosc-lz4 + shuffle + cr
 writes), then runs each variant **in a fresh process** and reports its wall time and peak RSS:
 
 ``index``
-    ``landpulse.water.index_water`` (the catalogue's NDWI through the fused index + SCL mask
-    kernel, then the threshold kernel) -> ``landpulse.water.summary`` (wet and clear counts,
+    ``landpulse.products.water.index_water`` (the catalogue's NDWI through the fused index + SCL mask
+    kernel, then the threshold kernel) -> ``landpulse.products.water.summary`` (wet and clear counts,
     frequency, classes) -> written as a Zarr product. Lazy end to end: read, classify,
     summarise, write, chunk by chunk.
 ``otsu``
     The same with ``otsu_water``: a first pass over the bands for the per-date histograms (one
     Otsu threshold per date), then the same stream as ``index``.
 ``wofs``
-    ``landpulse.water.wofs`` (six bands and SCL, one pass) -> ``summary`` -> Zarr.
+    ``landpulse.products.water.wofs`` (six bands and SCL, one pass) -> ``summary`` -> Zarr.
 ``xarray``
     The peer: the same NDWI summary as a plain xarray/Dask expression (NDWI from the bands,
     validity and the SCL default mask as ``where``/``isin``, ``sum`` over time), same store, same

@@ -43,11 +43,11 @@ cleanup() {
 trap cleanup EXIT
 
 # The job's Dask settings for the scheduler and the workers this script starts (worker deaths a
-# unit may cause, the workers' malloc settings: landpulse.cluster.cluster_config); srun passes
+# unit may cause, the workers' malloc settings: landpulse.production.cluster.cluster_config); srun passes
 # the environment on to the worker tasks.
 DASK_INTERNAL_INHERIT_CONFIG=$("$PYTHON" -c 'import sys
-from landpulse.cluster import inherited_config
-from landpulse.jobspec import load_job
+from landpulse.production.cluster import inherited_config
+from landpulse.production.jobspec import load_job
 print(inherited_config(load_job(sys.argv[1]).cluster))' "$JOB")
 export DASK_INTERNAL_INHERIT_CONFIG
 

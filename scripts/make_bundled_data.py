@@ -111,7 +111,7 @@ def main() -> None:
         ten = assets["red"]["proj:transform"]
         west, north = ten[2], ten[5]
         east, south = west + 800 * 10, north - 800 * 10
-        from rasterio.warp import transform_bounds  # noqa: PLC0415
+        from rasterio.warp import transform_bounds
 
         lon0, lat0, lon1, lat1 = transform_bounds(crs, "EPSG:4326", west, south, east, north)
         item = {

@@ -121,7 +121,7 @@ def main() -> None:
                                       "unit": "top-of-atmosphere reflectance (sun-elevation corrected)"}],
                     "file:checksum_sha256": sha256(out_path),
                 }
-            from rasterio.warp import transform_bounds  # noqa: PLC0415
+            from rasterio.warp import transform_bounds
 
             lon0, lat0, lon1, lat1 = transform_bounds(crs, "EPSG:4326", *bounds)
             item = {

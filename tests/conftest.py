@@ -1,4 +1,5 @@
-"""Shared fixtures: every backend through one fixture, real data where it exists, small scenes.
+"""Shared fixtures (helpers live in tests/support): every backend through one fixture, real data
+where it exists, small scenes.
 
 * ``backend``: runs a test once per available device (``cpu`` always, ``gpu`` where CuPy and a
   CUDA device exist; skipped otherwise) and gives it a function that places data there.
@@ -10,9 +11,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,12 +22,9 @@ import xarray as xr
 from rasterio.transform import from_origin
 
 import landpulse
-from landpulse.backend import gpu_available, to_device, to_host
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("LANDPULSE_SHARED_DATA", REPO.parent / "shared" / "data"))
-BOLZANO = SHARED_DATA / "s2l2a-bolzano-2022-06.zarr"
-EARTH_SEARCH_ITEM = SHARED_DATA / "earth-search-s2-l2a-item.json"
+from landpulse.backend import gpu_available
+from tests.support import BOLZANO, Placement, WriteBand, skip_or_fail
+from tests.support.slurm import SlurmUnavailable, start_slurm, stop_slurm
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,36 +35,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
-
-
-class Placement:
-    """Moves data to one device and back; ``name`` is ``'cpu'`` or ``'gpu'``."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __call__(self, obj: Any) -> Any:
-        return to_device(obj) if self.name == "gpu" else obj
-
-    def host(self, obj: Any) -> Any:
-        return to_host(obj) if self.name == "gpu" else obj
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-#: What this machine promises the tests (comma-separated names in LANDPULSE_REQUIRE; .ci/run sets
-#: it): a test that needs one of them fails instead of skipping when it is missing, so a CI run
-#: cannot go green by skipping the tests it was meant to run. Names: shared_data, nvcc, g++,
-#: nvrtc, slurm.
-REQUIRED = frozenset(filter(None, os.environ.get("LANDPULSE_REQUIRE", "").split(",")))
-
-
-def skip_or_fail(resource: str, reason: str) -> NoReturn:
-    """Skip the test for the missing ``resource``, or fail it where the resource is required."""
-    if resource in REQUIRED:
-        pytest.fail(f"{reason} (required here: LANDPULSE_REQUIRE lists {resource!r})")
-    pytest.skip(reason)
 
 
 @pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
@@ -102,9 +70,6 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory, sample_item: Path) ->
     return ingest(scene_from_stac_item(sample_item), path)
 
 
-WriteBand = Callable[..., Path]
-
-
 @pytest.fixture
 def write_band(tmp_path: Path) -> WriteBand:
     """Write a single-band GeoTIFF: ``write_band(name, array, crs=..., origin=..., res=...)``."""
@@ -121,28 +86,9 @@ def write_band(tmp_path: Path) -> WriteBand:
     return write
 
 
-def numpy_ndvi_reference(red_dn: np.ndarray, nir_dn: np.ndarray, scale: float, offset: float,
-                         nodata: float | None = 0, valid: tuple[float, float] = (1, 65534)) -> np.ndarray:
-    """An independent NDVI reference in float64 (no landpulse code involved)."""
-    r = red_dn.astype(np.float64) * scale + offset
-    n = nir_dn.astype(np.float64) * scale + offset
-    bad = ~np.isfinite(r) | ~np.isfinite(n)
-    for dn in (red_dn, nir_dn):
-        d = dn.astype(np.float64)
-        if nodata is not None:
-            bad |= d == nodata
-        bad |= (d < valid[0]) | (d > valid[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (n - r) / (n + r)
-    out[bad | ((n + r) == 0) | (out < -1) | (out > 1)] = np.nan
-    return out
-
-
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real single-node Slurm (munge + slurmctld + slurmd) for the session, or a skip with the reason."""
-    from .slurm import SlurmUnavailable, start_slurm, stop_slurm
-
     workdir = tmp_path_factory.mktemp("slurm")
     try:
         cluster, pid_files = start_slurm(workdir)

@@ -13,8 +13,7 @@ import pytest
 
 import landpulse
 from landpulse.cli import main
-
-from .conftest import BOLZANO, skip_or_fail
+from tests.support import BOLZANO, skip_or_fail
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -29,29 +28,40 @@ def test_ingest_run_info_end_to_end(tmp_path: Path, sample_item: Path, capsys: p
     assert code == 0 and "ingested 1 scene" in stdout
     code, stdout, _ = run_cli(capsys, "info", store)
     assert code == 0 and "EPSG:32618" in stdout and "swir16" in stdout and "scale 0.0001" in stdout
-    code, stdout, _ = run_cli(capsys, "run", store, "--out", out)
-    assert code == 0, stdout
-    zarr_path, png, item_path = out / "ndvi" / "ndvi.zarr", out / "ndvi" / "ndvi.png", out / "ndvi" / "ndvi.json"
-    assert zarr_path.is_dir() and png.stat().st_size > 10_000 and item_path.is_file()
-    assert str(zarr_path) in stdout and str(png) in stdout
+    code, stdout, err = run_cli(capsys, "compute", store, "--out", out)
+    assert code == 0, err
+    (unit,) = [p.parent for p in (out / "ndvi").glob("*/*/item.json")]
+    assert unit.parent.name == "scenes" and unit.name == "20160112T000000"  # tile (the store's name), period
+    zarr_path, png, item_path = unit / "ndvi.zarr", unit / "thumbnail.png", unit / "item.json"
+    assert zarr_path.is_dir() and png.stat().st_size > 1_000 and item_path.is_file()
+    assert "written  ndvi_scenes_20160112T000000" in stdout
     # the product equals the library call on the same store
     np.testing.assert_allclose(landpulse.open_product(zarr_path)["ndvi"].values,
                                landpulse.ndvi(landpulse.open_store(store)).values, atol=0.5e-4 + 1e-7)
     # the STAC item is valid-shaped, points at the product and records provenance
     item = pystac.Item.from_file(str(item_path))
-    assert item.assets["data"].href.endswith("ndvi.zarr") and item.assets["quicklook"].href.endswith("ndvi.png")
+    assert item.assets["data"].href.endswith("ndvi.zarr") and item.assets["quicklook"].href.endswith("thumbnail.png")
     assert item.properties["proj:code"] == "EPSG:32618" and item.properties["proj:shape"] == [800, 800]
     assert item.properties["landpulse:inputs"] == ["S2A_18SVG_20160112_L1C_crop"]
     assert item.properties["landpulse:provenance"]["radiometry"]["red"]["scale"] == 1e-4
     assert item.properties["landpulse:device"]["device"] == "cpu"
     assert item.assets["data"].extra_fields["raster:bands"][0] == {"data_type": "int16", "nodata": -32768, "scale": 1e-4, "offset": 0.0, "unit": "1"}
-    assert json.loads((out / "run-report.json").read_text())["products"][0]["status"] == "written"
-    # a second run finds the committed product and writes no product bytes (only its own report)
-    before = {p: p.stat().st_mtime_ns for p in (out / "ndvi").rglob("*") if p.is_file()}
-    code, stdout, _ = run_cli(capsys, "run", store, "--out", out)
-    assert code == 0 and "already committed" in stdout
-    assert before == {p: p.stat().st_mtime_ns for p in (out / "ndvi").rglob("*") if p.is_file()}
-    assert json.loads((out / "run-report.json").read_text())["products"][0]["status"] == "skipped"
+    report = json.loads((tmp_path / "products-reports" / "latest.json").read_text())
+    assert report["units"][0]["status"] == "written" and report["exit_code"] == 0
+    assert (out / "catalog.json").is_file() and (out / "ndvi" / "collection.json").is_file()
+    # a second run finds the committed unit and writes no product bytes (only its own report)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    code, stdout, _ = run_cli(capsys, "compute", store, "--out", out)
+    assert code == 0 and "nothing new to do" in stdout
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert json.loads((tmp_path / "products-reports" / "latest.json").read_text())["status"] == "nothing-to-do"
+    # --overwrite recomputes and replaces the unit; the values are the same bytes
+    chunks = {p.relative_to(unit): p.read_bytes() for p in zarr_path.rglob("c/*") if p.is_file()}
+    code, stdout, _ = run_cli(capsys, "compute", store, "--out", out, "--overwrite")
+    assert code == 0 and "replaced" in stdout
+    assert chunks == {p.relative_to(unit): p.read_bytes() for p in zarr_path.rglob("c/*") if p.is_file()}
+    code, stdout, _ = run_cli(capsys, "verify", out)
+    assert code == 0 and "1 unit(s) checked, 0 damaged" in stdout
 
 
 def test_ingest_from_band_files(tmp_path: Path, sample_item: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,11 +75,14 @@ def test_ingest_from_band_files(tmp_path: Path, sample_item: Path, capsys: pytes
 
 
 @pytest.mark.parametrize("args,code,message", [
-    (["run", "{tmp}/missing.zarr", "--out", "{tmp}/o"], 2, "no such store"),
-    (["run", "{tmp}", "--out", "{tmp}/o"], 2, "is not a Zarr store"),
-    (["run", "{store}", "--out", "{tmp}/o", "--product", "evi9"], 2, "unknown product"),
-    (["run", "{store}", "--out", "{tmp}/o", "--band", "red"], 2, "NAME=VALUE"),
-    (["run", "{store}", "--out", "{tmp}/o", "--backend", "tpu"], 2, "backend must be one of"),
+    (["compute", "{tmp}/missing.zarr", "--out", "{tmp}/o"], 2, "no such store"),
+    (["compute", "{tmp}", "--out", "{tmp}/o"], 2, "is not a Zarr store"),
+    (["compute", "{store}", "--out", "{tmp}/o", "--product", "evi9"], 2, "unknown product"),
+    (["compute", "{store}", "--out", "{tmp}/o", "--band", "red"], 2, "NAME=VALUE"),
+    (["compute", "{store}", "--out", "{tmp}/o", "--backend", "tpu"], 2, "backend must be one of"),
+    (["compute", "{store}", "--out", "{tmp}/o", "--encoding", "int8"], 2, "--encoding must be"),
+    (["run", "{store}"], 2, "landpulse compute"),
+    (["run", "{store}", "--out", "{tmp}/o"], 2, "No such option"),
     (["ingest", "{tmp}/x.zarr"], 2, "nothing to ingest"),
     (["ingest", "{tmp}/x.zarr", "--item", "{tmp}/nope.json"], 2, "cannot read STAC item"),
     (["ingest", "{tmp}/x.zarr", "--item", "{item}", "--bands", "red,thermal"], 2, "no asset for band"),
@@ -88,21 +101,24 @@ def test_failures_are_one_line_with_exit_codes(tmp_path: Path, sample_store: Pat
 def test_gpu_backend_without_gpu_names_the_extra(sample_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if landpulse.backend.gpu_available():
         pytest.skip("this machine has a GPU")
-    code, _, err = run_cli(capsys, "run", sample_store, "--out", tmp_path / "o", "--backend", "gpu")
+    code, _, err = run_cli(capsys, "compute", sample_store, "--out", tmp_path / "o", "--backend", "gpu")
     assert code == 3 and ("landpulse[gpu" in err or "no CUDA device" in err)
-    assert not (tmp_path / "o" / "ndvi" / "ndvi.json").exists()
+    assert not list((tmp_path / "o").rglob("item.json"))
 
 
 @pytest.mark.shared_data
 def test_run_on_foreign_store_with_declared_radiometry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not BOLZANO.exists():
         skip_or_fail("shared_data", "shared data not found")
-    code, _, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o")
-    assert code == 2 and "declare_radiometry" in err  # float bands without metadata are refused
-    code, stdout, err = run_cli(capsys, "run", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--encoding", "float32")
+    code, _, err = run_cli(capsys, "compute", BOLZANO, "--out", tmp_path / "o")
+    assert code == 4 and "declare_radiometry" in json.dumps(json.loads((tmp_path / "o-reports" / "latest.json").read_text())["units"])
+    code, stdout, err = run_cli(capsys, "compute", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--encoding", "float32",
+                                "--tile", "32TPS")
     assert code == 0, err
-    item = json.loads((tmp_path / "o" / "ndvi" / "ndvi.json").read_text())
-    assert item["properties"]["start_datetime"].startswith("2022-06-02") and item["properties"]["proj:code"] == "EPSG:32632"
+    items = sorted((tmp_path / "o" / "ndvi" / "32TPS").glob("*/item.json"))
+    assert len(items) == 12  # one unit per date
+    item = json.loads(items[0].read_text())
+    assert item["properties"]["datetime"].startswith("2022-06-02") and item["properties"]["proj:code"] == "EPSG:32632"
 
 
 def test_console_script_and_help(tmp_path: Path) -> None:
@@ -113,17 +129,32 @@ def test_console_script_and_help(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith("landpulse: error:")
 
 
-def test_store_run_items_record_what_was_stored(tmp_path: Path, sample_store: Path) -> None:
-    """``landpulse run <store>``: the STAC item's raster:bands describe the stored encoding (AWEI
-    overflows int16 x 1e-4 and is stored as float32), and the statistics come from the write."""
-    from landpulse.pipeline import run_products
+@pytest.mark.parametrize("command,has,lacks", [
+    ("run", ["--wait", "--dry-run", "--cluster", "--scheduler-file", "--overwrite", "--backend"],
+     ["--out", "--product", "--band", "--scale", "--encoding", "--tile"]),
+    ("compute", ["--out", "--product", "--band", "--scale", "--encoding", "--tile", "--overwrite", "--backend"],
+     ["--wait", "--dry-run", "--cluster", "--scheduler-file"]),
+])
+def test_each_commands_help_lists_only_its_options(command: str, has: list[str], lacks: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert [o for o in has if o not in text] == [] and [o for o in lacks if o in text] == []
 
-    results = run_products(sample_store, tmp_path / "out", products=["mndwi", "aweinsh"], quicklooks=False)
-    for res, dtype in zip(results, ["int16", "float32"], strict=True):
-        band = json.loads(res.item.read_text())["assets"]["data"]["raster:bands"][0]
-        stored = landpulse.open_product(res.store)[res.name]
+
+def test_store_run_items_record_what_was_stored(tmp_path: Path, sample_store: Path) -> None:
+    """``landpulse compute <store>``: the STAC item's raster:bands describe the stored encoding (AWEI
+    overflows int16 x 1e-4 and is stored as float32), and the statistics come from the write."""
+    from landpulse.production.run import run_store
+
+    result = run_store(sample_store, tmp_path / "out", products=["mndwi", "aweinsh"], quicklooks=False, echo=lambda _: None)
+    assert result.exit_code == 0
+    for res, dtype in zip(result.units, ["int16", "float32"], strict=True):
+        folder = Path(res.folder)
+        band = json.loads((folder / "item.json").read_text())["assets"]["data"]["raster:bands"][0]
+        stored = landpulse.open_product(folder / f"{res.product}.zarr")[res.product]
         assert band["data_type"] == dtype == str(stored.encoding["dtype"])
         assert ("scale" in band) == (dtype == "int16")
         values = stored.values
-        assert res.stats["valid_fraction"] == pytest.approx(np.isfinite(values).mean())
+        assert res.stats["valid_pixels"] == int(np.isfinite(values).sum())
         assert res.stats["max"] == pytest.approx(float(np.nanmax(values)), abs=1e-4)

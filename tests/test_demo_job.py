@@ -16,9 +16,8 @@ import rasterio
 
 import landpulse
 from landpulse.cli import main
-from landpulse.jobspec import load_job
-
-from .conftest import REPO, numpy_ndvi_reference
+from landpulse.production.jobspec import load_job
+from tests.support import REPO, numpy_ndvi_reference
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.colors import to_rgba
 from PIL import Image
 
+from landpulse.products.water import water_attrs
 from landpulse.viz import WATER_COLOURS, thumbnail_png
-from landpulse.water import water_attrs
 
 
 def rgba_bytes(colour: str) -> list[int]:

@@ -38,18 +38,22 @@ def test_water_products_through_the_pipeline(tmp_path: Path, sample_store: Path)
     import warnings
 
     from landpulse import water
-    from landpulse.pipeline import PRODUCTS, run_products
+    from landpulse.production.run import run_store
+    from landpulse.products.registry import get_product, product_names
 
-    assert {"water", "water_otsu", "water_wofs", "water_frequency"} <= set(PRODUCTS)
+    assert {"water", "water_otsu", "water_wofs", "water_frequency"} <= set(product_names())
+    assert get_product("water_wofs").flags is not None and get_product("water_wofs").dtype == "uint8"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        results = run_products(sample_store, tmp_path / "p", products=["water", "water_wofs", "water_frequency"])
-    assert [r.status for r in results] == ["written"] * 3
-    assert all(r.item.exists() and r.quicklook is not None and r.quicklook.stat().st_size > 5000 for r in results)
-    stored = open_product(results[0].store)
+        result = run_store(sample_store, tmp_path / "p", products=["water", "water_wofs", "water_frequency"],
+                           echo=lambda _: None)
+    assert [r.status for r in result.units] == ["written"] * 3
+    folders = [Path(r.folder) for r in result.units]
+    assert all((f / "item.json").exists() and (f / "thumbnail.png").stat().st_size > 1000 for f in folders)
+    stored = open_product(folders[0] / "water.zarr")
     assert str(stored.water.dtype) == "float32"  # CF-decoded: 255 -> NaN
     report = water.area_report(stored)
     areas = report["water"]["2016-01-12"]
     assert abs(sum(areas.values()) - 6400.0) < 1e-6 and areas["water"] > 2000
-    again = run_products(sample_store, tmp_path / "p", products=["water"])
-    assert again[0].status == "skipped"  # committed products are not recomputed
+    again = run_store(sample_store, tmp_path / "p", products=["water"], echo=lambda _: None)
+    assert again.status == "nothing-to-do" and not again.units  # committed products are not recomputed

@@ -9,18 +9,27 @@ Notebook use is xarray in, xarray out::
     wet = landpulse.water.index_water(ds)          # water maps; .summary(), .wofs(), .otsu_water()
 
 ``import landpulse`` needs no GPU, no CuPy and no cluster libraries.
+
+The package is layered; each layer imports only the ones below it:
+
+- ``landpulse.spec``: domain data (sensors, bands, index catalogue and formula language,
+  radiometry, saturation);
+- ``landpulse.backend``: the only code that knows NumPy, CuPy and Dask (dispatch, kernels);
+- ``landpulse.products``: xarray in, xarray out (indices, masks, water, change) and the product
+  registry;
+- ``landpulse.io``: reading imagery and writing products (Zarr, COG, STAC), knowing no production;
+- ``landpulse.production``: job specs, plans, unit execution, commits, the ledger, clusters, runs
+  and reports;
+- the interface: this module's free functions, ``ds.landpulse`` (accessor), ``landpulse.viz`` and
+  the ``landpulse`` command (``landpulse.cli``).
 """
 
-from . import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
-from . import (
-    change,  # noqa: F401  (landpulse.change: change detection)
-    water,  # noqa: F401  (landpulse.water: water extent)
-)
-from ._version import __version__
-from .backend import device_info, set_options, to_device, to_host
-from .bands import select_band, select_bands
-from .catalogue import get_index, index_names
-from .errors import (
+import sys as _sys
+
+from landpulse import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
+from landpulse._version import __version__
+from landpulse.backend import device_info, set_options, to_device, to_host
+from landpulse.errors import (
     BackendUnavailableError,
     GridMismatchError,
     InputError,
@@ -30,11 +39,19 @@ from .errors import (
     RadiometryError,
     UnreadableInputError,
 )
-from .indices import indices, mask, ndvi
-from .io import ingest, open_product, open_store, write_product
-from .masking import Mask, clear_count
-from .radiometry import band_radiometry, declare_radiometry, to_reflectance
-from .sensors import get_sensor, sensors
+from landpulse.io import ingest, open_product, open_store, write_product
+from landpulse.products import change, water
+from landpulse.products.indices import indices, mask, ndvi
+from landpulse.products.masking import Mask, clear_count
+from landpulse.spec.bands import select_band, select_bands
+from landpulse.spec.index_catalogue import get_index, index_names
+from landpulse.spec.radiometry import band_radiometry, declare_radiometry, to_reflectance
+from landpulse.spec.sensors import get_sensor, sensors
+
+# ``landpulse.water`` and ``landpulse.change`` are the public namespaces of the water and change
+# products: ``import landpulse.water`` and ``from landpulse.change import composite`` keep working
+_sys.modules[__name__ + ".water"] = water
+_sys.modules[__name__ + ".change"] = change
 
 __all__ = [
     "BackendUnavailableError",

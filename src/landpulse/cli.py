@@ -4,23 +4,29 @@ Exit status (what schedulers see): 0 success; 1 unexpected failure; 2 bad input 
 (missing band, unreadable file, not a Zarr store, bad option); 3 backend unavailable
 (GPU asked for, none here). Failures print one line, ``landpulse: error: <reason>``, on stderr;
 set ``LANDPULSE_DEBUG=1`` for the traceback.
+
+Each command imports what it uses when it runs (the rest of this module imports only typer and
+landpulse's errors), so ``landpulse --help`` and a command that has nothing to do start quickly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import __version__
-from .errors import InputError, LandpulseError
+from landpulse import __version__
+from landpulse.errors import InputError, LandpulseError
+
+if TYPE_CHECKING:
+    from landpulse.production.jobspec import JobSpec
+    from landpulse.production.run import JobResult
 
 app = typer.Typer(
     name="landpulse",
@@ -76,8 +82,8 @@ def ingest(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Ingest Sentinel-2 bands (GeoTIFF/COG/JP2 files or STAC items) into a tiled Zarr v3 store."""
-    from .io.ingest import ingest as do_ingest  # noqa: PLC0415
-    from .io.scenes import scene_from_files, scene_from_stac_item  # noqa: PLC0415
+    from landpulse.io.ingest import ingest as do_ingest
+    from landpulse.io.scenes import scene_from_files, scene_from_stac_item
 
     keep = _split(bands)
     scenes = [scene_from_stac_item(p, bands=keep) for p in item or []]
@@ -94,48 +100,91 @@ def ingest(
     typer.echo(f"ingested {len(scenes)} scene(s) into {path}")
 
 
+BackendOption = Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: the job's backend, else LANDPULSE_BACKEND, else auto).")]
+OverwriteOption = Annotated[bool, typer.Option(help="Recompute units that are already committed (each replaces its committed unit).")]
+
+
 @app.command()
 def run(
-    target: Annotated[Path, typer.Argument(help="A job spec (job.yaml), or a scene store (landpulse ingest output, or a foreign Zarr store).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Store mode: output folder; each product goes to OUT/<product>/.")] = None,
-    product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Store mode: product to compute (repeatable; default: ndvi).")] = None,
-    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="Store mode: COMMON=VARIABLE band mapping, e.g. red=B04 (repeatable).")] = None,
-    encoding: Annotated[str, typer.Option(help="Store mode: storage of index products, int16 (scaled 1e-4) or float32.")] = "int16",
-    backend: Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: the job's backend, else LANDPULSE_BACKEND, else auto).")] = None,
-    scale: Annotated[float | None, typer.Option(help="Store mode: declare the radiometry of a foreign store: reflectance = value * scale + offset.")] = None,
-    offset: Annotated[float, typer.Option(help="See --scale.")] = 0.0,
-    overwrite: Annotated[bool, typer.Option(help="Store mode: recompute products that are already committed.")] = False,
-    quicklook: Annotated[bool, typer.Option(help="Store mode: write a PNG quick-look per product.")] = True,
-    wait: Annotated[float, typer.Option(help="Job mode: seconds to wait for another run holding the store's lock (default: exit at once with status 75).")] = 0.0,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Job mode: print the plan (units to compute) and exit without computing.")] = False,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="Job mode: run on this cluster kind instead of the spec's: local, local-cuda, slurm, threads, address.")] = None,
-    scheduler_file: Annotated[Path | None, typer.Option("--scheduler-file", help="Job mode: join the scheduler of this file (dask scheduler --scheduler-file), e.g. inside one Slurm allocation.")] = None,
+    job_file: Annotated[Path, typer.Argument(metavar="JOB", help="A job spec (job.yaml): inputs, products, output, cluster.")],
+    backend: BackendOption = None,
+    overwrite: OverwriteOption = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for another run holding the store's lock (default: exit at once with status 75).")] = 0.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (units to compute) and exit without computing.")] = False,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="Run on this cluster kind instead of the spec's: local, local-cuda, slurm, threads, address.")] = None,
+    scheduler_file: Annotated[Path | None, typer.Option("--scheduler-file", help="Join the scheduler of this file (dask scheduler --scheduler-file), e.g. inside one Slurm allocation.")] = None,
 ) -> int:
-    """Run a job spec (job.yaml: nightly, incremental, on a Dask cluster), or compute products for one store.
+    """Run a job spec: compute and commit every unit not yet committed, on a Dask cluster (nightly, incremental).
 
     Exit status: 0 done, or nothing new; 4 some scenes failed (named); 2 bad spec; 3 missing libraries; 75 locked.
     """
-    from .jobspec import is_job_file  # noqa: PLC0415
+    from landpulse.production.jobspec import is_job_file
 
-    if is_job_file(target):
-        given = [name for name, v in (("--out", out), ("--product", product), ("--band", band), ("--scale", scale))
-                 if v] + (["--overwrite"] if overwrite else [])
-        if given:
-            raise InputError(f"{', '.join(given)} apply to a store; a job spec names its products and output "
-                             f"(edit {target})")
-        return _run_job(target, backend=backend, wait=wait, dry_run=dry_run, cluster=cluster, scheduler_file=scheduler_file)
-    if cluster or scheduler_file:
-        raise InputError("--cluster and --scheduler-file apply to job specs (landpulse run job.yaml)")
-    if out is None:
-        raise InputError("--out is required when running a store (or give a job spec: landpulse run job.yaml)")
-    _run_store(store=target, out=out, product=product, band=band, encoding=encoding, backend=backend, scale=scale,
-               offset=offset, overwrite=overwrite, quicklook=quicklook)
-    return 0
+    if not is_job_file(job_file):
+        hint = (f"; to compute products of a scene store, use: landpulse compute {job_file} --out DIR"
+                if job_file.suffix.lower() not in (".yaml", ".yml") else "")
+        raise InputError(f"{job_file}: landpulse run takes a job spec file (.yaml){hint}")
+    job = _load_job(job_file, cluster=cluster, scheduler_file=scheduler_file)
+    if backend:
+        job = job.model_copy(update={"backend": _backend(backend)})
+    if dry_run:
+        _print_plan(job, overwrite=overwrite)
+        return 0
+    from landpulse.production.run import run_job
+
+    return _finish(run_job(job, wait=wait, overwrite=overwrite, echo=typer.echo))
 
 
-def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | None = None) -> Any:
+@app.command()
+def compute(
+    store: Annotated[Path, typer.Argument(help="A scene store: landpulse ingest output, or a foreign Zarr store with a time dimension.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Product store: each unit goes to OUT/<product>/<tile>/<date>/.")],
+    product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Product to compute (repeatable; default: ndvi).")] = None,
+    band: Annotated[list[str] | None, typer.Option("--band", "-b", help="COMMON=VARIABLE band mapping, e.g. red=B04 (repeatable).")] = None,
+    encoding: Annotated[str, typer.Option(help="Storage of index products: int16 (scaled 1e-4) or float32.")] = "int16",
+    scale: Annotated[float | None, typer.Option(help="Declare the radiometry of a foreign store: reflectance = value * scale + offset.")] = None,
+    offset: Annotated[float, typer.Option(help="See --scale.")] = 0.0,
+    tile: Annotated[str | None, typer.Option(help="Tile id of the units (default: the store's folder name).")] = None,
+    quicklook: Annotated[bool, typer.Option(help="Write a PNG thumbnail per unit.")] = True,
+    backend: BackendOption = None,
+    overwrite: OverwriteOption = False,
+) -> int:
+    """Compute products for every date of one scene store, as a one-off job: the same units, commits,
+    ledger, STAC catalogue and report as `landpulse run JOB`, in this process.
+
+    Exit status: 0 done, or nothing new; 4 some dates failed (named); 2 bad input; 3 backend unavailable; 75 locked.
+    """
+    from landpulse.io.store import open_store
+    from landpulse.production.run import run_store
+
+    if encoding not in ("int16", "float32"):
+        raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
+    open_store(store)  # a clear error for a missing path or a folder that is no Zarr store
+    result = run_store(store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
+                       encoding=encoding, overwrite=overwrite, quicklooks=quicklook,
+                       radiometry=(scale, offset) if scale is not None else None, tile=tile,
+                       backend=_backend(backend) if backend else "auto", echo=typer.echo)
+    return _finish(result)
+
+
+def _backend(value: str) -> str:
+    if value not in ("auto", "cpu", "gpu"):
+        raise InputError(f"--backend must be one of auto, cpu, gpu; got {value!r}")
+    return value
+
+
+def _finish(result: JobResult) -> int:
+    """The exit status of a run, with one line on stderr naming the failed scenes."""
+    if result.exit_code:
+        names = result.report["failed_scenes"]
+        typer.echo(f"landpulse: error: {len(names)} scene(s) failed: {', '.join(names)} "
+                   f"(details: {result.report_html})", err=True)
+    return result.exit_code
+
+
+def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | None = None) -> JobSpec:
     """Load a job spec, with the command line's cluster overrides applied (and validated)."""
-    from .jobspec import ClusterSpec, load_job  # noqa: PLC0415
+    from landpulse.production.jobspec import ClusterSpec, load_job
 
     job = load_job(path)
     if cluster or scheduler_file:
@@ -158,33 +207,13 @@ def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | 
     return job
 
 
-def _run_job(path: Path, *, backend: str | None, wait: float, dry_run: bool, cluster: str | None = None,
-             scheduler_file: Path | None = None) -> int:
-    from .pipeline import run_job  # noqa: PLC0415
+def _print_plan(job: JobSpec, *, overwrite: bool = False) -> None:
+    import dask
 
-    job = _load_job(path, cluster=cluster, scheduler_file=scheduler_file)
-    if backend:
-        if backend not in ("auto", "cpu", "gpu"):
-            raise InputError(f"--backend must be one of auto, cpu, gpu; got {backend!r}")
-        job = job.model_copy(update={"backend": backend})
-    if dry_run:
-        _print_plan(job)
-        return 0
-    result = run_job(job, wait=wait, echo=typer.echo)
-    if result.exit_code:
-        names = result.report["failed_scenes"]
-        typer.echo(f"landpulse: error: {len(names)} scene(s) failed: {', '.join(names)} "
-                   f"(details: {result.report_html})", err=True)
-    return result.exit_code
-
-
-def _print_plan(job: Any) -> None:
-    import dask  # noqa: PLC0415
-
-    from .plan import describe_plan, make_plan  # noqa: PLC0415
+    from landpulse.production.plan import describe_plan, make_plan
 
     with dask.config.set(scheduler="sync"):
-        plan = make_plan(job)
+        plan = make_plan(job, overwrite=overwrite)
     d = describe_plan(plan)
     typer.echo(f"{job.name}: {len(d['tiles'])} tile(s) ({', '.join(d['tiles'])}), {d['scenes']} scene(s); "
                f"{len(d['to_compute'])} unit(s) to compute, {d['committed']} already committed, "
@@ -195,41 +224,13 @@ def _print_plan(job: Any) -> None:
         typer.echo(f"  input failed: {f['scene']}: {f['error']}")
 
 
-def _run_store(*, store: Path, out: Path, product: list[str] | None, band: list[str] | None, encoding: str,
-               backend: str | None, scale: float | None, offset: float, overwrite: bool, quicklook: bool) -> None:
-    from .backend import set_options  # noqa: PLC0415
-    from .pipeline import run_products, write_run_report  # noqa: PLC0415
-
-    if encoding not in ("int16", "float32"):
-        raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
-    with set_options(backend=backend) if backend else contextlib.nullcontext():  # type: ignore[arg-type]
-        results = run_products(
-            store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
-            encoding=encoding,  # type: ignore[arg-type]
-            overwrite=overwrite, quicklooks=quicklook,
-            radiometry=(scale, offset) if scale is not None else None, progress=True,
-        )
-    for r in results:
-        if r.status == "skipped":
-            typer.echo(f"{r.name}: already committed ({r.item}); nothing to do")
-            continue
-        s = r.stats
-        summary = (f"valid {s['valid_fraction']:.1%}, min {s['min']:.3f}, mean {s['mean']:.3f}, max {s['max']:.3f}"
-                   if "min" in s else "no valid pixels")
-        typer.echo(f"{r.name}: {r.store} ({summary}; {r.seconds:.1f} s)")
-        if r.quicklook:
-            typer.echo(f"{r.name}: quick-look {r.quicklook}")
-        typer.echo(f"{r.name}: STAC item {r.item}")
-    typer.echo(f"run report: {write_run_report(results, out, store=str(store))}")
-
-
 @app.command("cluster-script")
 def cluster_script(
     job_file: Annotated[Path, typer.Argument(help="A job spec whose cluster is (or, with --cluster slurm, becomes) Slurm.")],
     cluster: Annotated[str | None, typer.Option("--cluster", help="Override the spec's cluster kind (slurm).")] = None,
 ) -> None:
     """Print the batch script of one Slurm worker job, as `landpulse run` would submit it (for review)."""
-    from .cluster import worker_job_script  # noqa: PLC0415
+    from landpulse.production.cluster import worker_job_script
 
     job = _load_job(job_file, cluster=cluster)
     if job.cluster.kind != "slurm":
@@ -244,7 +245,7 @@ def validate(
     plan: Annotated[bool, typer.Option("--plan", help="Also read the inputs and the ledger and list the units a run would compute.")] = False,
 ) -> None:
     """Check a job spec without running it: fields, names, product parameters, paths."""
-    from .jobspec import SceneFolderInputs, StacInputs, ZarrInputs, load_job  # noqa: PLC0415
+    from landpulse.production.jobspec import SceneFolderInputs, StacInputs, ZarrInputs, load_job
 
     spec = load_job(job)
     missing = []
@@ -273,7 +274,7 @@ def verify(
 
     Exit status 0 when every unit is intact, 5 when any file is missing, changed or unexpected.
     """
-    from .ledger import Ledger, verify_unit  # noqa: PLC0415
+    from landpulse.production.ledger import Ledger, verify_unit
 
     if not store.is_dir():
         raise InputError(f"{store}: no such product store")
@@ -294,11 +295,11 @@ def verify(
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    from .io.store import datetime_dim, is_zarr_store, open_store  # noqa: PLC0415
-    from .radiometry import band_radiometry, has_radiometry  # noqa: PLC0415
+    from landpulse.io.store import datetime_dim, is_zarr_store, open_store
+    from landpulse.spec.radiometry import band_radiometry, has_radiometry
 
     if path.suffix == ".json" and path.is_file():
-        from .io.scenes import scene_from_stac_item  # noqa: PLC0415
+        from landpulse.io.scenes import scene_from_stac_item
 
         sc = scene_from_stac_item(path)
         return {
@@ -307,7 +308,7 @@ def _describe(path: Path) -> dict[str, Any]:
             "bands": {k: {"href": v.href, "scale": v.scale, "offset": v.offset, "nodata": v.nodata} for k, v in sc.bands.items()},
         }
     if not is_zarr_store(path):
-        from .errors import NotAZarrStoreError  # noqa: PLC0415
+        from landpulse.errors import NotAZarrStoreError
 
         raise NotAZarrStoreError(f"{path} is neither a Zarr store nor a STAC item JSON file")
     ds = open_store(path)
@@ -382,7 +383,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn errors into one line on stderr and an exit status."""
-    import signal  # noqa: PLC0415
+    import signal
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)

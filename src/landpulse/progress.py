@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Any
+
+from dask.diagnostics import ProgressBar
 
 
-def active_client():  # type: ignore[no-untyped-def]
+def active_client() -> Any:
     """The current ``distributed`` client, or None (also when distributed is not installed)."""
     try:
-        from distributed import default_client  # noqa: PLC0415
+        from distributed import default_client  # optional (the cluster extra)
 
         return default_client()
     except Exception:
@@ -31,7 +34,6 @@ def progress_bar(minimum: float = 1.0) -> Iterator[None]:
             print(f"Dask dashboard: {link}", file=sys.stderr)
         yield
         return
-    from dask.diagnostics import ProgressBar  # noqa: PLC0415
 
     with ProgressBar(minimum=minimum, out=sys.stderr):
         yield

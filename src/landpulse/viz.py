@@ -11,10 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import xarray as xr
+from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from PIL import Image
 
-from .io.store import datetime_dim
+from landpulse.io.store import datetime_dim
 
 #: Colour map and value range per product kind.
 STYLES: dict[str, dict[str, Any]] = {
@@ -49,8 +54,6 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     max_pixels : int
         Longest side drawn per panel (larger inputs are subsampled for speed).
     """
-    import matplotlib  # noqa: PLC0415
-    from matplotlib.figure import Figure  # noqa: PLC0415
 
     st = STYLES[style]
     tdim = datetime_dim(da)
@@ -86,9 +89,6 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list
     """Draw a class product (uint8 with CF ``flag_values``/``flag_meanings``, nodata grey) with a
     legend of its classes, one panel per date for a ``(time, y, x)`` product; returns a matplotlib
     Figure. ``cmap`` is a colour map name, or one colour per class."""
-    from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: PLC0415
-    from matplotlib.figure import Figure  # noqa: PLC0415
-    from matplotlib.patches import Patch  # noqa: PLC0415
 
     values = [int(v) for v in np.atleast_1d(da.attrs["flag_values"])]
     names = str(da.attrs["flag_meanings"]).split()
@@ -136,7 +136,6 @@ WATER_CHANGE_COLOURS = ["#e6d8ad", "#1f5fbf", "#d7301f", "#fdae61"]
 
 def _colour_list(cmap: str | list[str], n: int) -> list[Any]:
     """``n`` colours: sampled evenly from a colour map name, or the first ``n`` of a list."""
-    import matplotlib  # noqa: PLC0415
 
     if isinstance(cmap, str):
         base = matplotlib.colormaps[cmap]
@@ -205,9 +204,6 @@ def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index",
         The product's attributes: class products get one colour per class (:func:`class_colours`),
         values that are no class (nodata) transparent.
     """
-    import matplotlib  # noqa: PLC0415
-    from matplotlib.colors import to_rgba  # noqa: PLC0415
-    from PIL import Image  # noqa: PLC0415  (matplotlib's own dependency)
 
     if attrs is not None and is_class_product(attrs):
         flags = [int(v) for v in np.atleast_1d(attrs["flag_values"])]

@@ -5,7 +5,7 @@ moves data when the backend option asks for it, and runs the registered CPU or G
 each block. ``import landpulse.backend`` never imports CuPy.
 """
 
-from .device import (
+from landpulse.backend.device import (
     DeviceInfo,
     cupy_module,
     device_info,
@@ -13,7 +13,7 @@ from .device import (
     gpu_count,
     resolve_device,
 )
-from .dispatch import (
+from landpulse.backend.dispatch import (
     apply_kernel,
     array_module,
     block_device,
@@ -23,10 +23,10 @@ from .dispatch import (
     to_device,
     to_host,
 )
-from .neighbourhood import apply_overlap_kernel, disc_spans
-from .options import get_backend_option, set_options
-from .registry import get_kernel, register, registered_ops
-from .validity import Validity
+from landpulse.backend.neighbourhood import apply_overlap_kernel, disc_spans
+from landpulse.backend.options import get_backend_option, set_options
+from landpulse.backend.registry import get_kernel, register, registered_ops
+from landpulse.backend.validity import Validity
 
 __all__ = [
     "DeviceInfo",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .transfers import to_host_array
+from landpulse.backend.transfers import to_host_array
 
 
 def as_stack(block: Any) -> tuple[Any, tuple[int, ...]]:

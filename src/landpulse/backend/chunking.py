@@ -12,13 +12,13 @@ bytes: the store's spatial chunking, not this budget, bounds that part.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .dispatch import spatial_dims
+from landpulse.backend.dispatch import spatial_dims
 
 #: Default bytes of one time-contiguous input block (per variable).
 DEFAULT_BLOCK_BYTES = 128 * 2**20
@@ -89,9 +89,11 @@ def time_contiguous(obj: XarrayT, dims: Iterable[str] = ("time",), budget_bytes:
         return obj
     ref = max(lazy, key=lambda a: a.dtype.itemsize)
     spatial = spatial_dims(ref)
-    current = {d: max(c) for d, c in zip(ref.dims, ref.chunks, strict=True)}
+    assert ref.chunks is not None  # ref is Dask-backed (in lazy)
+    current = {cast(str, d): max(c) for d, c in zip(ref.dims, ref.chunks, strict=True)}
     block = int(np.prod(list(current.values()), dtype=np.int64)) * ref.dtype.itemsize
     if all(len(ref.chunks[ref.get_axis_num(d)]) == 1 for d in dims) and block <= budget_bytes:
         return obj  # already time-contiguous and small enough: no rechunk, no extra graph layer
-    plan = plan_chunks(dict(ref.sizes), current, dims, spatial, ref.dtype.itemsize, budget_bytes)
+    sizes = dict(cast(Mapping[str, int], ref.sizes))  # dims are str
+    plan = plan_chunks(sizes, current, dims, spatial, ref.dtype.itemsize, budget_bytes)
     return obj.chunk(plan)

@@ -1,9 +1,9 @@
 """Fused multi-index kernels, generated from the index catalogue for the CPU (Numba) and the GPU (CUDA).
 
-A :class:`FusedPlan` describes one request: which bands are read, which formulas are evaluated
-(as expression trees over band and constant slots, see :mod:`landpulse.formula`), their valid
+A :class:`FusedProgram` describes one request: which bands are read, which formulas are evaluated
+(as expression trees over band and constant slots, see :mod:`landpulse.spec.formula`), their valid
 ranges, and whether a classification band is read (mask codes through a lookup table) and the
-mask written. From a plan this module writes:
+mask written. From a program this module writes:
 
 * :func:`numba_source`: a Python module with two Numba drivers (``run_parallel`` with ``prange``
   for eager calls, ``run_serial`` for Dask worker threads), one fused loop each: per pixel, every
@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import formula as fm
-from ._version_tag import CODEGEN_VERSION
-from .validity import Validity, limits_for_dtype
+from landpulse.backend._version_tag import CODEGEN_VERSION
+from landpulse.backend.validity import Validity, limits_for_dtype
+from landpulse.spec import formula as fm
 
 Expr = fm.Expr
 
@@ -67,7 +67,7 @@ class FusedOutput:
 
 
 @dataclass(frozen=True)
-class FusedPlan:
+class FusedProgram:
     """A fused request: ``n_bands`` bands (and maybe a class band) in, ``outputs`` (and maybe the mask) out."""
 
     n_bands: int
@@ -78,11 +78,11 @@ class FusedPlan:
 
     def __post_init__(self) -> None:
         if self.write_mask and not self.has_class:
-            raise ValueError("a plan can only write the mask when it reads a class band")
+            raise ValueError("a program can only write the mask when it reads a class band")
         if self.n_bands == 0 and not self.has_class:
-            raise ValueError("a plan needs at least one input")
+            raise ValueError("a program needs at least one input")
         if not self.outputs and not self.write_mask:
-            raise ValueError("a plan needs at least one output")
+            raise ValueError("a program needs at least one output")
         for o in self.outputs:
             for b in o.bands:
                 if not 0 <= b < self.n_bands:
@@ -93,7 +93,7 @@ class FusedPlan:
         return len(self.outputs) + (1 if self.write_mask else 0)
 
     def digest(self) -> str:
-        """Stable short hash of the plan (names the generated modules and kernels)."""
+        """Stable short hash of the program (names the generated modules and kernels)."""
         return hashlib.sha256(repr((CODEGEN_VERSION, self)).encode()).hexdigest()[:16]
 
 
@@ -190,57 +190,58 @@ def _c_expr(e: Expr) -> str:
     return f"({a} {dict(add='+', sub='-', mul='*')[kind]} {b})"
 
 
-def _arg_names(plan: FusedPlan) -> list[str]:
-    args = [f"b{i}" for i in range(plan.n_bands)]
-    if plan.has_class:
+def _arg_names(program: FusedProgram) -> list[str]:
+    args = [f"b{i}" for i in range(program.n_bands)]
+    if program.has_class:
         args += ["q", "lut", "nlut"]
     args += ["sc", "of", "va", "cs", "ns"]
-    args += [f"o{k}" for k in range(len(plan.outputs))]
-    if plan.write_mask:
+    args += [f"o{k}" for k in range(len(program.outputs))]
+    if program.write_mask:
         args.append("m")
     args.append("policy")
     return args
 
 
 def _pixel_helpers_stamp() -> str:
-    """Hash of the per-pixel helpers the generated code calls (Numba's cache does not track them)."""
-    from .cpu import pixel  # noqa: PLC0415
+    """Hash of the per-pixel helpers the generated code calls (Numba's cache does not track them).
 
-    return hashlib.sha256(inspect.getsource(pixel).encode()).hexdigest()[:16]
+    Read from the file, not imported: the emitter serves both devices and imports no Numba."""
+    source = (Path(__file__).parent / "cpu" / "pixel.py").read_text()
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 @functools.cache
-def numba_source(plan: FusedPlan) -> str:
-    """Python source of the Numba module for ``plan`` (``run_parallel`` and ``run_serial``)."""
+def numba_source(program: FusedProgram) -> str:
+    """Python source of the Numba module for ``program`` (``run_parallel`` and ``run_serial``)."""
     lits = _Literals()
-    first = "b0" if plan.n_bands else "q"
+    first = "b0" if program.n_bands else "q"
     body: list[str] = []
     add = body.append
     # Per row: scale/offset of the slice and the validity limits in locals (the loop then needs no
     # loads that might alias the outputs), then the mask codes of the row in a first, scalar loop
     # (a table lookup: it would keep the main loop from vectorising), then the fused main loop.
-    for i in range(plan.n_bands):
+    for i in range(program.n_bands):
         add(f"        s{i} = sc[{i}, t]")
         add(f"        f{i} = of[{i}, t]")
         add(f"        nd{i} = va[{i}, 0]")
         add(f"        lo{i} = va[{i}, 1]")
         add(f"        hi{i} = va[{i}, 2]")
-    if plan.has_class:
+    if program.has_class:
         # the mask output row doubles as the buffer when the mask is written
-        add("        crow = m[t, y]" if plan.write_mask else "        crow = np.empty(nx, np.uint8)")
+        add("        crow = m[t, y]" if program.write_mask else "        crow = np.empty(nx, np.uint8)")
         add("        for x in range(nx):")
         add("            crow[x] = class_code(q[t, y, x], lut, nlut)")
-    if plan.outputs:
+    if program.outputs:
         add("        for x in range(nx):")
-    if plan.has_class and plan.outputs:
+    if program.has_class and program.outputs:
         add("            clear = crow[x] == 0")
-    for i in range(plan.n_bands):
+    for i in range(program.n_bands):
         add(f"            r{i} = b{i}[t, y, x]")
         add(f"            ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})")
         add(f"            v{i} = dn_to_reflectance(r{i}, s{i}, f{i})")
-    for k, out in enumerate(plan.outputs):
+    for k, out in enumerate(program.outputs):
         cond = [f"ok{b}" for b in out.bands]
-        if plan.has_class:
+        if program.has_class:
             cond.insert(0, "clear")
         expr = _py_expr(out.expr, lits)
         lo, hi = lits.name(out.lo), lits.name(out.hi)
@@ -257,16 +258,16 @@ def numba_source(plan: FusedPlan) -> str:
         deco = "@njit(parallel=True, nogil=True, cache=True, error_model='numpy')" if parallel else \
             "@njit(nogil=True, cache=True, error_model='numpy')"
         loop = "prange" if parallel else "range"
-        lines = [deco, f"def {name}({', '.join(_arg_names(plan))}):  # noqa: E501",
+        lines = [deco, f"def {name}({', '.join(_arg_names(program))}):  # noqa: E501",
                  f"    nt, ny, nx = {first}.shape"]
-        lines += [f"    c{j} = cs[{j}]" for j in range(plan.n_constants)]
+        lines += [f"    c{j} = cs[{j}]" for j in range(program.n_constants)]
         lines += [f"    for k in {loop}(nt * ny):", "        t = k // ny", "        y = k - t * ny"]
         return lines + body
 
     head = [
         f'"""Generated by landpulse (codegen {CODEGEN_VERSION}) for outputs: '
-        f'{", ".join(o.name for o in plan.outputs) or "-"}{" + mask" if plan.write_mask else ""}. Do not edit."""',
-        f"# plan {plan.digest()}; pixel helpers {_pixel_helpers_stamp()}",
+        f'{", ".join(o.name for o in program.outputs) or "-"}{" + mask" if program.write_mask else ""}. Do not edit."""',
+        f"# program {program.digest()}; pixel helpers {_pixel_helpers_stamp()}",
         "import numpy as np",
         "from numba import njit, prange",
         "from landpulse.backend.cpu.pixel import (abs_f32, class_code, div_or_nan, dn_is_valid,",
@@ -293,54 +294,54 @@ C_TYPES: dict[str, str] = {
 }
 
 
-def kernel_name(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | None) -> str:
-    """Name of the ``extern "C"`` CUDA kernel for ``plan`` and these block dtypes."""
-    tag = hashlib.sha256(repr((plan.digest(), band_types, class_type)).encode()).hexdigest()[:16]
+def kernel_name(program: FusedProgram, band_types: tuple[str, ...], class_type: str | None) -> str:
+    """Name of the ``extern "C"`` CUDA kernel for ``program`` and these block dtypes."""
+    tag = hashlib.sha256(repr((program.digest(), band_types, class_type)).encode()).hexdigest()[:16]
     return f"lp_fused_{tag}"
 
 
 @functools.cache
-def cuda_source(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | None = None) -> str:
-    """CUDA C++ source for ``plan`` with bands of NumPy dtypes ``band_types`` (and class band dtype).
+def cuda_source(program: FusedProgram, band_types: tuple[str, ...], class_type: str | None = None) -> str:
+    """CUDA C++ source for ``program`` with bands of NumPy dtypes ``band_types`` (and class band dtype).
 
     The per-pixel function is ``LP_HD`` (host and device); the ``extern "C" __global__`` kernel is
     compiled only by nvcc/NVRTC; with ``-DLP_HOST_ENTRY`` a host loop is compiled too (tests).
     """
-    if len(band_types) != plan.n_bands:
-        raise ValueError(f"plan reads {plan.n_bands} bands; got {len(band_types)} dtypes")
-    if plan.has_class != (class_type is not None):
-        raise ValueError("class_type must be given exactly when the plan reads a class band")
+    if len(band_types) != program.n_bands:
+        raise ValueError(f"program reads {program.n_bands} bands; got {len(band_types)} dtypes")
+    if program.has_class != (class_type is not None):
+        raise ValueError("class_type must be given exactly when the program reads a class band")
     try:
         ctypes = [C_TYPES[t] for t in band_types]
         qtype = C_TYPES[class_type] if class_type else None
     except KeyError as err:
         raise ValueError(f"no CUDA type for dtype {err.args[0]}; supported: {', '.join(C_TYPES)}") from None
-    name = kernel_name(plan, band_types, class_type)
+    name = kernel_name(program, band_types, class_type)
 
     params = [f"const {t}* __restrict__ b{i}" for i, t in enumerate(ctypes)]
-    if plan.has_class:
+    if program.has_class:
         params += [f"const {qtype}* __restrict__ q", "const unsigned char* __restrict__ lut", "long long nlut"]
     params += ["const float* __restrict__ sc", "const float* __restrict__ of",
                "const double* __restrict__ va", "const float* __restrict__ cs", "long long ns"]
-    params += [f"float* __restrict__ o{k}" for k in range(len(plan.outputs))]
-    if plan.write_mask:
+    params += [f"float* __restrict__ o{k}" for k in range(len(program.outputs))]
+    if program.write_mask:
         params.append("unsigned char* __restrict__ m")
     params.append("int policy")
-    call_args = ", ".join(_arg_names(plan))
+    call_args = ", ".join(_arg_names(program))
 
     body: list[str] = []
     add = body.append
-    if plan.has_class:
+    if program.has_class:
         add("    const unsigned char code = lp::class_code(q[i], lut, nlut);")
-    for j in range(plan.n_constants):
+    for j in range(program.n_constants):
         add(f"    const float c{j} = cs[{j}];")
     for i, t in enumerate(ctypes):
         add(f"    const {t} r{i} = b{i}[i];")
         add(f"    const bool ok{i} = lp::dn_is_valid(r{i}, va[{3 * i}], va[{3 * i + 1}], va[{3 * i + 2}]);")
         add(f"    const float v{i} = lp::dn_to_reflectance(r{i}, sc[{i} * ns + s], of[{i} * ns + s]);")
-    for k, out in enumerate(plan.outputs):
+    for k, out in enumerate(program.outputs):
         cond = [f"ok{b}" for b in out.bands]
-        if plan.has_class:
+        if program.has_class:
             cond.insert(0, "code == 0")
         edges = range_edges(out.lo, out.hi)
         value = (f"lp::finish_index({_c_expr(out.expr)}, {c_float(out.lo)}, {c_float(out.hi)}, "
@@ -349,20 +350,20 @@ def cuda_source(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | 
             add(f"    o{k}[i] = ({' && '.join(cond)}) ? {value} : lp::nan_f32();")
         else:
             add(f"    o{k}[i] = {value};")
-    if plan.write_mask:
+    if program.write_mask:
         add("    m[i] = code;")
-    unused = [f"(void)ok{i};" for i in range(plan.n_bands) if not any(i in o.bands for o in plan.outputs)]
-    unused += [f"(void)v{i};" for i in range(plan.n_bands) if not any(i in o.bands for o in plan.outputs)]
+    unused = [f"(void)ok{i};" for i in range(program.n_bands) if not any(i in o.bands for o in program.outputs)]
+    unused += [f"(void)v{i};" for i in range(program.n_bands) if not any(i in o.bands for o in program.outputs)]
     if unused:
         add("    " + " ".join(unused))
-    if not plan.outputs:
+    if not program.outputs:
         add("    (void)policy;")
 
     sig = ",\n        ".join(params)
     lines = [
         f"// Generated by landpulse (codegen {CODEGEN_VERSION}) for outputs: "
-        f"{', '.join(o.name for o in plan.outputs) or '-'}{' + mask' if plan.write_mask else ''}.",
-        f"// Plan {plan.digest()}; band types {', '.join(band_types) or '-'}; class type {class_type or '-'}. Do not edit.",
+        f"{', '.join(o.name for o in program.outputs) or '-'}{' + mask' if program.write_mask else ''}.",
+        f"// Program {program.digest()}; band types {', '.join(band_types) or '-'}; class type {class_type or '-'}. Do not edit.",
         '#include "pixel.cuh"',
         "",
         "namespace lpgen {",
@@ -394,7 +395,7 @@ def cuda_source(plan: FusedPlan, band_types: tuple[str, ...], class_type: str | 
     return "\n".join(lines)
 
 
-def host_arrays(plan: FusedPlan, scales: list[np.ndarray], offsets_dn: list[np.ndarray],
+def host_arrays(program: FusedProgram, scales: list[np.ndarray], offsets_dn: list[np.ndarray],
                 valid: Any, constants: Any, n_slices: int,
                 band_dtypes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(sc, of, va, cs)`` as the generated kernels take them (host NumPy arrays).
@@ -402,13 +403,13 @@ def host_arrays(plan: FusedPlan, scales: list[np.ndarray], offsets_dn: list[np.n
     ``va`` holds each band's validity limits prepared for its block dtype
     (:func:`landpulse.backend.validity.limits_for_dtype`: whole numbers for integer bands).
     """
-    if len(band_dtypes) != plan.n_bands:
-        raise ValueError(f"plan reads {plan.n_bands} bands; got {len(band_dtypes)} dtypes")
-    sc = np.empty((plan.n_bands, n_slices), np.float32)
-    of = np.empty((plan.n_bands, n_slices), np.float32)
-    for i in range(plan.n_bands):
+    if len(band_dtypes) != program.n_bands:
+        raise ValueError(f"program reads {program.n_bands} bands; got {len(band_dtypes)} dtypes")
+    sc = np.empty((program.n_bands, n_slices), np.float32)
+    of = np.empty((program.n_bands, n_slices), np.float32)
+    for i in range(program.n_bands):
         sc[i], of[i] = scales[i], offsets_dn[i]
     rows = [limits_for_dtype(Validity(*v), dt) for v, dt in zip(valid, band_dtypes, strict=True)]
-    va = np.asarray(rows, np.float64).reshape(plan.n_bands, 3) if plan.n_bands else np.zeros((0, 3), np.float64)
-    cs = np.asarray(constants, np.float32).reshape(plan.n_constants) if plan.n_constants else np.zeros(1, np.float32)
+    va = np.asarray(rows, np.float64).reshape(program.n_bands, 3) if program.n_bands else np.zeros((0, 3), np.float64)
+    cs = np.asarray(constants, np.float32).reshape(program.n_constants) if program.n_constants else np.zeros(1, np.float32)
     return sc, of, np.ascontiguousarray(va), cs

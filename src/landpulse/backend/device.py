@@ -7,12 +7,14 @@ Nothing here imports CuPy at module import time; every probe is lazy and cached,
 from __future__ import annotations
 
 import functools
+import os
+import platform
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
-from ..errors import BackendUnavailableError
-from .options import get_backend_option
+from landpulse.backend.options import get_backend_option
+from landpulse.errors import BackendUnavailableError
 
 Device = Literal["cpu", "gpu"]
 
@@ -25,7 +27,7 @@ GPU_EXTRA_HINT = (
 @functools.cache
 def _import_cupy() -> ModuleType | None:
     try:
-        import cupy  # noqa: PLC0415
+        import cupy  # optional (the gpu extra)
     except Exception:  # ImportError, or a CUDA library that fails to load
         return None
     return cupy
@@ -105,9 +107,6 @@ def device_info(device: Device | None = None) -> DeviceInfo:
     """
     device = device or resolve_device()
     if device == "cpu":
-        import os  # noqa: PLC0415
-        import platform  # noqa: PLC0415
-
         return DeviceInfo("cpu", f"{platform.processor() or platform.machine()} x{os.cpu_count()}")
     cp = cupy_module()
     dev = cp.cuda.Device()

@@ -21,11 +21,11 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ..errors import GridMismatchError, InputError
-from .device import Device, cupy_module, resolve_device
-from .faults import run_gpu_block
-from .registry import get_kernel, is_splittable
-from .transfers import is_cupy_array, to_device_array, to_host_array
+from landpulse.backend.device import Device, cupy_module, resolve_device
+from landpulse.backend.oom_recovery import run_gpu_block
+from landpulse.backend.registry import get_kernel, is_splittable
+from landpulse.backend.transfers import is_cupy_array, to_device_array, to_host_array
+from landpulse.errors import GridMismatchError, InputError
 
 XarrayT = TypeVar("XarrayT", xr.DataArray, xr.Dataset)
 
@@ -49,10 +49,13 @@ def _move(data: Any, to: Device) -> Any:
     if to == "gpu":
         cp = cupy_module()
         if isinstance(data, dsa.Array):
-            return data.map_blocks(to_device_array, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))
+            # dask's Array.map_blocks is @wraps(map_blocks): its stub is an unbound _Wrapped (self not bound)
+            return data.map_blocks(  # type: ignore[call-arg]
+                to_device_array, meta=cp.empty((0,) * data.ndim, dtype=data.dtype))  # type: ignore[arg-type]
         return to_device_array(data)
     if isinstance(data, dsa.Array):
-        return data.map_blocks(to_host_array, meta=np.empty((0,) * data.ndim, dtype=data.dtype))
+        return data.map_blocks(  # type: ignore[call-arg]  # (as above)
+            to_host_array, meta=np.empty((0,) * data.ndim, dtype=data.dtype))  # type: ignore[arg-type]
     return to_host_array(data)
 
 
@@ -214,10 +217,12 @@ def apply_kernel(
             for d in cdims:
                 if d not in a.dims:
                     raise ValueError(f"apply_kernel({op!r}): {a.name or 'input'} has no dimension {d!r}")
-                if isinstance(a.data, dsa.Array) and len(a.chunks[a.get_axis_num(d)]) > 1:
+                # a.chunks is None only for in-memory data, and it is read only for Dask-backed data
+                if isinstance(a.data, dsa.Array) and len(a.chunks[a.get_axis_num(d)]) > 1:  # type: ignore[index]
                     raise InputError(
                         f"{op}: dimension {d!r} of {a.name or 'the input'} is split over "
-                        f"{len(a.chunks[a.get_axis_num(d)])} chunks, but the kernel needs it whole; "
+                        f"{len(a.chunks[a.get_axis_num(d)])} chunks, "  # type: ignore[index]
+                        "but the kernel needs it whole; "
                         "rechunk it with landpulse.backend.chunking.time_contiguous(...)"
                     )
         if isinstance(a, xr.DataArray) and a.ndim >= 2:

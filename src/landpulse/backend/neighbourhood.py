@@ -21,8 +21,8 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .device import Device, cupy_module, resolve_device
-from .dispatch import _run_block, is_device_array, spatial_dims, to_device, to_host
+from landpulse.backend.device import Device, cupy_module, resolve_device
+from landpulse.backend.dispatch import _run_block, is_device_array, spatial_dims, to_device, to_host
 
 
 def disc_spans(radius_m: float, res_y: float, res_x: float) -> np.ndarray:

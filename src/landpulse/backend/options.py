@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from typing import Literal, get_args
 
-from ..errors import InputError
+from landpulse.errors import InputError
 
 BackendName = Literal["auto", "cpu", "gpu"]
 _VALID: tuple[str, ...] = get_args(BackendName)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .dispatch import array_module, block_device
-from .transfers import to_host_array
+from landpulse.backend.dispatch import array_module, block_device
+from landpulse.backend.registry import get_kernel
+from landpulse.backend.transfers import to_host_array
 
 
 def finite_range(da: xr.DataArray) -> tuple[float, float]:
     """(smallest, largest) finite value of ``da`` in one pass over the data (NaN, NaN if none)."""
-    import dask  # noqa: PLC0415
 
     v = da.where(np.isfinite(da))
     lo, hi = v.min(skipna=True).data, v.max(skipna=True).data
@@ -53,7 +54,6 @@ def _slice_counts(block: Any, lo: float, hi: float, bins: int) -> Any:
     """Histogram of each leading slice of a ``(slices, ...)`` block: ``(slices, 1, 1, bins)`` int64,
     by the registered ``slice_histogram`` kernel of the block's device (Numba on the CPU, CuPy on
     the GPU; the same float64 binning on both)."""
-    from .registry import get_kernel  # noqa: PLC0415
 
     counts = get_kernel("slice_histogram", block_device(block))(block, lo=lo, hi=hi, bins=bins)
     return counts.reshape(block.shape[0], 1, 1, bins)
@@ -87,7 +87,8 @@ def histograms(da: xr.DataArray, dim: str | None, bins: int, value_range: tuple[
         raise ValueError(f"histograms: expected a {'(y, x)' if dim is None else f'({dim}, y, x)'} array; got dims {da.dims}")
     data = da.data[None] if dim is None else da.transpose(dim, ...).data
     if isinstance(data, dsa.Array):
-        per_block = data.map_blocks(_slice_counts, lo, hi, bins, new_axis=3, dtype=np.int64,
+        # dask's Array.map_blocks is @wraps(map_blocks): its stub is an unbound _Wrapped (self not bound)
+        per_block = data.map_blocks(_slice_counts, lo, hi, bins, new_axis=3, dtype=np.int64,  # type: ignore[arg-type]
                                     chunks=(data.chunks[0], (1,) * len(data.chunks[1]), (1,) * len(data.chunks[2]), (bins,)),
                                     meta=array_module(data).empty((0, 0, 0, 0), dtype=np.int64))
         counts = per_block.sum(axis=(1, 2)).compute()

@@ -13,8 +13,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import LandpulseError
-from .device import Device
+from landpulse.backend.device import Device, cupy_module
+from landpulse.errors import LandpulseError
 
 Kernel = Callable[..., Any]
 
@@ -55,8 +55,6 @@ def get_kernel(op: str, device: Device) -> Kernel:
     """
     key = (op, device)
     if device == "gpu":
-        from .device import cupy_module  # noqa: PLC0415
-
         cupy_module()  # a clear BackendUnavailableError naming the extra, not an ImportError later
     if key not in _REGISTRY:
         importlib.import_module(_PROVIDERS[device])

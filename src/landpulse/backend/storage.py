@@ -14,16 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from ..errors import LandpulseError
-from .cpu.pack import combine_stats, float_stats, pack_int16
-from .dispatch import to_host
+from landpulse.backend.dispatch import to_host
+from landpulse.backend.ops.stats import combine_stats
+from landpulse.errors import LandpulseError
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class BlocksWritten:
     float32 ``(y, x)`` array of every ``stride``-th stored value of the first slice (NaN = nodata).
     """
 
-    stats: dict[str, float]
+    stats: dict[str, Any]  # floats; the production write adds ``areas_ha`` ({class: hectares})
     thumbnail: np.ndarray
     stride: int
     chunks_written: int
@@ -75,6 +75,10 @@ def _write_block(block: Any, target: Any, packing: Packing | None, stride: int, 
     loc = block_info[0]["array-location"]  # type: ignore[index]
     region = tuple(slice(a, b) for a, b in loc)
     block = np.asarray(block)  # write_blocks moved the product to the host first (counted there)
+    # the CPU leaf's packing kernels (Numba), loaded with the first block written: importing the
+    # writer (and landpulse) loads no Numba, so a GPU-only process never does
+    from landpulse.backend.cpu.pack import float_stats, pack_int16
+
     if packing is not None and packing.dtype == "int16":
         stored, stats = pack_int16(block, packing.scale, packing.nodata)
     elif block.dtype.kind == "f":
@@ -142,7 +146,7 @@ def write_blocks(
     """
     da = to_host(da)
     data = da.data if isinstance(da.data, dsa.Array) else dsa.from_array(np.asarray(da.data), chunks=da.shape)
-    zchunks = tuple(int(c) for c in target.chunks)
+    zchunks = tuple(int(c) for c in cast(Any, target).chunks)  # target is a zarr.Array
     for axis, (sizes, z) in enumerate(zip(data.chunks, zchunks, strict=True)):
         if any(s != z for s in sizes[:-1]) or sizes[-1] > z:
             raise LandpulseError(
@@ -151,8 +155,9 @@ def write_blocks(
             )
     stride = thumbnail_stride(da.shape, thumbnail_pixels)
     values = np.asarray(class_values, dtype=da.dtype) if class_values is not None else None
-    parts = data.map_blocks(
-        _write_block, target=target, packing=packing, stride=stride, class_values=values,
+    # dask's Array.map_blocks is @wraps(map_blocks): its stub is an unbound _Wrapped (self not bound)
+    parts = data.map_blocks(  # type: ignore[call-arg]
+        _write_block, target=target, packing=packing, stride=stride, class_values=values,  # type: ignore[arg-type]
         dtype=object, chunks=tuple((1,) * len(c) for c in data.chunks), meta=np.empty((0,) * data.ndim, dtype=object),
     )
     kwargs: dict[str, Any] = {"scheduler": scheduler} if scheduler else {}

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from landpulse.backend.device import cupy_module
+
 
 @dataclass
 class TransferCounter:
@@ -50,7 +52,6 @@ def to_host_array(x: Any) -> np.ndarray:
 
 def to_device_array(x: Any) -> Any:
     """A CuPy copy of ``x`` (counted when ``x`` is on the host)."""
-    from .device import cupy_module  # noqa: PLC0415
 
     cp = cupy_module()
     if not is_cupy_array(x):

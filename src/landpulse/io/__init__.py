@@ -1,9 +1,9 @@
 """Reading and writing: band files and STAC items in, Zarr v3 stores and STAC items out."""
 
-from .ingest import choose_chunk, ingest
-from .products import open_product, write_product
-from .scenes import BandSource, Scene, scene_from_files, scene_from_stac_item
-from .store import is_zarr_store, open_store, write_zarr
+from landpulse.io.ingest import choose_chunk, ingest
+from landpulse.io.products import open_product, write_product
+from landpulse.io.scenes import BandSource, Scene, scene_from_files, scene_from_stac_item
+from landpulse.io.store import is_zarr_store, open_store, write_zarr
 
 __all__ = [
     "BandSource",

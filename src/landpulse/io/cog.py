@@ -13,7 +13,7 @@ from pathlib import Path
 import rioxarray  # noqa: F401  (registers .rio)
 import xarray as xr
 
-from .store import PathLike
+from landpulse.io.store import PathLike
 
 #: Overview resampling per quick-look style: continuous values are averaged, classes are not.
 OVERVIEW_RESAMPLING = {"index": "average"}

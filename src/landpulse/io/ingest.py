@@ -27,15 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-import rioxarray  # noqa: F401  (registers .rio)
+import rioxarray
 import xarray as xr
 from affine import Affine
 
-from ..bands import declared_sensors
-from ..errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
-from ..radiometry import RADIOMETRY_ATTR
-from .scenes import BandSource, Scene
-from .store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
+from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
+from landpulse.io.scenes import BandSource, Scene
+from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
+from landpulse.spec.bands import declared_sensors
+from landpulse.spec.radiometry import RADIOMETRY_ATTR
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1

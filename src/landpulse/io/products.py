@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import xarray as xr
+import zarr
 
-from ..errors import InputError, NotAZarrStoreError
-from .store import DEFAULT_CLEVEL, PathLike, is_zarr_store, write_zarr, zarr_encoding
+from landpulse.backend.storage import Packing, write_blocks
+from landpulse.errors import InputError, NotAZarrStoreError
+from landpulse.io.manifest_store import ManifestStore
+from landpulse.io.store import DEFAULT_CLEVEL, PathLike, is_zarr_store, write_zarr, zarr_encoding
 
 if TYPE_CHECKING:
-    from ..backend.storage import BlocksWritten
+    from landpulse.backend.storage import BlocksWritten
 
 Encoding = Literal["int16", "float32"]
 
@@ -36,7 +39,7 @@ def _fits_int16(var: xr.DataArray) -> bool:
     if vr is None:
         return True
     limit = (np.iinfo(np.int16).max) * INDEX_SCALE
-    return all(abs(float(v)) <= limit for v in vr)  # type: ignore[union-attr]
+    return all(abs(float(v)) <= limit for v in vr)
 
 
 def _encoding_for(var: xr.DataArray, kind: Encoding) -> dict[str, object]:
@@ -53,7 +56,7 @@ def _packed_range(attrs: dict[str, object], scale: float) -> None:
     """CF: with scale_factor, valid_range is in packed units. Convert [-1, 1] -> [-10000, 10000]."""
     vr = attrs.get("valid_range")
     if vr is not None:
-        attrs["valid_range"] = [int(round(float(v) / scale)) for v in vr]  # type: ignore[union-attr]
+        attrs["valid_range"] = [int(round(float(v) / scale)) for v in cast(Sequence[Any], vr)]  # a (lo, hi) pair
 
 
 def write_product(
@@ -129,7 +132,7 @@ def write_product_blocks(
     and writes that chunk (every chunk, also all-nodata ones, so a complete product has every chunk
     file and a missing file means an incomplete one). The layout and metadata are those of
     :func:`write_product`, so :func:`open_product` reads both alike. Not atomic by itself: callers
-    write into a temporary folder and rename it (see :mod:`landpulse.commit`).
+    write into a temporary folder and rename it (see :mod:`landpulse.production.units`).
 
     Parameters
     ----------
@@ -160,32 +163,30 @@ def write_product_blocks(
     landpulse.backend.storage.BlocksWritten
         Statistics of the stored values, a thinned image of the first slice, the chunk files written.
     """
-    import zarr  # noqa: PLC0415
 
-    from ..backend.storage import Packing, write_blocks  # noqa: PLC0415
-    from .manifest_store import ManifestStore  # noqa: PLC0415
 
     if product.name is None:
         raise InputError("a product array needs a name to be stored")
     name = str(product.name)
     if chunks is None:
-        chunks = {d: (int(c[0]) if c else n) for d, c, n in zip(
+        chunks = {cast(str, d): (int(c[0]) if c else n) for d, c, n in zip(
             product.dims, product.chunks or [None] * product.ndim, product.shape, strict=True)}
-    target = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(product.dims, product.shape, strict=True))
+    target = tuple(min(int(chunks.get(cast(str, d), n)), n)
+                   for d, n in zip(product.dims, product.shape, strict=True))
     # rechunk the data only: small coordinates (scene ids, dates) stay in memory
     data = product.data.rechunk(target) if hasattr(product.data, "rechunk") else product.chunk(dict(zip(product.dims, target, strict=True))).data
     product = product.copy(data=data)
     ds, extra = _storage_dataset(product, encoding)
     enc = zarr_encoding(ds, chunks, clevel=clevel, extra=extra)
     # every chunk of every array is written, also those equal to the fill value, so a complete
-    # store has every chunk file (see landpulse.commit.check_complete)
+    # store has every chunk file (see landpulse.production.units.check_complete)
     ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False, write_empty_chunks=True)
-    store = ManifestStore(path, algorithms=checksums, fsync=fsync)
-    target = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
+    store = ManifestStore(Path(path), algorithms=checksums, fsync=fsync)  # zarr's LocalStore takes str or Path only
+    zarray = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
     packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
     flags = product.attrs.get("flag_values") if "flag_meanings" in product.attrs and packing is None else None
     try:
-        written = write_blocks(ds[name], target, packing=packing, thumbnail_pixels=thumbnail_pixels,
+        written = write_blocks(ds[name], zarray, packing=packing, thumbnail_pixels=thumbnail_pixels,
                                scheduler=scheduler, num_workers=num_workers,
                                class_values=[int(v) for v in np.atleast_1d(flags)] if flags is not None else None)
     finally:

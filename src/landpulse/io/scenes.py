@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..errors import InputError, MissingBandError, UnreadableInputError
-from ..sensors import SensorSpec, get_sensor, sensors
+from landpulse.errors import InputError, MissingBandError, UnreadableInputError
+from landpulse.spec.sensors import SensorSpec, get_sensor, sensors
 
 _IMAGE_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
 

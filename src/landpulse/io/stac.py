@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,9 @@ import pystac
 import xarray as xr
 from rasterio.warp import transform_bounds
 
-from .._version import __version__
-from ..ledger import Ledger
-from ..provenance import provenance
-from .store import datetime_dim
+from landpulse._version import __version__
+from landpulse.io.store import datetime_dim
+from landpulse.products.provenance import provenance
 
 EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
@@ -158,23 +157,25 @@ def _write_if_changed(doc: Mapping[str, Any], path: Path) -> bool:
     return True
 
 
-def write_collections(store: str | Path, *, title: str | None = None) -> list[Path]:
-    """(Re)build the store's STAC catalogue from its committed items; write only what changed.
+def write_collections(store: str | Path, items: Mapping[str, Sequence[Path]], *, title: str | None = None) -> list[Path]:
+    """(Re)build a product store's STAC catalogue from its items; write only what changed.
 
     ``<store>/catalog.json`` links one Collection per product, ``<store>/<product>/collection.json``,
-    whose extent covers its items and which links each ``<tile>/<period>/item.json``. Hrefs are
-    relative, so the store can be copied or served as it is. Returns the files written (none when
-    nothing changed, so a run with nothing new leaves the store untouched).
+    whose extent covers its items and which links each item (``items[product]``: the item files of
+    that product, under ``<store>/<product>/``; the caller decides which items count, e.g. the
+    committed ones of a ledger). Hrefs are relative, so the store can be copied or served as it is.
+    Returns the files written (none when nothing changed, so a run with nothing new leaves the
+    store untouched).
     """
     store = Path(store)
     written: list[Path] = []
     children = []
-    for product_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        items = Ledger(store).items(product_dir.name)
-        if not items:
+    for name in sorted(items):
+        product_dir = store / name
+        if not items[name]:
             continue
         bboxes, starts, ends, title_text = [], [], [], product_dir.name
-        for path in items:
+        for path in items[name]:
             doc = json.loads(path.read_text())
             props = doc.get("properties", {})
             if doc.get("bbox"):
@@ -201,7 +202,7 @@ def write_collections(store: str | Path, *, title: str | None = None) -> list[Pa
             "links": [{"rel": "root", "href": "../catalog.json", "type": "application/json"},
                       {"rel": "parent", "href": "../catalog.json", "type": "application/json"}]
                      + [{"rel": "item", "href": "./" + p.relative_to(product_dir).as_posix(), "type": "application/geo+json"}
-                        for p in items],
+                        for p in items[name]],
         }
         path = product_dir / "collection.json"
         if _write_if_changed(collection, path):

@@ -17,13 +17,15 @@ import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
+import zarr
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from ..errors import InputError, NotAZarrStoreError, StoreExistsError
+from landpulse.errors import InputError, NotAZarrStoreError, StoreExistsError
+from landpulse.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
 
@@ -69,7 +71,7 @@ def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr
     Returns
     -------
     xarray.Dataset
-        Dask-backed, raw values (no CF scale/offset decoding: see :mod:`landpulse.radiometry`),
+        Dask-backed, raw values (no CF scale/offset decoding: see :mod:`landpulse.spec.radiometry`),
         ``spatial_ref`` decoded as a coordinate so ``ds.rio.crs`` works.
 
     Raises
@@ -160,7 +162,8 @@ def zarr_encoding(
             )
         if var.ndim >= 2:
             if chunks:
-                e["chunks"] = tuple(min(int(chunks.get(d, n)), n) for d, n in zip(var.dims, var.shape, strict=True))
+                e["chunks"] = tuple(min(int(chunks.get(cast(str, d), n)), n)
+                                    for d, n in zip(var.dims, var.shape, strict=True))
             elif var.chunks:
                 e["chunks"] = tuple(c[0] for c in var.chunks)
         if "grid_mapping" in var.encoding and "grid_mapping" not in var.attrs:
@@ -256,7 +259,7 @@ def _chunk_images(ds: xr.Dataset, chunks: Mapping[str, int]) -> xr.Dataset:
     out = ds.copy()
     for name, var in ds.variables.items():
         if var.ndim >= 2:
-            out[name] = ds[name].chunk({d: chunks[d] for d in var.dims if d in chunks})
+            out[name] = ds[name].chunk({d: chunks[cast(str, d)] for d in var.dims if d in chunks})
     return out
 
 
@@ -275,7 +278,6 @@ def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: 
     process dies, the mark stays and :func:`open_store` refuses the store until
     :func:`roll_back_append` (which ``landpulse ingest --append`` runs first) has cut it back.
     """
-    import zarr  # noqa: PLC0415
 
     path = Path(path)
     ds = _with_grid_mapping_attrs(ds)
@@ -283,7 +285,7 @@ def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: 
     for var in ds.variables.values():
         var.attrs.pop("_FillValue", None)  # raw (undecoded) opens surface it; the store has its own
     group = zarr.open_group(path, mode="r+", zarr_format=3)
-    mark = {"dim": dim, "length": int(group[dim].shape[0])}
+    mark: dict[str, Any] = {"dim": dim, "length": int(cast(zarr.Array, group[dim]).shape[0])}
     group.attrs[APPEND_MARK] = mark
     # xarray writes ds.attrs over the store's: the mark goes with them until the pixels are written
     ds.attrs = {**ds.attrs, APPEND_MARK: mark}
@@ -303,10 +305,9 @@ def roll_back_append(path: PathLike) -> bool:
     Returns True when there was something to roll back. Chunk files beyond the old length stay on
     disk until the next append overwrites them (the arrays' shapes no longer reach them).
     """
-    import zarr  # noqa: PLC0415
 
     group = zarr.open_group(Path(path), mode="r+")
-    mark = group.attrs.get(APPEND_MARK)
+    mark = cast("Mapping[str, Any] | None", group.attrs.get(APPEND_MARK))  # written by append_zarr
     if not mark:
         return False
     dim, length = str(mark["dim"]), int(mark["length"])
@@ -322,8 +323,6 @@ def roll_back_append(path: PathLike) -> bool:
 
 def _compute(delayed: Any, progress: bool) -> None:
     if progress:
-        from ..progress import progress_bar  # noqa: PLC0415
-
         with progress_bar():
             delayed.compute()
     else:

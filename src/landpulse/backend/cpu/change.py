@@ -16,10 +16,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ..blocks import core_to_back, core_to_front
-from ..registry import register
-from .change_pixel import (
-    BFAST_MAX_K,
+from landpulse.backend.blocks import core_to_back, core_to_front
+from landpulse.backend.cpu.change_pixel import (
     CLASS_NODATA,
     INDEX_NODATA,
     baseline_stats,
@@ -33,7 +31,9 @@ from .change_pixel import (
     theil_sen_slope,
     zscore_value,
 )
-from .threads import run_pixels
+from landpulse.backend.cpu.threads import run_pixels
+from landpulse.backend.ops.change import BFAST_MAX_K, design_matrix, per_date
+from landpulse.backend.registry import register
 
 F32_NAN = np.float32(np.nan)
 
@@ -41,7 +41,7 @@ F32_NAN = np.float32(np.nan)
 # ---- classify_difference (element-wise) --------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _classify_chunk(a, b, d, cls, edges, first, offset, start, stop):  # type: ignore[no-untyped-def]
+def _classify_chunk(a, b, d, cls, edges, first, offset, start, stop):
     for i in range(start, stop):
         v = difference_value(a[i], b[i], offset)
         d[i] = v
@@ -49,7 +49,7 @@ def _classify_chunk(a, b, d, cls, edges, first, offset, start, stop):  # type: i
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _classify_parallel(a, b, d, cls, edges, first, offset, nchunk, size):  # type: ignore[no-untyped-def]
+def _classify_parallel(a, b, d, cls, edges, first, offset, nchunk, size):
     for c in prange(nchunk):
         _classify_chunk(a, b, d, cls, edges, first, offset, c * size, min((c + 1) * size, a.shape[0]))
 
@@ -71,7 +71,7 @@ def classify_difference(a: np.ndarray, b: np.ndarray, *, edges: Any, first: int 
 # ---- change-vector analysis (core dim: variable) ------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _cva_chunk(pre, post, mag, ang, sec, start, stop):  # type: ignore[no-untyped-def]
+def _cva_chunk(pre, post, mag, ang, sec, start, stop):
     for p in range(start, stop):
         m, a, s = cva_pixel(pre, post, p)
         mag[p] = m
@@ -80,7 +80,7 @@ def _cva_chunk(pre, post, mag, ang, sec, start, stop):  # type: ignore[no-untype
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _cva_parallel(pre, post, mag, ang, sec, nchunk, size):  # type: ignore[no-untyped-def]
+def _cva_parallel(pre, post, mag, ang, sec, nchunk, size):
     for c in prange(nchunk):
         _cva_chunk(pre, post, mag, ang, sec, c * size, min((c + 1) * size, pre.shape[1]))
 
@@ -101,14 +101,14 @@ def cva(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 # ---- composites (core dims: band, time) ---------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _median_chunk(bands, out, count, start, stop):  # type: ignore[no-untyped-def]
+def _median_chunk(bands, out, count, start, stop):
     buf = np.empty(bands.shape[1], np.float32)
     for p in range(start, stop):
         count[p] = median_composite_pixel(bands, p, out, buf)
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _median_parallel(bands, out, count, nchunk, size):  # type: ignore[no-untyped-def]
+def _median_parallel(bands, out, count, nchunk, size):
     for c in prange(nchunk):
         _median_chunk(bands, out, count, c * size, min((c + 1) * size, bands.shape[2]))
 
@@ -128,7 +128,7 @@ def median_composite(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _max_chunk(score, bands, out, count, index, start, stop):  # type: ignore[no-untyped-def]
+def _max_chunk(score, bands, out, count, index, start, stop):
     for p in range(start, stop):
         best, n = max_composite_pixel(score, bands, p)
         for b in range(bands.shape[0]):
@@ -138,7 +138,7 @@ def _max_chunk(score, bands, out, count, index, start, stop):  # type: ignore[no
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _max_parallel(score, bands, out, count, index, nchunk, size):  # type: ignore[no-untyped-def]
+def _max_parallel(score, bands, out, count, index, nchunk, size):
     for c in prange(nchunk):
         _max_chunk(score, bands, out, count, index, c * size, min((c + 1) * size, bands.shape[2]))
 
@@ -163,7 +163,7 @@ def max_composite(score: np.ndarray, bands: np.ndarray) -> tuple[np.ndarray, np.
 # ---- z-score anomaly (core dim: time) -------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _zscore_chunk(y, baseline, min_obs, z, count, mean, std, start, stop):  # type: ignore[no-untyped-def]
+def _zscore_chunk(y, baseline, min_obs, z, count, mean, std, start, stop):
     ntime = y.shape[0]
     buf = np.empty(ntime, np.float32)
     for p in range(start, stop):
@@ -178,26 +178,9 @@ def _zscore_chunk(y, baseline, min_obs, z, count, mean, std, start, stop):  # ty
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _zscore_parallel(y, baseline, min_obs, z, count, mean, std, nchunk, size):  # type: ignore[no-untyped-def]
+def _zscore_parallel(y, baseline, min_obs, z, count, mean, std, nchunk, size):
     for c in prange(nchunk):
         _zscore_chunk(y, baseline, min_obs, z, count, mean, std, c * size, min((c + 1) * size, y.shape[1]))
-
-
-def per_date(name: str, values: Any, ntime: int, dtype: Any) -> np.ndarray:
-    """A per-date parameter as a contiguous host array of ``ntime`` values, checked (both devices)."""
-    out = np.ascontiguousarray(values, dtype=dtype)
-    if out.shape != (ntime,):
-        raise ValueError(f"{name} must have one value per date ({ntime}); got {out.shape}")
-    return out
-
-
-def design_matrix(design: Any, ntime: int) -> tuple[np.ndarray, int]:
-    """BFAST's ``(time, k)`` float64 regressors as a contiguous host array, and ``k`` (checked)."""
-    X = np.ascontiguousarray(design, dtype=np.float64)
-    k = X.shape[1] if X.ndim == 2 else 0
-    if X.ndim != 2 or X.shape[0] != ntime or not 1 <= k <= BFAST_MAX_K:
-        raise ValueError(f"design must be (time={ntime}, k<={BFAST_MAX_K}); got {X.shape}")
-    return X, k
 
 
 @register("zscore", "cpu")
@@ -221,7 +204,7 @@ def zscore(y: np.ndarray, *, baseline: Any, min_obs: int = 2) -> tuple[np.ndarra
 # ---- Theil-Sen / Mann-Kendall trend (core dim: time) --------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _trend_chunk(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, start, stop):  # type: ignore[no-untyped-def]
+def _trend_chunk(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, start, stop):
     ntime = y.shape[0]
     buf = np.empty(ntime, np.float32)
     pairs = np.empty(max(1, ntime * (ntime - 1) // 2), np.float32)
@@ -244,7 +227,7 @@ def _trend_chunk(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, s
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _trend_parallel(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, nchunk, size):  # type: ignore[no-untyped-def]
+def _trend_parallel(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, nchunk, size):
     for c in prange(nchunk):
         _trend_chunk(y, tdays, min_obs, z_crit, per_year, slope, pval, cls, count, c * size,
                      min((c + 1) * size, y.shape[1]))
@@ -274,7 +257,7 @@ def trend(y: np.ndarray, *, tdays: Any, min_obs: int = 3, z_crit: float = 1.9599
 # ---- BFAST-Monitor (core dim: time) ----------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _bfast_chunk(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc,  # type: ignore[no-untyped-def]
+def _bfast_chunk(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc,
                  flag, bdate, mag, hstart, nhist, nmon, start, stop):
     ntime = y.shape[0]
     buf = np.empty(ntime, np.float32)
@@ -295,7 +278,7 @@ def _bfast_chunk(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc, 
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _bfast_parallel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc,  # type: ignore[no-untyped-def]
+def _bfast_parallel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc,
                     flag, bdate, mag, hstart, nhist, nmon, nchunk, size):
     for c in prange(nchunk):
         _bfast_chunk(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc, flag, bdate, mag, hstart,
@@ -305,7 +288,7 @@ def _bfast_parallel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_ro
 @register("bfast_monitor", "cpu")
 def bfast_monitor(y: np.ndarray, *, design: Any, tyear: Any, logtab: Any, hist0: int, mon0: int, roc: bool,
                   hfrac: float, lam: float, lam_roc: float) -> tuple[np.ndarray, ...]:
-    """BFAST-Monitor of ``(..., time)`` series (see :func:`landpulse.change.bfast_monitor`).
+    """BFAST-Monitor of ``(..., time)`` series (see :func:`landpulse.products.change.bfast_monitor`).
 
     ``design``: ``(time, k)`` float64 regressors; ``tyear``: decimal years; ``logtab[m] = log(m)``.
     Returns uint8 flag, float32 break date, float32 magnitude, float32 history start, uint16

@@ -27,14 +27,13 @@ F64_NAN = np.nan
 CLASS_NODATA = np.uint8(255)
 INDEX_NODATA = np.uint16(65535)
 #: Largest number of regressors of the BFAST season-trend model (2 + 2 * order, order <= 6).
-BFAST_MAX_K = 14
 E = 2.718281828459045
 
 
 # ---- classes ----------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def classify_value(v, edges, first):  # type: ignore[no-untyped-def]
+def classify_value(v, edges, first):
     """``first`` + number of ``edges`` <= v (uint8); 255 for NaN."""
     if v != v:
         return CLASS_NODATA
@@ -46,7 +45,7 @@ def classify_value(v, edges, first):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def difference_value(a, b, offset):  # type: ignore[no-untyped-def]
+def difference_value(a, b, offset):
     """``(b - a) - offset`` in float32."""
     return (b - a) - offset
 
@@ -54,7 +53,7 @@ def difference_value(a, b, offset):  # type: ignore[no-untyped-def]
 # ---- change-vector analysis -------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def cva_pixel(pre, post, p):  # type: ignore[no-untyped-def]
+def cva_pixel(pre, post, p):
     """Magnitude, angle (degrees, two variables only) and sector code of pixel ``p``.
 
     ``pre``/``post`` are ``(variables, pixels)`` float32 blocks.
@@ -89,7 +88,7 @@ def cva_pixel(pre, post, p):  # type: ignore[no-untyped-def]
 # ---- exact selection (quickselect) -------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def select_kth(buf, n, k):  # type: ignore[no-untyped-def]
+def select_kth(buf, n, k):
     """k-th smallest (0-based) of ``buf[:n]`` (no NaN), partially sorting ``buf`` in place.
 
     Afterwards every element after position ``k`` is >= ``buf[k]``. A zero is returned as +0.
@@ -125,7 +124,7 @@ def select_kth(buf, n, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def min_after(buf, n, k):  # type: ignore[no-untyped-def]
+def min_after(buf, n, k):
     """Smallest of ``buf[k+1:n]`` (after :func:`select_kth`: the (k+1)-th smallest); zero as +0."""
     v = buf[k + 1]
     for i in range(k + 2, n):
@@ -137,7 +136,7 @@ def min_after(buf, n, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def median_f32(buf, n):  # type: ignore[no-untyped-def]
+def median_f32(buf, n):
     """Median of ``buf[:n]`` in float32 (mean of the two middle values for even n), NaN if n == 0."""
     if n == 0:
         return F32_NAN
@@ -152,7 +151,7 @@ def median_f32(buf, n):  # type: ignore[no-untyped-def]
 # ---- composites --------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def obs_valid(bands, t, p):  # type: ignore[no-untyped-def]
+def obs_valid(bands, t, p):
     """Every band finite at date ``t`` of pixel ``p`` (``bands`` is ``(band, time, pixels)``)."""
     for b in range(bands.shape[0]):
         v = bands[b, t, p]
@@ -162,7 +161,7 @@ def obs_valid(bands, t, p):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def median_composite_pixel(bands, p, out, buf):  # type: ignore[no-untyped-def]
+def median_composite_pixel(bands, p, out, buf):
     """Per-band median over the dates valid in every band; writes ``out[:, p]``, returns the count."""
     nband, ntime = bands.shape[0], bands.shape[1]
     n = 0
@@ -180,7 +179,7 @@ def median_composite_pixel(bands, p, out, buf):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def max_composite_pixel(score, bands, p):  # type: ignore[no-untyped-def]
+def max_composite_pixel(score, bands, p):
     """Date of the largest finite score where every band is finite (first on ties), or -1; count."""
     best = -1
     best_v = F32_ZERO
@@ -199,7 +198,7 @@ def max_composite_pixel(score, bands, p):  # type: ignore[no-untyped-def]
 # ---- z-score anomaly ---------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def baseline_stats(y, baseline, min_obs):  # type: ignore[no-untyped-def]
+def baseline_stats(y, baseline, min_obs):
     """(count, mean, sample std) of the valid baseline dates, two passes in float64.
 
     Mean and std are NaN when count < max(min_obs, 2) or the std is 0.
@@ -227,7 +226,7 @@ def baseline_stats(y, baseline, min_obs):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def zscore_value(v, mean, std):  # type: ignore[no-untyped-def]
+def zscore_value(v, mean, std):
     """``(v - mean) / std`` in float64, as float32; NaN when any input is NaN."""
     if v != v or mean != mean or std != std:
         return F32_NAN
@@ -237,7 +236,7 @@ def zscore_value(v, mean, std):  # type: ignore[no-untyped-def]
 # ---- Theil-Sen and Mann-Kendall ----------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def theil_sen_slope(y, tdays, buf):  # type: ignore[no-untyped-def]
+def theil_sen_slope(y, tdays, buf):
     """Median of the float32 pairwise slopes (y_j - y_i) / (t_j - t_i), t in days; NaN if no pair."""
     ntime = y.shape[0]
     n = 0
@@ -258,7 +257,7 @@ def theil_sen_slope(y, tdays, buf):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def mann_kendall_z(y):  # type: ignore[no-untyped-def]
+def mann_kendall_z(y):
     """(Z, n, S) of the Mann-Kendall test with the tie correction (see change.cuh)."""
     ntime = y.shape[0]
     s = 0
@@ -292,12 +291,12 @@ def mann_kendall_z(y):  # type: ignore[no-untyped-def]
 # ---- BFAST-Monitor -----------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def tri(i, j):  # type: ignore[no-untyped-def]
+def tri(i, j):
     return i * (i + 1) // 2 + j
 
 
 @njit(cache=True, nogil=True)
-def cholesky_packed(a, k):  # type: ignore[no-untyped-def]
+def cholesky_packed(a, k):
     """In-place Cholesky of a packed symmetric matrix; False when not positive definite."""
     for j in range(k):
         ajj = a[tri(j, j)]
@@ -317,7 +316,7 @@ def cholesky_packed(a, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def cholesky_solve(l, b, k):  # type: ignore[no-untyped-def]
+def cholesky_solve(l, b, k):
     for i in range(k):
         v = b[i]
         for p in range(i):
@@ -331,7 +330,7 @@ def cholesky_solve(l, b, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def add_obs(a, b, X, t, y, k):  # type: ignore[no-untyped-def]
+def add_obs(a, b, X, t, y, k):
     for i in range(k):
         for j in range(i + 1):
             a[tri(i, j)] = a[tri(i, j)] + X[t, i] * X[t, j]
@@ -339,7 +338,7 @@ def add_obs(a, b, X, t, y, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def predict(X, t, beta, k):  # type: ignore[no-untyped-def]
+def predict(X, t, beta, k):
     v = 0.0
     for i in range(k):
         v = v + X[t, i] * beta[i]
@@ -347,7 +346,7 @@ def predict(X, t, beta, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def roc_pass(y, X, k, hist0, mon0, n, mode, stats, sigma, lam, work):  # type: ignore[no-untyped-def]
+def roc_pass(y, X, k, hist0, mon0, n, mode, stats, sigma, lam, work):
     """Reverse-ordered recursive CUSUM over the valid history (see ``roc_pass`` in change.cuh).
 
     ``stats`` holds (count, mean, M2) of the recursive residuals (mode 0 updates it); mode 1
@@ -407,7 +406,7 @@ def roc_pass(y, X, k, hist0, mon0, n, mode, stats, sigma, lam, work):  # type: i
 
 
 @njit(cache=True, nogil=True)
-def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc, work, stats, resid):  # type: ignore[no-untyped-def]
+def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, lam_roc, work, stats, resid):
     """BFAST-Monitor of one pixel (see ``bfast_monitor_pixel`` in change.cuh).
 
     Returns ``(flag, break_date, magnitude, history_start, n_history, n_monitor)``.

@@ -13,19 +13,18 @@ twin (``kernels/masks.cu``) gathers over the disc directly: two algorithms, one 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit, prange
 
-from ..blocks import as_stack
-from ..registry import register
-from .pixel import MASK_BUFFER, MASK_CLEAR, class_code
-from .threads import in_worker_thread
+from landpulse.backend.blocks import as_stack
+from landpulse.backend.cpu.pixel import MASK_BUFFER, MASK_CLEAR, class_code
+from landpulse.backend.cpu.threads import in_worker_thread
+from landpulse.backend.ops.masks import mask_tables
+from landpulse.backend.registry import register
 
 
 @njit(nogil=True, cache=True)
-def _prefix(q, blut, n, p):  # type: ignore[no-untyped-def]
+def _prefix(q, blut, n, p):
     ny, nx = q.shape
     for y in range(ny):
         p[y, 0] = 0
@@ -35,7 +34,7 @@ def _prefix(q, blut, n, p):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _code(q, lut, n, p, spans, y, x):  # type: ignore[no-untyped-def]
+def _code(q, lut, n, p, spans, y, x):
     ny, nx = q.shape
     code = class_code(q[y, x], lut, n)
     if code != MASK_CLEAR:
@@ -54,7 +53,7 @@ def _code(q, lut, n, p, spans, y, x):  # type: ignore[no-untyped-def]
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _buffer_parallel(q, lut, blut, spans, out):  # type: ignore[no-untyped-def]
+def _buffer_parallel(q, lut, blut, spans, out):
     nt, ny, nx = q.shape
     n = lut.shape[0]
     for t in range(nt):
@@ -66,7 +65,7 @@ def _buffer_parallel(q, lut, blut, spans, out):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _buffer_serial(q, lut, blut, spans, out):  # type: ignore[no-untyped-def]
+def _buffer_serial(q, lut, blut, spans, out):
     nt, ny, nx = q.shape
     n = lut.shape[0]
     p = np.empty((ny, nx + 1), np.int32)
@@ -75,16 +74,6 @@ def _buffer_serial(q, lut, blut, spans, out):  # type: ignore[no-untyped-def]
         for y in range(ny):
             for x in range(nx):
                 out[t, y, x] = _code(q[t], lut, n, p, spans, y, x)
-
-
-def mask_tables(lut: Any, buffer_lut: Any, spans: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The host tables of the mask kernels (both devices), checked: ``(lut, buffer_lut, spans)``
-    as contiguous uint8, uint8, int32 (the kernels index ``buffer_lut`` with ``lut``'s length)."""
-    lut = np.ascontiguousarray(lut, np.uint8)
-    buffer_lut = np.ascontiguousarray(buffer_lut, np.uint8)
-    if lut.ndim != 1 or lut.shape != buffer_lut.shape:
-        raise ValueError(f"lut and buffer_lut must be 1-d of one length; got {lut.shape} and {buffer_lut.shape}")
-    return lut, buffer_lut, np.ascontiguousarray(spans, np.int32)
 
 
 @register("mask_buffer", "cpu")

@@ -14,12 +14,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-N_STATS = 5
-VALID, UNREPRESENTABLE, SUM, MIN, MAX = range(N_STATS)
+from landpulse.backend.ops.stats import MAX, MIN, N_STATS, SUM, VALID
 
 
 @njit(nogil=True, cache=True)
-def _pack_int16(flat, scale, nodata, out, istats):  # type: ignore[no-untyped-def]
+def _pack_int16(flat, scale, nodata, out, istats):
     # Branch-free (selects only) so LLVM vectorises it; statistics on the stored integers, so the
     # sum is an exact int64 and the reductions need no reassociation of float additions.
     fill = np.float64(nodata)
@@ -37,9 +36,10 @@ def _pack_int16(flat, scale, nodata, out, istats):  # type: ignore[no-untyped-de
         out[k] = qi
         n_valid += ok
         n_nan += isnan
-        total += qi if ok else 0
-        lo = min(lo, qi if ok else 32767)
-        hi = max(hi, qi if ok else -32768)
+        # (numba types these int64; mypy sees int | np.int64 assigned to an int)
+        total += qi if ok else 0  # type: ignore[assignment]
+        lo = min(lo, qi if ok else 32767)  # type: ignore[assignment]
+        hi = max(hi, qi if ok else -32768)  # type: ignore[assignment]
     istats[0] = n_valid
     istats[1] = flat.size - n_valid - n_nan
     istats[2] = total
@@ -48,7 +48,7 @@ def _pack_int16(flat, scale, nodata, out, istats):  # type: ignore[no-untyped-de
 
 
 @njit(nogil=True, cache=True)
-def _float_stats(flat, stats):  # type: ignore[no-untyped-def]
+def _float_stats(flat, stats):
     n_valid = 0.0
     total = 0.0
     lo = np.inf
@@ -105,17 +105,3 @@ def float_stats(block: np.ndarray) -> np.ndarray:
     stats = np.empty(N_STATS, dtype=np.float64)
     _float_stats(np.ascontiguousarray(block).reshape(-1), stats)
     return stats
-
-
-def combine_stats(parts: np.ndarray) -> dict[str, float]:
-    """Combine per-block statistics vectors ``(n_blocks, N_STATS)`` into a summary.
-
-    Returns ``{"valid_pixels", "unrepresentable_pixels", "min", "mean", "max"}`` (min/mean/max only
-    when there is a valid pixel).
-    """
-    parts = np.asarray(parts, dtype=np.float64).reshape(-1, N_STATS)
-    n = float(parts[:, VALID].sum())
-    out = {"valid_pixels": int(n), "unrepresentable_pixels": int(parts[:, UNREPRESENTABLE].sum())}
-    if n > 0:
-        out.update(min=float(parts[:, MIN].min()), mean=float(parts[:, SUM].sum() / n), max=float(parts[:, MAX].max()))
-    return out

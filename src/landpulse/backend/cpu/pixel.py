@@ -16,15 +16,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from landpulse.backend.ops.fused import OUT_OF_RANGE_CLIP
+
 F32_NAN = np.float32(np.nan)
 F32_ZERO = np.float32(0.0)
 
-#: Out-of-range policy codes shared with the CUDA kernels.
-OUT_OF_RANGE_NAN = 0
-OUT_OF_RANGE_CLIP = 1
 
 
-def dn_is_valid(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+def dn_is_valid(dn, nodata, lo, hi):
     """True unless the raw value is NaN, equals ``nodata``, or lies outside ``[lo, hi]``.
 
     Decided on the raw digital number, before any scaling; values above ``hi`` are saturated or
@@ -38,22 +37,23 @@ def dn_is_valid(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
     raise NotImplementedError("dn_is_valid is only available inside Numba-compiled code")
 
 
-@overload(dn_is_valid, jit_options={"cache": True, "nogil": True})
-def _dn_is_valid_impl(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
-    if isinstance(dn, types.Integer) and dn.bitwidth <= 16:
-        def small_integer(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+# numba's stubs: _JITOptions lacks "cache" (valid in overload's jit_options) and Integer lacks bitwidth
+@overload(dn_is_valid, jit_options={"cache": True, "nogil": True})  # type: ignore[typeddict-unknown-key]
+def _dn_is_valid_impl(dn, nodata, lo, hi):
+    if isinstance(dn, types.Integer) and dn.bitwidth <= 16:  # type: ignore[attr-defined]
+        def small_integer(dn, nodata, lo, hi):
             d = np.int32(dn)  # limits lie within one of the type's range: they fit in int32
             return (d >= np.int32(lo)) & (d <= np.int32(hi)) & (d != np.int32(nodata))
 
         return small_integer
     if isinstance(dn, types.Integer):
-        def integer(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+        def integer(dn, nodata, lo, hi):
             d = np.int64(dn)
             return (d >= np.int64(lo)) & (d <= np.int64(hi)) & (d != np.int64(nodata))
 
         return integer
 
-    def floating(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
+    def floating(dn, nodata, lo, hi):
         v = np.float64(dn)
         return (v == v) & (v != nodata) & (v >= lo) & (v <= hi)
 
@@ -61,7 +61,7 @@ def _dn_is_valid_impl(dn, nodata, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def dn_to_reflectance(dn, scale, offset_dn):  # type: ignore[no-untyped-def]
+def dn_to_reflectance(dn, scale, offset_dn):
     """``(float32(dn) + offset_dn) * scale`` in float32 (cast first: integers never meet arithmetic).
 
     The offset arrives in digital-number units (``offset / scale``, see
@@ -81,25 +81,25 @@ MASK_NODATA = 3
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def div_or_nan(a, b):  # type: ignore[no-untyped-def]
+def div_or_nan(a, b):
     """``a / b`` in float32; NaN when ``b == 0`` (no inf, no warning; a select, not a branch)."""
     q = a / b
     return F32_NAN if b == F32_ZERO else q
 
 
 @njit(cache=True, nogil=True)
-def sqrt_f32(a):  # type: ignore[no-untyped-def]
+def sqrt_f32(a):
     """Correctly rounded float32 square root; NaN for negative input."""
     return np.sqrt(a)
 
 
 @njit(cache=True, nogil=True)
-def abs_f32(a):  # type: ignore[no-untyped-def]
+def abs_f32(a):
     return np.abs(a)
 
 
 @njit(cache=True, nogil=True)
-def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untyped-def]
+def finish_index(v, lo, hi, lo_edge, hi_edge, policy):
     """Range check of an index value (float32).
 
     NaN stays NaN. Values in ``[lo_edge, lo)`` or ``(hi, hi_edge]`` (a few float32 ulps beyond a
@@ -112,7 +112,7 @@ def finish_index(v, lo, hi, lo_edge, hi_edge, policy):  # type: ignore[no-untype
     return bounded if keep else F32_NAN
 
 
-def class_index(q, n):  # type: ignore[no-untyped-def]
+def class_index(q, n):
     """Index of a classification value in a lookup table of ``n`` entries: ``q`` itself, or -1
     when ``q`` is NaN, not a whole number, or outside ``[0, n)``.
 
@@ -123,16 +123,16 @@ def class_index(q, n):  # type: ignore[no-untyped-def]
     raise NotImplementedError("class_index is only available inside Numba-compiled code")
 
 
-@overload(class_index, jit_options={"cache": True, "nogil": True})
-def _class_index_impl(q, n):  # type: ignore[no-untyped-def]
+@overload(class_index, jit_options={"cache": True, "nogil": True})  # type: ignore[typeddict-unknown-key]  # (as above)
+def _class_index_impl(q, n):
     if isinstance(q, types.Integer):
-        def integer(q, n):  # type: ignore[no-untyped-def]
+        def integer(q, n):
             i = np.int64(q)  # uint64 values beyond int64 wrap negative: out of range, as they are
             return i if (i >= 0) & (i < n) else np.int64(-1)
 
         return integer
 
-    def floating(q, n):  # type: ignore[no-untyped-def]
+    def floating(q, n):
         v = np.float64(q)
         if v != v or v < 0.0 or v >= n:
             return np.int64(-1)
@@ -143,7 +143,7 @@ def _class_index_impl(q, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def lut_bits(q, lut, n, fallback):  # type: ignore[no-untyped-def]
+def lut_bits(q, lut, n, fallback):
     """``lut[q]`` for a classification value, or ``fallback`` when ``q`` is NaN, not an integer,
     or outside ``[0, n)``."""
     i = class_index(q, n)
@@ -151,6 +151,6 @@ def lut_bits(q, lut, n, fallback):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def class_code(q, lut, n):  # type: ignore[no-untyped-def]
+def class_code(q, lut, n):
     """Mask code of one classification value: ``lut[q]``, or ``MASK_NODATA`` when it is not a class."""
     return lut_bits(q, lut, n, MASK_NODATA)

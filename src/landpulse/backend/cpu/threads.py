@@ -20,7 +20,7 @@ def in_worker_thread() -> bool:
 def pixel_chunks(npix: int, serial: bool) -> tuple[int, int]:
     """(number of chunks, chunk size) of a pixel loop: one chunk serially, else about eight per
     Numba thread (so uneven per-pixel work, as in time series with gaps, balances out)."""
-    import numba  # noqa: PLC0415
+    import numba  # the CPU leaf's own dependency, only where CPU kernels run
 
     if npix == 0:
         return 0, 1

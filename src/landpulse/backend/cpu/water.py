@@ -17,18 +17,15 @@ threads (see :mod:`.ndvi`); the per-pixel maths is in :mod:`.water_pixel` (the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numba import njit, prange
 
-from ..blocks import as_stack, core_to_front, per_slice, scaled_radiometry_vectors
-from ..registry import register
-from ..validity import Validity, limits_for_dtype
-from .pixel import lut_bits
-from .threads import in_worker_thread, run_pixels
-from .water_pixel import (
+from landpulse.backend.blocks import as_stack, core_to_front, per_slice
+from landpulse.backend.cpu.pixel import lut_bits
+from landpulse.backend.cpu.threads import in_worker_thread, run_pixels
+from landpulse.backend.cpu.water_pixel import (
     WOFS_NODATA,
     summary_class,
     water_change_class,
@@ -38,15 +35,13 @@ from .water_pixel import (
     water_from_wofs,
     wofs_flags,
 )
-
-#: The WOfS tree thresholds are in surface reflectance x 10000.
-WOFS_REFLECTANCE_FACTOR = 10000.0
-
+from landpulse.backend.ops.water import threshold_inputs, wofs_host_arrays, wofs_inputs
+from landpulse.backend.registry import register
 
 # ---- index thresholds (pixel-wise) ------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _threshold_rows(index, codes, has_mask, thr, out, k0, k1):  # type: ignore[no-untyped-def]
+def _threshold_rows(index, codes, has_mask, thr, out, k0, k1):
     ny, nx = index.shape[1], index.shape[2]
     for k in range(k0, k1):
         t = k // ny
@@ -58,20 +53,10 @@ def _threshold_rows(index, codes, has_mask, thr, out, k0, k1):  # type: ignore[n
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _threshold_parallel(index, codes, has_mask, thr, out):  # type: ignore[no-untyped-def]
+def _threshold_parallel(index, codes, has_mask, thr, out):
     nrows = index.shape[0] * index.shape[1]
     for k in prange(nrows):
         _threshold_rows(index, codes, has_mask, thr, out, k, k + 1)
-
-
-def threshold_inputs(index: Any, rest: tuple[Any, ...], has_mask: bool) -> tuple[Any | None, Any]:
-    """``(codes or None, threshold)`` from the positional inputs, checked (both devices)."""
-    if len(rest) != (2 if has_mask else 1):
-        raise ValueError(f"water_threshold expects {'codes and ' if has_mask else ''}a threshold; got {len(rest)} inputs")
-    codes = rest[0] if has_mask else None
-    if codes is not None and codes.shape != index.shape:
-        raise ValueError(f"index and mask blocks differ in shape: {index.shape} vs {codes.shape}")
-    return codes, rest[-1]
 
 
 @register("water_threshold", "cpu", splittable=True)
@@ -111,7 +96,7 @@ def water_threshold(index: np.ndarray, *rest: Any, has_mask: bool = False) -> np
 # ---- WOfS (pixel-wise, six bands and an optional classification band) ---------------------------
 
 @njit(cache=True, nogil=True)
-def _wofs_rows(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water, k0, k1):  # type: ignore[no-untyped-def]
+def _wofs_rows(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water, k0, k1):
     ny, nx = b1.shape[1], b1.shape[2]
     for k in range(k0, k1):
         t = k // ny
@@ -125,42 +110,10 @@ def _wofs_rows(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, w
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _wofs_parallel(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water):  # type: ignore[no-untyped-def]
+def _wofs_parallel(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water):
     nrows = b1.shape[0] * b1.shape[1]
     for k in prange(nrows):
         _wofs_rows(b1, b2, b3, b4, b5, b7, q, has_q, lut, nlut, sc, of, va, flags, water, k, k + 1)
-
-
-def wofs_inputs(arrays: tuple[Any, ...], has_class: bool,
-                lut: np.ndarray | None) -> tuple[list[Any], Any, list[Any], list[Any]]:
-    """``(six bands, class block or None, six scales, six offsets)`` from the positional inputs,
-    checked (same shapes; a table when there is a classification band) for both devices."""
-    n_img = 6 + (1 if has_class else 0)
-    if len(arrays) != n_img + 12:
-        raise ValueError(f"wofs expects {n_img} images and 12 radiometry inputs; got {len(arrays)}")
-    bands = list(arrays[:6])
-    q = arrays[6] if has_class else None
-    shape = bands[0].shape
-    if any(b.shape != shape for b in bands) or (q is not None and q.shape != shape):
-        raise ValueError(f"wofs blocks differ in shape: {[b.shape for b in bands]}")
-    if has_class and lut is None:
-        raise ValueError("wofs reads a classification band but no lookup table was given")
-    params = arrays[n_img:]
-    return bands, q, list(params[:6]), list(params[6:])
-
-
-def wofs_host_arrays(scales: list[Any], offsets: list[Any], valid: Any, lead: tuple[int, ...],
-                     band_dtypes: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(sc, of, va)``: (6, slices) scale to reflectance x 10000 and offset in DN, (6, 3) validity
-    prepared for each band's dtype (:func:`landpulse.backend.validity.limits_for_dtype`)."""
-    ns = int(np.prod(lead)) if lead else 1
-    sc = np.empty((6, ns), np.float32)
-    of = np.empty((6, ns), np.float32)
-    for b in range(6):
-        sc[b], of[b] = scaled_radiometry_vectors(scales[b], offsets[b], lead, WOFS_REFLECTANCE_FACTOR)
-    rows = [limits_for_dtype(Validity(*v), dt) for v, dt in zip(np.asarray(valid, np.float64).reshape(6, 3), band_dtypes, strict=True)]
-    va = np.ascontiguousarray(np.asarray(rows, np.float64).reshape(6, 3))
-    return sc, of, va
 
 
 @register("wofs", "cpu", splittable=True)
@@ -200,7 +153,8 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
     args = (*stacks, q3, has_class, lut_a, np.int64(lut_a.shape[0]), sc, of, va, flags, water)
     if flags.size:
         if in_worker_thread():
-            _wofs_rows(*args, 0, flags.shape[0] * flags.shape[1])
+            # args holds 15 values (6 band stacks); mypy cannot count the unpacked list of stacks
+            _wofs_rows(*args, 0, flags.shape[0] * flags.shape[1])  # type: ignore[call-arg]
         else:
             _wofs_parallel(*args)
     return flags.reshape(shape), water.reshape(shape)
@@ -209,7 +163,7 @@ def wofs(*arrays: Any, valid: Any, lut: np.ndarray | None = None, has_class: boo
 # ---- summaries over time (core dim: time) ---------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _summary_chunk(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, out, start, stop):  # type: ignore[no-untyped-def]
+def _summary_chunk(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, out, start, stop):
     for p in range(start, stop):
         w, c = water_counts(cls, p, wet, dry)
         f = water_frequency(w, c)
@@ -220,7 +174,7 @@ def _summary_chunk(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, 
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _summary_parallel(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, out, nchunk, size):  # type: ignore[no-untyped-def]
+def _summary_parallel(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, out, nchunk, size):
     for c in prange(nchunk):
         _summary_chunk(cls, wet, dry, min_clear, seasonal, permanent, nw, nc, freq, out,
                        c * size, min((c + 1) * size, cls.shape[1]))
@@ -257,13 +211,13 @@ def water_summary(cls: np.ndarray, *, wet: int = 1, dry: int = 0, min_clear: int
 # ---- change between two periods (pixel-wise) ------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _change_chunk(fa, ca, fb, cb, min_clear, thr, out, start, stop):  # type: ignore[no-untyped-def]
+def _change_chunk(fa, ca, fb, cb, min_clear, thr, out, start, stop):
     for i in range(start, stop):
         out[i] = water_change_class(fa[i], np.int64(ca[i]), fb[i], np.int64(cb[i]), min_clear, thr)
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def _change_parallel(fa, ca, fb, cb, min_clear, thr, out, nchunk, size):  # type: ignore[no-untyped-def]
+def _change_parallel(fa, ca, fb, cb, min_clear, thr, out, nchunk, size):
     for c in prange(nchunk):
         _change_chunk(fa, ca, fb, cb, min_clear, thr, out, c * size, min((c + 1) * size, fa.shape[0]))
 
@@ -290,7 +244,7 @@ def water_change(fa: np.ndarray, ca: np.ndarray, fb: np.ndarray, cb: np.ndarray,
 # ---- per-slice histograms (global reductions for Otsu) ------------------------------------------
 
 @njit(cache=True, nogil=True)
-def _histogram_rows(v, lo, hi, scale, bins, counts, s0, s1):  # type: ignore[no-untyped-def]
+def _histogram_rows(v, lo, hi, scale, bins, counts, s0, s1):
     for s in range(s0, s1):
         for i in range(v.shape[1]):
             x = np.float64(v[s, i])

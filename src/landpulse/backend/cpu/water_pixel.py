@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .pixel import MASK_BUFFER, MASK_CLEAR, MASK_MASKED, div_or_nan, dn_is_valid, dn_to_reflectance
+from landpulse.backend.cpu.pixel import MASK_BUFFER, MASK_CLEAR, MASK_MASKED, div_or_nan, dn_is_valid, dn_to_reflectance
 
 F32_NAN = np.float32(np.nan)
 
@@ -61,7 +61,7 @@ T_249_5 = np.float32(249.5)
 
 
 @njit(cache=True, nogil=True)
-def water_from_index(value, code, threshold):  # type: ignore[no-untyped-def]
+def water_from_index(value, code, threshold):
     """Water class (uint8) of one observation: see ``lp::water_from_index``."""
     if code == MASK_MASKED or code == MASK_BUFFER:
         return WATER_MASKED
@@ -75,7 +75,7 @@ def water_from_index(value, code, threshold):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def wofs_tree(b1, b2, b3, b4, b5, b7):  # type: ignore[no-untyped-def]
+def wofs_tree(b1, b2, b3, b4, b5, b7):
     """The WOfS tree on reflectance x 10000 (float32): True for water. See ``lp::wofs_tree``."""
     ndi_52 = div_or_nan(b5 - b2, b5 + b2)
     ndi_43 = div_or_nan(b4 - b3, b4 + b3)
@@ -114,13 +114,13 @@ def wofs_tree(b1, b2, b3, b4, b5, b7):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def dn_is_missing(dn, nodata):  # type: ignore[no-untyped-def]
+def dn_is_missing(dn, nodata):
     v = np.float64(dn)
     return v != v or v == nodata
 
 
 @njit(cache=True, nogil=True)
-def wofs_flags(r1, r2, r3, r4, r5, r7, sc, of, va, s, bits):  # type: ignore[no-untyped-def]
+def wofs_flags(r1, r2, r3, r4, r5, r7, sc, of, va, s, bits):
     """WOfS flags (uint8) of one observation; ``sc``/``of`` are ``(6, slices)``, ``va`` ``(6, 3)``,
     ``s`` the slice. See ``lp::wofs_flags``."""
     missing = (int(dn_is_missing(r1, va[0, 0])) + int(dn_is_missing(r2, va[1, 0])) + int(dn_is_missing(r3, va[2, 0]))
@@ -142,7 +142,7 @@ def wofs_flags(r1, r2, r3, r4, r5, r7, sc, of, va, s, bits):  # type: ignore[no-
 
 
 @njit(cache=True, nogil=True)
-def water_from_wofs(flags):  # type: ignore[no-untyped-def]
+def water_from_wofs(flags):
     """Four-class water code of a WOfS flag byte. See ``lp::water_from_wofs``."""
     if flags == 0:
         return WATER_DRY
@@ -154,7 +154,7 @@ def water_from_wofs(flags):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def water_counts(cls, p, wet, dry):  # type: ignore[no-untyped-def]
+def water_counts(cls, p, wet, dry):
     """(wet, clear) observation counts of pixel ``p`` of a ``(time, pixels)`` uint8 block."""
     w = 0
     c = 0
@@ -169,7 +169,7 @@ def water_counts(cls, p, wet, dry):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def water_frequency(n_wet, n_clear):  # type: ignore[no-untyped-def]
+def water_frequency(n_wet, n_clear):
     """``wet / clear`` in float32; NaN without a clear observation."""
     if n_clear == 0:
         return F32_NAN
@@ -177,7 +177,7 @@ def water_frequency(n_wet, n_clear):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def summary_class(frequency, n_clear, min_clear, seasonal, permanent):  # type: ignore[no-untyped-def]
+def summary_class(frequency, n_clear, min_clear, seasonal, permanent):
     """Never / seasonal / permanent (0/1/2), 255 below ``min_clear`` clear observations."""
     if n_clear == 0 or n_clear < min_clear:
         return WATER_NODATA
@@ -189,7 +189,7 @@ def summary_class(frequency, n_clear, min_clear, seasonal, permanent):  # type: 
 
 
 @njit(cache=True, nogil=True)
-def water_change_class(fa, ca, fb, cb, min_clear, threshold):  # type: ignore[no-untyped-def]
+def water_change_class(fa, ca, fb, cb, min_clear, threshold):
     """Change class between two periods. See ``lp::water_change_class``."""
     need = min_clear if min_clear > 1 else 1
     if ca < need or cb < need or fa != fa or fb != fb:

@@ -5,7 +5,7 @@ source table in :mod:`.cuda` can be checked on machines without CuPy; the regist
 CuPy before it hands out a GPU kernel.
 """
 
-from . import change as _change  # noqa: F401  (registers the change-detection kernels)
-from . import fused as _fused  # noqa: F401  (registers "indices")
-from . import masks as _masks  # noqa: F401  (registers "mask_buffer")
-from . import water as _water  # noqa: F401  (registers the water kernels)
+from landpulse.backend.gpu import change as _change  # noqa: F401  (registers the change-detection kernels)
+from landpulse.backend.gpu import fused as _fused  # noqa: F401  (registers "indices")
+from landpulse.backend.gpu import masks as _masks  # noqa: F401  (registers "mask_buffer")
+from landpulse.backend.gpu import water as _water  # noqa: F401  (registers the water kernels)

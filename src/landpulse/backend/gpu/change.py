@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import core_to_back, core_to_front
-from ..cpu.change import design_matrix, per_date
-from ..device import cupy_module
-from ..registry import register
-from .cuda import get_function, launch_config
+from landpulse.backend.blocks import core_to_back, core_to_front
+from landpulse.backend.device import cupy_module
+from landpulse.backend.gpu.cuda import get_function, launch_config
+from landpulse.backend.ops.change import design_matrix, per_date
+from landpulse.backend.registry import register
 
 
 def _f32(cp: Any, a: Any) -> Any:

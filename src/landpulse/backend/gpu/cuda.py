@@ -12,7 +12,7 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-from ..device import cupy_module
+from landpulse.backend.device import cupy_module
 
 #: ``-fmad=false``: no fused multiply-add, so float32 results round exactly like the CPU kernels.
 #: (NVRTC compiles C++17 by default; CuPy adds the ``-arch`` option for the device itself.)

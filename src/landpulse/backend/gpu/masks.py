@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import as_stack
-from ..cpu.masks import mask_tables
-from ..device import cupy_module
-from ..registry import register
-from .cuda import MASK_TYPE_NAMES, get_function, launch_config
+from landpulse.backend.blocks import as_stack
+from landpulse.backend.device import cupy_module
+from landpulse.backend.gpu.cuda import MASK_TYPE_NAMES, get_function, launch_config
+from landpulse.backend.ops.masks import mask_tables
+from landpulse.backend.registry import register
 
 
 @register("mask_buffer", "gpu")

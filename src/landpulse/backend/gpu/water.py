@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..blocks import as_stack, core_to_front, per_slice
-from ..cpu.water import threshold_inputs, wofs_host_arrays, wofs_inputs
-from ..device import cupy_module
-from ..registry import register
-from .cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
+from landpulse.backend.blocks import as_stack, core_to_front, per_slice
+from landpulse.backend.device import cupy_module
+from landpulse.backend.gpu.cuda import CUDA_TYPE_NAMES, MASK_TYPE_NAMES, get_function, launch_config
+from landpulse.backend.ops.water import threshold_inputs, wofs_host_arrays, wofs_inputs
+from landpulse.backend.registry import register
 
 
 @register("water_threshold", "gpu", splittable=True)

@@ -1,0 +1,553 @@
+"""Job specs: what a production run reads, computes and writes, as a validated YAML file.
+
+A job spec is loaded with ``yaml.safe_load`` only and validated with pydantic v2 models; every
+error names the field and the fix (:class:`JobSpecError`). ``landpulse validate job.yaml`` checks a
+spec without running it. A minimal spec::
+
+    name: ndvi-nightly
+    inputs:
+      kind: zarr                    # zarr | scenes | stac
+      stores: [{path: scenes.zarr, tile: 18SVG}]
+    products: [ndvi]
+    output:
+      store: products
+
+Paths are the operator's: relative ones resolve against the folder of the spec file. Names that
+become parts of output paths (job name, product names, tile ids; and tile and scene ids read
+from input metadata) are checked: letters, digits, ``_``, ``-``, ``.``, no ``..`` and no
+separators, so nothing is ever written outside the output store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import importlib
+import inspect
+import os
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from landpulse.errors import InputError
+from landpulse.io.store import validate_name
+from landpulse.products.registry import get_product
+
+#: Spec format version; bump when a field changes meaning.
+SPEC_VERSION: Final = 1
+
+
+class JobSpecError(InputError):
+    """A job spec that cannot be run: unreadable, not YAML, or invalid (the message lists each field)."""
+
+
+def _name(value: str, what: str) -> str:
+    try:
+        return validate_name(value, what)
+    except InputError as err:
+        raise ValueError(str(err)) from None
+
+
+def _resolve(value: str | Path, info: ValidationInfo) -> Path:
+    base = Path((info.context or {}).get("base", "."))
+    p = Path(os.path.expanduser(str(value)))
+    return Path(os.path.normpath(p if p.is_absolute() else base / p))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZarrStoreInput(_Model):
+    """One Zarr store of scenes on one tile (``landpulse ingest`` output or a foreign store)."""
+
+    path: Path
+    tile: str | None = Field(None, description="Tile id (default: the store's folder name without .zarr).")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+    @field_validator("tile")
+    @classmethod
+    def _tile(cls, v: str | None) -> str | None:
+        return None if v is None else _name(v, "tile id")
+
+    @property
+    def tile_id(self) -> str:
+        return self.tile or _name(self.path.name.removesuffix(".zarr"), "tile id (from the store's folder name)")
+
+
+class RadiometrySpec(_Model):
+    """Declare the radiometry of a foreign store whose bands carry none (see declare_radiometry)."""
+
+    scale: float
+    offset: float = 0.0
+    bands: list[str] | None = None
+
+
+class _InputBase(_Model):
+    exclude: list[str] = Field(default_factory=list, description="Scene ids to leave out (quarantine).")
+    bands: dict[str, str] | None = Field(None, description="Explicit band variables, {red: B04}.")
+
+
+class ZarrInputs(_InputBase):
+    """Scenes already in Zarr stores, one store per tile, dates along ``time``."""
+
+    kind: Literal["zarr"]
+    stores: list[ZarrStoreInput] = Field(min_length=1)
+    radiometry: RadiometrySpec | None = None
+
+    @field_validator("stores", mode="before")
+    @classmethod
+    def _stores(cls, v: Any) -> Any:
+        if isinstance(v, (str, Path)):
+            v = [v]
+        if isinstance(v, Mapping):  # {tile: path}
+            return [{"tile": k, "path": p} for k, p in v.items()]
+        return [{"path": s} if isinstance(s, (str, Path)) else s for s in v]
+
+    @model_validator(mode="after")
+    def _unique_tiles(self) -> ZarrInputs:
+        tiles = [s.tile_id for s in self.stores]
+        dup = sorted({t for t in tiles if tiles.count(t) > 1})
+        if dup:
+            raise ValueError(f"tile(s) {dup} appear in more than one store; give each store its own `tile`")
+        return self
+
+
+class _SceneInputs(_InputBase):
+    resolution: float | None = Field(None, gt=0, description="Target pixel size in metres (default: finest band).")
+    chunk: int | None = Field(None, ge=256, description="Spatial chunk size (default: a divisor of the tile near 2048).")
+    tile_property: str | None = Field(None, description="Item property holding the tile id (default: MGRS/grid properties).")
+
+
+class SceneFolderInputs(_SceneInputs):
+    """A folder of scenes: each subfolder (or the folder itself) holds one STAC item JSON."""
+
+    kind: Literal["scenes"]
+    path: Path
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+
+class StacInputs(_SceneInputs):
+    """A local static STAC catalogue (catalog.json or collection.json) of scenes with COG assets."""
+
+    kind: Literal["stac"]
+    catalog: Path
+
+    @field_validator("catalog", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path:
+        return _resolve(v, info)
+
+
+Inputs = Annotated[ZarrInputs | SceneFolderInputs | StacInputs, Field(discriminator="kind")]
+
+
+class AreaSpec(_Model):
+    """Which tiles to process (default: every tile the inputs hold)."""
+
+    tiles: list[str] | None = None
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="[west, south, east, north] in degrees: keep tiles that intersect it.")
+
+    @field_validator("tiles")
+    @classmethod
+    def _tiles(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [_name(t, "tile id") for t in v]
+
+    @field_validator("bbox")
+    @classmethod
+    def _bbox(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if v is not None:
+            w, s, e, n = v
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError("bbox must be [west, south, east, north] in degrees with west < east, south < north")
+        return v
+
+
+class DateSpec(_Model):
+    """Which acquisition dates to consider. The ledger always skips what is already committed."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    since: Literal["last-run"] | None = Field(
+        None, description="Only dates after the newest committed date of each product and tile "
+                          "(minus lookback_days, to catch late arrivals).")
+    lookback_days: int = Field(0, ge=0)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return dt.datetime(v.year, v.month, v.day)
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.tzinfo is not None:
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> DateSpec:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end ({self.end:%Y-%m-%d}) is before start ({self.start:%Y-%m-%d})")
+        return self
+
+
+class ProductSpec(_Model):
+    """A product to compute, with the parameters of its function."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    encoding: Literal["int16", "float32"] | None = Field(None, description="Override output.encoding.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        _name(v, "product name")
+        try:
+            product = get_product(v)
+        except InputError as err:
+            raise ValueError(str(err)) from None
+        if product.kind != "scene":
+            raise ValueError(f"product {v!r} is a {product.kind} product; job runs compute scene products")
+        return v
+
+    @model_validator(mode="after")
+    def _params(self) -> ProductSpec:
+        check_product_params(self.name, self.params)
+        return self
+
+
+def check_product_params(name: str, params: Mapping[str, Any]) -> None:
+    """Check ``params`` against the keyword parameters of product ``name``'s function.
+
+    Unknown names are refused, and values of parameters typed as a ``Literal`` must be one of its
+    choices. Raises ValueError naming the parameter and the accepted values.
+    """
+    fn = get_product(name).compute
+    sig = inspect.signature(fn)
+    accepted = {p.name: p for p in sig.parameters.values()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("ds", "bands")}
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    for key, value in params.items():
+        if key not in accepted and not open_ended:
+            raise ValueError(f"unknown parameter {key!r} for product {name}; accepted: {', '.join(accepted) or 'none'}")
+        choices = typing.get_args(hints[key]) if typing.get_origin(hints.get(key)) is Literal else None
+        if choices and value not in choices:
+            raise ValueError(f"parameter {key!r} of product {name} must be one of {list(choices)}; got {value!r}")
+
+
+class OutputSpec(_Model):
+    """Where products go and how they are stored."""
+
+    store: Path = Field(description="Product store folder: <store>/<product>/<tile>/<date>/ per unit.")
+    reports: Path | None = Field(None, description="Run reports folder (default: <store>-reports beside the store).")
+    encoding: Literal["int16", "float32"] = "int16"
+    chunk: int | None = Field(None, ge=128, description="Spatial chunk of products (default: the input's chunks).")
+    clevel: int = Field(5, ge=0, le=9, description="Blosc-lz4 compression level of products.")
+    cog: bool = Field(False, description="Also export each product as a Cloud-Optimized GeoTIFF.")
+    quicklooks: bool = True
+    checksums: list[Literal["crc32c", "sha256"]] = Field(
+        default_factory=lambda: ["crc32c"], min_length=1,  # type: ignore[arg-type]  # lambda inferred as list[str]
+        description="Checksums of every file of a unit, recorded in its STAC item (sha256 also gives "
+                    "assets a STAC file:checksum; it costs ~0.1 core-second per Sentinel-2 tile-date).")
+    fsync: bool = Field(True, description="Flush every file to disk before a unit is committed (power-loss safety).")
+    keep_reports: int = Field(60, ge=1, description="Run reports kept (oldest are removed).")
+
+    @field_validator("store", "reports", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.reports or self.store.with_name(f"{self.store.name}-reports")
+
+
+class SecuritySpec(_Model):
+    """TLS for the Dask comms (distributed.Security). Paths only: credentials never enter the spec."""
+
+    temporary: bool = Field(False, description="Self-signed credentials for a local cluster (needs `cryptography`).")
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    require_encryption: bool = True
+
+    @field_validator("ca_file", "cert_file", "key_file", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SecuritySpec:
+        files = (self.ca_file, self.cert_file, self.key_file)
+        if self.temporary and any(files):
+            raise ValueError("give either temporary: true or ca_file/cert_file/key_file, not both")
+        if not self.temporary and not all(files):
+            raise ValueError("TLS needs ca_file, cert_file and key_file (or temporary: true for a local cluster)")
+        return self
+
+
+class SlurmSpec(_Model):
+    """Workers as Slurm jobs through dask-jobqueue's SLURMCluster.
+
+    ``jobs`` worker jobs are started; with ``maximum_jobs`` the cluster adapts between
+    ``minimum_jobs`` (default ``jobs``) and ``maximum_jobs`` instead, replacing jobs that end
+    (a cancelled or pre-empted worker job comes back). GPU partitions: ``gpus_per_worker`` asks for
+    ``--gres=gpu:N`` and starts dask-cuda's worker (one worker process per GPU of the job).
+    """
+
+    partition: str | None = Field(None, description="Slurm partition (sbatch -p); `queue` is the same thing.")
+    queue: str | None = None
+    account: str | None = None
+    walltime: str = "01:00:00"
+    cores: int = Field(1, ge=1, description="CPU cores per worker job.")
+    memory: str = "4GiB"
+    processes: int = Field(1, ge=1, description="Worker processes per job (CPU workers).")
+    gpus_per_worker: int = Field(0, ge=0, description="GPUs per worker job (--gres=gpu:N); >0 starts dask-cuda workers.")
+    jobs: int = Field(1, ge=1, description="Worker jobs to start (fixed size).")
+    minimum_jobs: int | None = Field(None, ge=0, description="Adaptive scaling: fewest worker jobs.")
+    maximum_jobs: int | None = Field(None, ge=1, description="Adaptive scaling: most worker jobs.")
+    job_extra_directives: list[str] = Field(default_factory=list, description="Extra #SBATCH lines, e.g. --qos=low.")
+    prologue: list[str] = Field(default_factory=list, description="Shell lines before the worker starts "
+                                                                    "(module load ..., source venv/bin/activate).")
+    worker_command: str | None = Field(None, description="Python module that starts a worker "
+                                                         "(default: distributed's, or dask_cuda.cli with GPUs).")
+    python: str | None = Field(None, description="Python on the compute nodes (default: this interpreter).")
+    interface: str | None = Field(None, description="Network interface workers and scheduler use (ib0, eth0).")
+    death_timeout: int = Field(60, ge=1, description="Seconds a worker waits for a lost scheduler before exiting.")
+    log_directory: Path | None = None
+
+    @field_validator("log_directory", mode="before")
+    @classmethod
+    def _path(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SlurmSpec:
+        if self.partition and self.queue and self.partition != self.queue:
+            raise ValueError(f"partition {self.partition!r} and queue {self.queue!r} disagree (they are one setting)")
+        if self.maximum_jobs is not None and (self.minimum_jobs or 0) > self.maximum_jobs:
+            raise ValueError(f"minimum_jobs ({self.minimum_jobs}) exceeds maximum_jobs ({self.maximum_jobs})")
+        if self.minimum_jobs is not None and self.maximum_jobs is None:
+            raise ValueError("minimum_jobs needs maximum_jobs (adaptive scaling); for a fixed size use `jobs`")
+        return self
+
+    @property
+    def partition_name(self) -> str | None:
+        return self.partition or self.queue
+
+    @property
+    def adaptive(self) -> bool:
+        return self.maximum_jobs is not None
+
+
+class ClusterSpec(_Model):
+    """Where the work runs. ``local`` (processes, the default), ``local-cuda`` (one worker per GPU),
+    ``address`` (an existing scheduler), ``slurm`` (dask-jobqueue), ``threads`` (in this process)."""
+
+    kind: Literal["local", "local-cuda", "address", "slurm", "threads"] = "local"
+    n_workers: int | None = Field(None, ge=1)
+    threads_per_worker: int = Field(1, ge=1)
+    memory_limit: str | None = Field(None, description="Per worker, e.g. 4GiB (default: share of the machine).")
+    address: str | None = Field(None, description="Scheduler address for kind: address, e.g. tls://10.0.0.5:8786.")
+    scheduler_file: Path | None = Field(None, description="kind: address: the scheduler's JSON file "
+                                                           "(dask scheduler --scheduler-file), instead of `address`.")
+    host: str = Field("127.0.0.1", description="Interface the scheduler (and local workers) bind to.")
+    dashboard: bool | str = Field(True, description="false, true (127.0.0.1:8787) or host:port.")
+    security: SecuritySpec | None = None
+    allowed_failures: int = Field(1, ge=0, description="Worker deaths a unit may cause before it is set aside; "
+                                                       "it is then retried alone once, and a second death names it poison.")
+    rmm_pool_size: str | None = Field("80%", description="local-cuda: RMM pool per GPU (null: no pool).")
+    slurm: SlurmSpec | None = None
+
+    @field_validator("scheduler_file", mode="before")
+    @classmethod
+    def _scheduler_file(cls, v: Any, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ClusterSpec:
+        if self.kind == "address" and not (self.address or self.scheduler_file):
+            raise ValueError("kind: address needs `address` (e.g. tcp://127.0.0.1:8786) or `scheduler_file`")
+        if self.address and self.scheduler_file:
+            raise ValueError("give `address` or `scheduler_file`, not both")
+        if self.kind != "address" and (self.address or self.scheduler_file):
+            raise ValueError(f"`address`/`scheduler_file` are only for kind: address (kind is {self.kind})")
+        if self.slurm is not None and self.kind != "slurm":
+            raise ValueError(f"`slurm` settings are only for kind: slurm (kind is {self.kind})")
+        if self.address and not self.address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+            raise ValueError(f"address {self.address!r} must start with tcp://, tls:// or ucx://")
+        if self.security and self.security.temporary and self.kind not in ("local", "local-cuda"):
+            raise ValueError("temporary TLS credentials only work for clusters started here (local, local-cuda)")
+        return self
+
+
+class JobSpec(_Model):
+    """A production job: inputs, area, dates, products, output and cluster."""
+
+    version: Literal[1] = SPEC_VERSION
+    name: str
+    inputs: Inputs
+    area: AreaSpec = Field(default_factory=AreaSpec)
+    dates: DateSpec = Field(default_factory=DateSpec)
+    products: list[ProductSpec] = Field(min_length=1)
+    output: OutputSpec
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    backend: Literal["auto", "cpu", "gpu"] = "auto"
+    plugins: list[str] = Field(default_factory=list, description="Modules imported on the driver and every worker "
+                                                                  "before running (to register extra products).")
+
+    @field_validator("name")
+    @classmethod
+    def _job_name(cls, v: str) -> str:
+        return _name(v, "job name")
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _product_shorthand(cls, v: Any) -> Any:
+        return [{"name": p} if isinstance(p, str) else p for p in v] if isinstance(v, list) else v
+
+    @field_validator("dates", mode="before")
+    @classmethod
+    def _dates_shorthand(cls, v: Any) -> Any:
+        return {"since": "last-run"} if v in ("since-last-run", "last-run") else v
+
+    @field_validator("plugins")
+    @classmethod
+    def _modules(cls, v: list[str]) -> list[str]:
+        for m in v:
+            if not all(part.isidentifier() for part in m.split(".")):
+                raise ValueError(f"plugin {m!r} is not a module name (like mypackage.products)")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> JobSpec:
+        names = [p.name for p in self.products]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"product(s) {dup} listed twice")
+        return self
+
+    def encoding_of(self, product: ProductSpec) -> str:
+        return product.encoding or self.output.encoding
+
+
+def _import_plugins(data: Any) -> None:
+    """Import the spec's plugin modules before validating products (they may register some)."""
+
+    for m in (data.get("plugins") or []) if isinstance(data, Mapping) else []:
+        if isinstance(m, str) and all(part.isidentifier() for part in m.split(".")):
+            try:
+                importlib.import_module(m)
+            except ImportError as err:
+                raise JobSpecError(f"plugins: cannot import {m!r}: {err}") from err
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid job spec ({err.error_count()} problem(s)):"]
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in ("zarr", "scenes", "stac")))
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            field = str(e["loc"][-1])
+            parent = ".".join(str(p) for p in e["loc"][:-1])
+            known = _known_fields(parent)
+            close = difflib.get_close_matches(field, known, n=1)
+            msg = f"unknown field {field!r}" + (f" (did you mean {close[0]!r}?)" if close else "") + \
+                  (f"; fields here: {', '.join(known)}" if known else "")
+        elif e["type"] == "missing":
+            msg = "required field missing"
+        elif e["type"] == "union_tag_invalid":
+            msg = "inputs.kind must be one of zarr, scenes, stac"
+        elif e["type"] == "union_tag_not_found":
+            msg = "inputs needs `kind`: zarr, scenes or stac"
+        lines.append(f"  {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def _known_fields(parent: str) -> list[str]:
+    model: Any = JobSpec
+    for part in [p for p in parent.split(".") if p]:
+        if part.isdigit():
+            continue
+        fld = getattr(model, "model_fields", {}).get(part)
+        if fld is None:
+            return sorted(getattr(model, "model_fields", {})) if part in ("zarr", "scenes", "stac") else []
+        ann = fld.annotation
+        args = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = args[0] if args else ann
+        if typing.get_origin(ann) is list:
+            inner = typing.get_args(ann)[0]
+            model = inner
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def parse_job(data: Any, *, base: str | Path = ".", source: str = "job spec") -> JobSpec:
+    """Validate a parsed spec (a mapping) into a :class:`JobSpec`; relative paths resolve against ``base``.
+
+    Raises
+    ------
+    JobSpecError
+        With one line per invalid field.
+    """
+    if not isinstance(data, Mapping):
+        raise JobSpecError(f"{source}: a job spec is a YAML mapping (name:, inputs:, products:, output:); "
+                           f"got {type(data).__name__}")
+    _import_plugins(data)
+    try:
+        return JobSpec.model_validate(dict(data), context={"base": Path(base)})
+    except ValidationError as err:
+        raise JobSpecError(_format_errors(err, source)) from None
+
+
+def load_job(path: str | Path) -> JobSpec:
+    """Read and validate a job spec file (``yaml.safe_load`` only).
+
+    Raises
+    ------
+    JobSpecError
+        When the file cannot be read, is not YAML, or is not a valid spec.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise JobSpecError(f"cannot read job spec {p}: {err.strerror or err}") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise JobSpecError(f"{p} is not valid YAML: {err}") from err
+    return parse_job(data, base=p.resolve().parent, source=str(p))
+
+
+def is_job_file(path: str | Path) -> bool:
+    """True when ``path`` names a YAML job spec file (``.yaml`` / ``.yml``)."""
+    p = Path(path)
+    return p.suffix.lower() in (".yaml", ".yml") and not p.is_dir()

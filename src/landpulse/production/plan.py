@@ -1,0 +1,399 @@
+"""The task plan of a job: inputs discovered, grouped into units (product x tile x date), checked
+against the ledger.
+
+A *unit* is one product on one tile for one acquisition time. It is the grain of everything a
+production run promises: it is computed by one task, written into its own folder
+``<store>/<product>/<tile>/<period>/`` (a Zarr store, a quick-look, optionally a COG, and its
+STAC item, written last, the commit marker), and it is skipped by later runs when its item
+records the same inputs and parameters. ``period`` is the acquisition time, ``YYYYMMDDTHHMMSS``
+in UTC.
+
+Discovery only reads metadata (store coordinates, item JSON); no pixels are read here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pystac
+from rasterio.warp import transform_bounds
+
+from landpulse.errors import InputError, LandpulseError
+from landpulse.io.store import datetime_dim, open_store, validate_name
+from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
+from landpulse.production.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class ZarrSource:
+    """Scene ``index`` along ``time`` of a Zarr store."""
+
+    store: str
+    index: int
+    radiometry: tuple[float, float, tuple[str, ...] | None] | None = None
+
+
+@dataclass(frozen=True)
+class ItemSource:
+    """A scene described by a local STAC item (its assets are read directly)."""
+
+    item: str
+    resolution: float | None = None
+    chunk: int | None = None
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    """One input scene: id, tile, acquisition time (UTC) and how to read it."""
+
+    id: str
+    tile: str
+    datetime: dt.datetime
+    source: ZarrSource | ItemSource
+    bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def period(self) -> str:
+        return period_label(self.datetime)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One product on one tile for one acquisition time: the grain of commits and retries."""
+
+    product: str
+    tile: str
+    period: str
+    datetime: dt.datetime
+    scenes: tuple[SceneRef, ...]
+    params: tuple[tuple[str, Any], ...]
+    encoding: str
+    bands: tuple[tuple[str, str], ...] | None
+    params_hash: str
+    #: a committed unit is at the unit's folder and this one replaces it
+    replace: bool = False
+    #: compute even when the ledger holds this unit as it is (``--overwrite``)
+    force: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.product}_{self.tile}_{self.period}"
+
+    @property
+    def inputs(self) -> list[str]:
+        return [s.id for s in self.scenes]
+
+    def folder(self, store: str | Path) -> Path:
+        return Ledger(store).folder(self.product, self.tile, self.period)
+
+    def is_committed(self, ledger: Ledger) -> bool:
+        """True when ``ledger`` holds this unit made from the same inputs with the same parameters
+        (the one rule for "nothing to do", used by the plan and again by the unit's task)."""
+        entry = ledger.entry(self.product, self.tile, self.period)
+        return entry is not None and entry.inputs == self.inputs and entry.params_hash == self.params_hash
+
+
+@dataclass
+class PlanFailure:
+    """An input that could not become a unit (unreadable metadata, no tile id, duplicates...)."""
+
+    scene: str
+    tile: str | None
+    error: str
+    kind: str = "InputError"
+
+
+@dataclass
+class Plan:
+    """What a run will do: units to compute, units already committed, inputs that failed."""
+
+    todo: list[Unit] = field(default_factory=list)
+    committed: list[Unit] = field(default_factory=list)
+    failures: list[PlanFailure] = field(default_factory=list)
+    scenes: list[SceneRef] = field(default_factory=list)
+    out_of_dates: int = 0
+
+    @property
+    def tiles(self) -> list[str]:
+        return sorted({s.tile for s in self.scenes})
+
+
+def period_label(when: dt.datetime) -> str:
+    """``YYYYMMDDTHHMMSS`` (UTC) of an acquisition time."""
+    return when.strftime("%Y%m%dT%H%M%S")
+
+
+def _utc(t: Any) -> dt.datetime:
+    if isinstance(t, np.datetime64):
+        seconds = int(t.astype("datetime64[s]").astype(np.int64))
+        return dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    return t.replace(microsecond=0)
+
+
+def params_hash(product: str, params: Mapping[str, Any], encoding: str, bands: Mapping[str, str] | None,
+                radiometry: Any = None, resolution: float | None = None) -> str:
+    """Digest of everything that changes a product's values (not its storage layout).
+
+    ``resolution`` (the pixel size scene inputs are read at) enters only when set, so digests of
+    units committed before it was part of the digest stay valid.
+    """
+    doc = {"product": product, "params": dict(params), "encoding": encoding, "bands": dict(bands or {}),
+           "radiometry": radiometry}
+    if resolution is not None:
+        doc["resolution"] = float(resolution)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------
+# discovery
+
+
+def _lonlat_bounds(crs: Any, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    try:
+        return tuple(transform_bounds(crs, "EPSG:4326", *bounds))
+    except Exception:
+        return None
+
+
+def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    scenes: list[SceneRef] = []
+    failures: list[PlanFailure] = []
+    rad = None
+    if inputs.radiometry is not None:
+        r = inputs.radiometry
+        rad = (r.scale, r.offset, tuple(r.bands) if r.bands else None)
+    for entry in inputs.stores:
+        tile = entry.tile_id
+        try:
+            ds = open_store(entry.path)
+        except LandpulseError as err:
+            failures.append(PlanFailure(str(entry.path), tile, str(err), type(err).__name__))
+            continue
+        tdim = datetime_dim(ds)
+        if tdim is None:
+            failures.append(PlanFailure(str(entry.path), tile, f"{entry.path} has no time dimension"))
+            continue
+        ids = [str(v) for v in ds["scene_id"].values] if "scene_id" in ds.coords else None
+        try:
+            bbox = _lonlat_bounds(ds.rio.crs, ds.rio.bounds()) if ds.rio.crs else None
+        except Exception:
+            bbox = None
+        for i, t in enumerate(ds[tdim].values):
+            when = _utc(t)
+            sid = ids[i] if ids else f"{tile}_{period_label(when)}"
+            scenes.append(SceneRef(sid, tile, when, ZarrSource(str(entry.path), i, rad), bbox))
+    return scenes, failures
+
+
+def _tile_of(props: Mapping[str, Any], key: str | None) -> str | None:
+    if key:
+        v = props.get(key)
+        return None if v is None else str(v)
+    if "grid:code" in props:  # e.g. MGRS-18SVG
+        return str(props["grid:code"]).split("-", 1)[-1]
+    if "s2:mgrs_tile" in props:
+        return str(props["s2:mgrs_tile"])
+    if all(k in props for k in ("mgrs:utm_zone", "mgrs:latitude_band", "mgrs:grid_square")):
+        return f"{int(props['mgrs:utm_zone']):02d}{props['mgrs:latitude_band']}{props['mgrs:grid_square']}"
+    if "landsat:wrs_path" in props and "landsat:wrs_row" in props:
+        return f"{int(props['landsat:wrs_path']):03d}{int(props['landsat:wrs_row']):03d}"
+    return None
+
+
+def _check_assets(item: Mapping[str, Any], item_path: Path, root: Path) -> None:
+    """Asset hrefs of a local catalogue must be local files under the catalogue's folder."""
+
+    root = root.resolve()
+    for key, asset in (item.get("assets") or {}).items():
+        href = str(asset.get("href", ""))
+        parsed = urlparse(href)
+        if parsed.scheme not in ("", "file"):
+            continue  # remote assets: scene_from_stac_item refuses them with its own message
+        p = Path(parsed.path if parsed.scheme == "file" else href)
+        p = (p if p.is_absolute() else item_path.parent / p).resolve()
+        if not p.is_relative_to(root):
+            raise InputError(f"asset {key!r} of item {item.get('id')} points outside the input folder "
+                             f"{root} ({href}); keep assets inside the catalogue")
+
+
+def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path, inputs: SceneFolderInputs | StacInputs
+                ) -> SceneRef:
+    if item.get("type") != "Feature" or "assets" not in item:
+        raise InputError(f"{item_path} is not a STAC item")
+    sid = validate_name(str(item.get("id", "")), "scene id")
+    props = item.get("properties") or {}
+    tile = _tile_of(props, inputs.tile_property)
+    if tile is None:
+        raise InputError(f"item {sid} has no tile id (grid:code, s2:mgrs_tile or mgrs:* properties); "
+                         "set inputs.tile_property to the property that holds it")
+    validate_name(tile, "tile id")
+    when = props.get("datetime") or props.get("start_datetime")
+    if not when:
+        raise InputError(f"item {sid} has no datetime")
+    _check_assets(item, item_path, root)
+    bbox = tuple(item["bbox"][:4]) if item.get("bbox") and len(item["bbox"]) >= 4 else None
+    return SceneRef(sid, tile, _utc(when), ItemSource(str(item_path.resolve()), inputs.resolution, inputs.chunk),
+                    bbox)
+
+
+def _folder_scenes(inputs: SceneFolderInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    root = inputs.path
+    if not root.is_dir():
+        return [], [PlanFailure(str(root), None, f"scene folder {root} does not exist or is not a folder")]
+    candidates = sorted(set(root.glob("*.json")) | set(root.glob("*/*.json")))
+    scenes, failures = [], []
+    for path in candidates:
+        try:
+            item = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            failures.append(PlanFailure(str(path), None, f"cannot read {path}: {err}", "UnreadableInputError"))
+            continue
+        if not isinstance(item, dict) or item.get("type") != "Feature":
+            continue  # not an item (a catalogue, a collection, other JSON)
+        try:
+            scenes.append(_item_scene(item, path, root, inputs))
+        except LandpulseError as err:
+            failures.append(PlanFailure(str(item.get("id") or path), None, str(err), type(err).__name__))
+    if not scenes and not failures:
+        failures.append(PlanFailure(str(root), None, f"no STAC item JSON found in {root} or its subfolders"))
+    return scenes, failures
+
+
+def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    try:
+        cat = pystac.read_file(str(inputs.catalog))
+    except Exception as err:
+        return [], [PlanFailure(str(inputs.catalog), None, f"cannot read STAC catalogue {inputs.catalog}: {err}",
+                                "UnreadableInputError")]
+    if not isinstance(cat, pystac.Catalog):
+        return [], [PlanFailure(str(inputs.catalog), None, f"{inputs.catalog} is not a catalogue or collection")]
+    root = inputs.catalog.resolve().parent
+    scenes, failures = [], []
+    for item in cat.get_items(recursive=True):
+        href = item.get_self_href()
+        if href is None:
+            failures.append(PlanFailure(item.id, None, f"item {item.id} has no self href (save the catalogue first)"))
+            continue
+        path = Path(href)
+        try:
+            scenes.append(_item_scene(item.to_dict(transform_hrefs=False), path, root, inputs))
+        except LandpulseError as err:
+            failures.append(PlanFailure(item.id, None, str(err), type(err).__name__))
+    return scenes, failures
+
+
+def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
+    """All input scenes of a job (metadata only), and the inputs that could not be read."""
+    inputs = job.inputs
+    if isinstance(inputs, ZarrInputs):
+        scenes, failures = _zarr_scenes(inputs)
+    elif isinstance(inputs, SceneFolderInputs):
+        scenes, failures = _folder_scenes(inputs)
+    else:
+        scenes, failures = _stac_scenes(inputs)
+    excluded = set(inputs.exclude)
+    scenes = [s for s in scenes if s.id not in excluded]
+    if job.area.tiles is not None:
+        keep = set(job.area.tiles)
+        scenes = [s for s in scenes if s.tile in keep]
+    if job.area.bbox is not None:
+        w, s_, e, n = job.area.bbox
+        scenes = [s for s in scenes if s.bbox is None or not (s.bbox[2] < w or s.bbox[0] > e or s.bbox[3] < s_ or s.bbox[1] > n)]
+    return scenes, failures
+
+
+# ----------------------------------------------------------------------------------------------
+# planning
+
+
+def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], SceneRef], list[PlanFailure]]:
+    by_key: dict[tuple[str, str], list[SceneRef]] = {}
+    for s in scenes:
+        by_key.setdefault((s.tile, s.period), []).append(s)
+    out, failures = {}, []
+    for key, group in sorted(by_key.items()):
+        ids = sorted({s.id for s in group})
+        if len(ids) > 1:
+            failures.append(PlanFailure(
+                ", ".join(ids), key[0],
+                f"{len(ids)} scenes for tile {key[0]} at {key[1]} ({', '.join(ids)}): one unit takes one scene; "
+                "leave one out with inputs.exclude"))
+            continue
+        out[key] = group[0]
+    return out, failures
+
+
+def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False) -> Plan:
+    """Discover the inputs and decide, unit by unit, what has to be computed.
+
+    A unit is *committed* (skipped) when its STAC item exists and records the same input scene ids
+    and the same parameter digest; when the item exists but either differs, the unit is recomputed
+    and replaces the old one (``Unit.replace``). With ``overwrite`` every unit is recomputed, the
+    committed ones replaced. Dates outside ``job.dates`` are left out.
+    """
+    scenes, failures = discover(job)
+    grouped, dup_failures = _group(scenes)
+    failures += dup_failures
+    ledger = ledger or Ledger(job.output.store)
+    plan = Plan(failures=failures, scenes=list(scenes))
+    rad = job.inputs.radiometry.model_dump() if isinstance(job.inputs, ZarrInputs) and job.inputs.radiometry else None
+    bands = tuple(sorted(job.inputs.bands.items())) if job.inputs.bands else None
+    for spec in job.products:
+        encoding = job.encoding_of(spec)
+        digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
+                             getattr(job.inputs, "resolution", None))
+        newest: dict[str, str | None] = {}
+        for (tile, period), scene in grouped.items():
+            if not _in_dates(job, spec.name, tile, scene.datetime, ledger, newest):
+                plan.out_of_dates += 1
+                continue
+            unit = Unit(spec.name, tile, period, scene.datetime, (scene,), tuple(sorted(spec.params.items())),
+                        encoding, bands, digest)
+            if not overwrite and unit.is_committed(ledger):
+                plan.committed.append(unit)
+            else:
+                plan.todo.append(replace(unit, replace=ledger.folder(unit.product, unit.tile, unit.period).exists(),
+                                         force=overwrite))
+    return plan
+
+
+def _in_dates(job: JobSpec, product: str, tile: str, when: dt.datetime, ledger: Ledger,
+              newest: dict[str, str | None]) -> bool:
+    d = job.dates
+    if d.start and when < d.start:
+        return False
+    if d.end and when > d.end:
+        return False
+    if d.since == "last-run":
+        if tile not in newest:
+            newest[tile] = ledger.newest_period(product, tile)
+        last = newest[tile]
+        if last is not None:
+            floor = dt.datetime.strptime(last, "%Y%m%dT%H%M%S") - dt.timedelta(days=d.lookback_days)
+            if when < floor:
+                return False
+    return True
+
+
+def describe_plan(plan: Plan) -> dict[str, Any]:
+    """A JSON-ready summary of a plan (for ``landpulse validate --plan`` and reports)."""
+    return {
+        "tiles": plan.tiles,
+        "scenes": len(plan.scenes),
+        "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace} for u in plan.todo],
+        "committed": len(plan.committed),
+        "outside_dates": plan.out_of_dates,
+        "input_failures": [f.__dict__ for f in plan.failures],
+    }

@@ -1,0 +1,343 @@
+"""Runs: a job spec (or one scene store) to committed units, through one path.
+
+:func:`run_job` takes the store's lock, tidies what interrupted runs left, plans (units not yet
+committed), computes each unit as a task (:func:`landpulse.production.units.run_unit`: compute,
+write, commit) on the job's cluster, rebuilds the STAC catalogue and writes the run report.
+:func:`run_store` is the one-off form for one scene store (``landpulse compute STORE --out DIR``):
+it describes the store as a job (zarr inputs, the products asked for, a ``threads`` cluster) and
+runs it through :func:`run_job`, so both write the same units, commit them the same way, and are
+checked by the same ``landpulse verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+
+from landpulse.backend import resolve_device, set_options
+from landpulse.errors import InputError
+from landpulse.io.stac import write_collections
+from landpulse.io.store import PathLike
+from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
+from landpulse.production.jobspec import JobSpec, JobSpecError, parse_job
+from landpulse.production.ledger import Ledger, clean_orphans, store_lock
+from landpulse.production.plan import Unit, make_plan
+from landpulse.production.report import build_report, write_report
+from landpulse.production.units import UnitResult, UnitSettings, run_unit
+from landpulse.products.registry import get_product
+
+
+@dataclass
+class JobResult:
+    """The outcome of :func:`run_job`; ``exit_code`` is what the CLI returns to the scheduler."""
+
+    run_id: str
+    status: str  # "ok" | "nothing-to-do" | "partial"
+    exit_code: int
+    units: list[UnitResult]
+    report: dict[str, Any]
+    report_json: Path | None = None
+    report_html: Path | None = None
+
+    @property
+    def failed(self) -> list[UnitResult]:
+        return [u for u in self.units if u.status == "failed"]
+
+
+#: Cluster kinds whose units run on this machine (its devices are theirs).
+_HERE = ("threads", "local")
+
+#: Exit status of a run where some units failed (the others are committed).
+EXIT_UNITS_FAILED = 4
+
+
+def _lost(err: BaseException) -> bool:
+    """True for errors that mean "the worker running it died", not "the unit failed"."""
+    return type(err).__name__ in ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError",
+                                  "StreamClosedError")
+
+
+def _unit_resources(client: Any, kind: str) -> dict[str, int] | None:
+    """``{landpulse-unit: 1}`` when every worker runs one unit at a time through that resource.
+
+    Workers landpulse starts (local, local-cuda, slurm) always have it, whether or not they have
+    connected yet (Slurm jobs may still be queued). For an existing cluster (address) it is read
+    from the workers, after waiting for the first one: deciding on an empty cluster would let late
+    workers run several units at once, each with all of the worker's threads.
+    """
+    if kind in ("local", "local-cuda", "slurm"):
+        return {UNIT_RESOURCE: 1}
+    client.wait_for_workers(1)
+    workers = client.scheduler_info().get("workers", {}).values()
+    return {UNIT_RESOURCE: 1} if workers and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers) else None
+
+
+def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: Callable[[str], None],
+             n_threads: int, resources: dict[str, int] | None = None) -> list[UnitResult]:
+    """Run unit tasks; units lost with their workers get one more try each, one at a time."""
+    results: dict[str, UnitResult] = {}
+    total = len(units)
+
+    def report(res: UnitResult) -> None:
+        results[res.unit] = res
+        line = f"[{len(results):>{len(str(total))}}/{total}] {res.status:8s} {res.unit}"
+        if res.status == "failed":
+            line += f": {res.error_type}: {res.error}"
+        elif res.status != "skipped":
+            line += f" ({res.seconds:.1f} s)"
+        echo(line)
+
+    def lost_result(unit: Unit, err: BaseException, again: bool) -> UnitResult:
+        res = UnitResult(unit.id, unit.product, unit.tile, unit.period, unit.datetime.isoformat() + "Z",
+                         unit.inputs, "failed", str(unit.folder(settings.store)))
+        res.error_type = "PoisonScene" if again else type(err).__name__
+        res.error = (f"scene {', '.join(unit.inputs)} killed the worker running it again when run alone "
+                     f"({type(err).__name__}: {err})" if again else str(err))
+        return res
+
+    lost: list[tuple[Unit, BaseException]] = []
+    if client is None:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            submitted = {pool.submit(run_unit, u, settings): u for u in units}
+            for fut in as_completed(submitted):
+                report(fut.result())
+        return [results[u.id] for u in units]
+
+    from distributed import as_completed as dist_completed  # the cluster extra: only with a cluster
+
+    by_key = {}
+    futures = []
+    for u in units:
+        fut = client.submit(run_unit, u, settings, key=f"landpulse-unit-{u.id}-{settings.run_id}", pure=False,
+                            resources=resources)
+        by_key[fut.key] = u
+        futures.append(fut)
+    for fut in dist_completed(futures):
+        unit = by_key[fut.key]
+        try:
+            report(fut.result())
+        except Exception as err:
+            if _lost(err):
+                lost.append((unit, err))
+                echo(f"lost     {unit.id}: {type(err).__name__} (its worker died); it will be retried alone")
+            else:
+                report(lost_result(unit, err, again=False))
+        finally:
+            fut.release()
+    for unit, _ in lost:
+        fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry",
+                            pure=False, resources=resources)
+        try:
+            report(fut.result())
+        except Exception as err:
+            report(lost_result(unit, err, again=_lost(err)))
+        finally:
+            fut.release()
+    return [results[u.id] for u in units]
+
+
+def run_job(
+    job: JobSpec,
+    *,
+    wait: float = 0.0,
+    overwrite: bool = False,
+    echo: Callable[[str], None] = print,
+) -> JobResult:
+    """Run a production job: plan, compute every unit not yet committed, commit, report.
+
+    Parameters
+    ----------
+    job : landpulse.production.jobspec.JobSpec
+        From :func:`landpulse.production.jobspec.load_job`.
+    wait : float
+        Seconds to wait for another run holding the store's lock (0: fail at once).
+    overwrite : bool
+        Recompute the units that are already committed too (each replaces its committed unit).
+    echo : callable
+        Receives one line of progress at a time (default: print).
+
+    Returns
+    -------
+    JobResult
+        ``exit_code`` 0 when every planned unit is committed (also when there was nothing to do),
+        4 when some units or inputs failed (the report names the scenes).
+
+    Raises
+    ------
+    landpulse.production.ledger.StoreLockedError
+        When another run holds the lock (exit status 75).
+    """
+    t_start = time.perf_counter()
+    started = dt.datetime.now(dt.UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    store = job.output.store
+    reports = job.output.reports_dir
+    timings: dict[str, float] = {}
+    cluster_info: dict[str, Any] = {"kind": job.cluster.kind}
+    if job.backend == "gpu" and job.cluster.kind in _HERE:
+        with set_options(backend="gpu"):
+            resolve_device()  # no GPU on the machine the units run on: exit 3 before anything runs
+    with store_lock(store, wait=wait, holder_file=reports / "running.json"):
+        orphans = clean_orphans(store)
+        if orphans:
+            echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
+        t = time.perf_counter()
+        with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
+            plan = make_plan(job, overwrite=overwrite)
+        timings["plan"] = round(time.perf_counter() - t, 3)
+        echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
+             f"{len(plan.committed)} already committed"
+             + (f", {plan.out_of_dates} outside the dates" if plan.out_of_dates else "")
+             + (f", {len(plan.failures)} input(s) failed" if plan.failures else ""))
+        for f in plan.failures:
+            echo(f"input failed: {f.scene}: {f.error}")
+        results: list[UnitResult] = []
+        if plan.todo:
+            settings = UnitSettings(
+                store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
+                cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
+                fsync=job.output.fsync, plugins=tuple(job.plugins),
+            )
+            t = time.perf_counter()
+            # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
+            with make_client(job.cluster) as client:
+                timings["cluster_start"] = round(time.perf_counter() - t, 3)
+                if client is not None:
+                    info = client.scheduler_info()
+                    started_here = job.cluster.kind in ("local", "local-cuda")
+                    has_dashboard = dashboard_address(job.cluster) is not None if started_here \
+                        else "dashboard" in info.get("services", {})
+                    link = client.dashboard_link if has_dashboard else None
+                    workers = info.get("workers", {})
+                    cluster_info.update(scheduler=str(client.scheduler.address), workers=len(workers),
+                                        threads=sum(w.get("nthreads", 0) for w in workers.values()), dashboard=link)
+                    echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
+                         + (f"; Dask dashboard: {link}" if link else ""))
+                t = time.perf_counter()
+                resources = _unit_resources(client, job.cluster.kind) if client is not None else None
+                results = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster),
+                                   resources=resources)
+                timings["compute"] = round(time.perf_counter() - t, 3)
+        else:
+            echo("nothing new to do: every unit is already committed")
+        t = time.perf_counter()
+        ledger = Ledger(store)  # (the lock made the store)
+        catalog_files = write_collections(store, {p: ledger.items(p) for p in ledger.products()},
+                                          title=f"landpulse job {job.name}")
+        timings["catalogue"] = round(time.perf_counter() - t, 3)
+        failed = [r for r in results if r.status == "failed"]
+        exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0
+        status = "partial" if exit_code else ("ok" if plan.todo else "nothing-to-do")
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        report = build_report(job, plan, results, run_id=run_id, started=started, status=status,
+                              exit_code=exit_code, timings=timings, cluster=cluster_info,
+                              orphans=len(orphans), catalogue_files=[str(p) for p in catalog_files])
+        json_path, html_path = write_report(report, reports, keep=job.output.keep_reports)
+    if failed or plan.failures:
+        names = sorted({s for r in failed for s in r.inputs} | {f.scene for f in plan.failures})
+        echo(f"FAILED: {len(failed)} unit(s), {len(plan.failures)} input(s); scenes: {', '.join(names)}")
+    echo(f"run report: {json_path} and {html_path}")
+    return JobResult(run_id, status, exit_code, results, report, json_path, html_path)
+
+
+def store_job(
+    store: PathLike,
+    out_dir: PathLike,
+    *,
+    products: Sequence[str] = ("ndvi",),
+    bands: Mapping[str, str] | None = None,
+    encoding: str = "int16",
+    quicklooks: bool = True,
+    radiometry: tuple[float, float] | None = None,
+    tile: str | None = None,
+    backend: str = "auto",
+) -> JobSpec:
+    """The one-off job of :func:`run_store`: ``store`` as the zarr input of one tile (``tile``,
+    default the store's folder name), ``products`` into ``out_dir`` (reports beside it, in
+    ``<out_dir>-reports``), on a ``threads`` cluster (this process).
+
+    Raises
+    ------
+    InputError
+        For unknown products (naming the closest), bad band mappings, encodings or tile ids, in
+        one line.
+    """
+    for name in products:
+        get_product(name)
+    spec: dict[str, Any] = {
+        "name": "store",
+        "inputs": {"kind": "zarr", "stores": [{"path": str(store), **({"tile": tile} if tile else {})}],
+                   **({"bands": dict(bands)} if bands else {}),
+                   **({"radiometry": {"scale": radiometry[0], "offset": radiometry[1]}} if radiometry else {})},
+        "products": list(products),
+        "output": {"store": str(out_dir), "encoding": encoding, "quicklooks": quicklooks},
+        "cluster": {"kind": "threads"},
+        "backend": backend,
+    }
+    try:
+        return parse_job(spec, base=Path.cwd(), source=str(store))
+    except JobSpecError as err:  # the spec is ours: say what was wrong with the arguments, in one line
+        problems = [line.strip() for line in str(err).splitlines()[1:]]
+        raise InputError(f"{store}: {'; '.join(problems)}") from None
+
+
+def run_store(
+    store: PathLike,
+    out_dir: PathLike,
+    *,
+    products: Sequence[str] = ("ndvi",),
+    bands: Mapping[str, str] | None = None,
+    encoding: str = "int16",
+    overwrite: bool = False,
+    quicklooks: bool = True,
+    radiometry: tuple[float, float] | None = None,
+    tile: str | None = None,
+    backend: str = "auto",
+    echo: Callable[[str], None] = print,
+) -> JobResult:
+    """Compute ``products`` for every date of one scene store and commit them as units.
+
+    The same units, commits, ledger and report as a job run (:func:`run_job` of
+    :func:`store_job`): ``<out_dir>/<product>/<tile>/<period>/`` per date, each with its Zarr store
+    (int16 x 1e-4 or float32 indices, uint8 classes), thumbnail and STAC item, checked by
+    ``landpulse verify``; a rerun skips what is committed unless ``overwrite``.
+
+    Parameters
+    ----------
+    store : path
+        A scene store (``landpulse ingest`` output, or a foreign Zarr store with a time dimension).
+    out_dir : path
+        The product store.
+    products : sequence of str
+        Registered product names (:func:`landpulse.products.registry.product_names`).
+    bands : mapping, optional
+        Explicit band variables, ``{"red": "B04"}``.
+    encoding : {'int16', 'float32'}
+        Storage of index products.
+    overwrite : bool
+        Recompute units that are already committed.
+    quicklooks : bool
+        Write a PNG thumbnail per unit.
+    radiometry : (scale, offset), optional
+        Declare the radiometry of a foreign store whose bands carry none.
+    tile : str, optional
+        Tile id of the units (default: the store's folder name without ``.zarr``).
+    backend : {'auto', 'cpu', 'gpu'}
+    echo : callable
+        Receives one line of progress at a time.
+
+    Returns
+    -------
+    JobResult
+    """
+    job = store_job(store, out_dir, products=products, bands=bands, encoding=encoding, quicklooks=quicklooks,
+                    radiometry=radiometry, tile=tile, backend=backend)
+    return run_job(job, overwrite=overwrite, echo=echo)

@@ -1,0 +1,356 @@
+"""Compute and commit one unit (product x tile x date): the task every worker runs.
+
+:func:`run_unit` is self-contained and idempotent, so Dask may run it anywhere, again after a
+lost worker, or not at all after a driver crash:
+
+1. If the unit's item already records the same inputs and parameters, do nothing.
+2. Remove temporary folders that earlier, killed attempts at this unit left behind.
+3. Into a new temporary sibling folder ``.<period>.tmp-<random>``: the product's Zarr store (every
+   chunk written, one pass: compute, pack, encode, write, summarise), its quick-look, optionally a
+   Cloud-Optimized GeoTIFF, then the STAC item with the size and checksums of every file, last.
+4. Check that every chunk file of every array is there, flush everything to disk, and rename the
+   folder into place. A rename onto an existing unit fails, so a unit another attempt committed
+   meanwhile is never overwritten; a unit that must be replaced (new inputs or parameters) is
+   renamed aside first and removed after.
+
+A killed attempt leaves only a temporary folder, which no reader looks at and the next attempt
+or run removes. Errors become a ``failed`` result naming the scene; they never stop other units.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import socket
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import pystac
+import xarray as xr
+
+from landpulse._version import __version__
+from landpulse.backend import device_info, resolve_device, set_options, to_device
+from landpulse.backend.oom_recovery import FAULTS
+from landpulse.errors import InputError
+from landpulse.io.cog import write_cog
+from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
+from landpulse.io.products import item_encoding, write_product_blocks
+from landpulse.io.scenes import scene_from_stac_item
+from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
+from landpulse.io.store import datetime_dim, open_store
+from landpulse.production.commit import check_complete, commit_folder, fsync_tree
+from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
+from landpulse.production.plan import ItemSource, Unit, ZarrSource
+from landpulse.products.areas import areas_from_row_counts
+from landpulse.products.provenance import PROVENANCE_ATTR
+from landpulse.products.registry import get_product
+from landpulse.spec.radiometry import declare_radiometry
+from landpulse.viz import thumbnail_png
+
+#: Asset file names inside a unit folder.
+THUMBNAIL_NAME = "thumbnail.png"
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """Output settings every unit task needs (no credentials, nothing large)."""
+
+    store: str
+    run_id: str
+    backend: str = "auto"
+    chunk: int | None = None
+    clevel: int = 5
+    cog: bool = False
+    quicklooks: bool = True
+    checksums: tuple[str, ...] = ("crc32c",)
+    fsync: bool = True
+    thumbnail_pixels: int = 512
+    plugins: tuple[str, ...] = ()
+
+
+@dataclass
+class UnitResult:
+    """What happened to one unit (JSON-ready through :meth:`as_dict`)."""
+
+    unit: str
+    product: str
+    tile: str
+    period: str
+    datetime: str
+    inputs: list[str]
+    status: str  # written | replaced | skipped | failed
+    folder: str
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+    bytes: int = 0
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    host: str = ""
+    pid: int = 0
+    device: dict[str, Any] = field(default_factory=dict)
+    cleaned: int = 0
+    bbox: list[float] | None = None
+    shape: list[int] | None = None
+    #: GPU out-of-memory events while the unit ran (blocks retried smaller or on the CPU); exact
+    #: on workers that run one unit at a time, shared between concurrent units in threads mode
+    gpu_faults: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
+    return UnitResult(unit.id, unit.product, unit.tile, unit.period, unit.datetime.isoformat() + "Z",
+                      unit.inputs, status, str(unit.folder(settings.store)),
+                      host=socket.gethostname(), pid=os.getpid())
+
+
+def open_unit_input(unit: Unit) -> xr.Dataset:
+    """The input scene of a unit as a lazy ``(time=1, y, x)`` Dataset of raw bands."""
+
+    (scene,) = unit.scenes
+    src = scene.source
+    if isinstance(src, ZarrSource):
+        ds = open_store(src.store)
+        tdim = datetime_dim(ds)
+        ds = ds.isel({tdim: slice(src.index, src.index + 1)})  # a slice: whole chunks, no copies
+        if "scene_id" in ds.coords and str(ds["scene_id"].values[0]) != scene.id:
+            raise InputError(f"{src.store} changed since planning: date {src.index} is now scene "
+                             f"{ds['scene_id'].values[0]}, not {scene.id}; rerun the job")
+        if src.radiometry is not None:
+            scale, offset, bands = src.radiometry
+            ds = declare_radiometry(ds, scale=scale, offset=offset, bands=list(bands) if bands else None)
+        return ds
+    assert isinstance(src, ItemSource)
+
+    sc = scene_from_stac_item(src.item)
+    grid, band_grids = scene_grid(sc, src.resolution)
+    cy = src.chunk or choose_chunk(grid.shape[0])
+    cx = src.chunk or choose_chunk(grid.shape[1])
+    return scene_dataset(sc, grid, band_grids, (cy, cx))
+
+
+def _inner_scheduler() -> dict[str, Any]:
+    """Dask settings for the chunks of one unit: the worker's threads (serial for one thread).
+
+    Workers that landpulse starts run one unit at a time (the ``landpulse-unit`` resource), so a
+    unit uses all of its worker's threads for its chunks.
+    """
+    try:
+        from distributed import get_worker  # optional (the cluster extra)
+
+        n = get_worker().state.nthreads
+    except Exception:
+        return {"scheduler": "sync"}
+    return {"scheduler": "threads", "num_workers": n} if n > 1 else {"scheduler": "sync"}
+
+
+def _strip_created(product: xr.DataArray) -> xr.DataArray:
+    """Drop the creation time from the stored provenance: the Zarr metadata of a unit is then the
+    same, byte for byte, whenever and however often it is computed (the item carries ``created``)."""
+
+    text = product.attrs.get(PROVENANCE_ATTR)
+    if text:
+        prov = json.loads(text)
+        prov.pop("created", None)
+        product = product.copy()
+        product.attrs[PROVENANCE_ATTR] = json.dumps(prov, sort_keys=True)
+    return product
+
+
+def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
+    """Compute, write and commit one unit; never raises for a bad scene (returns ``failed``).
+
+    Parameters
+    ----------
+    unit : Unit
+        From :func:`landpulse.production.plan.make_plan`.
+    settings : UnitSettings
+
+    Returns
+    -------
+    UnitResult
+    """
+    t0 = time.perf_counter()
+    folder = unit.folder(settings.store)
+    result = _base_result(unit, settings, "written")
+    if not unit.force and unit.is_committed(Ledger(settings.store)):
+        result.status = "skipped"
+        return result
+    tmp = folder.with_name(f".{folder.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+    faults_before = FAULTS.as_dict()
+    try:
+        for stale in folder.parent.glob(f".{folder.name}{TMP_MARK}*"):
+            discard(stale)  # what an earlier, killed attempt at this unit left
+            result.cleaned += 1
+        tmp.mkdir(parents=True)
+        handle = os.open(tmp, os.O_RDONLY)
+        try:
+            synced = _compute_unit(unit, settings, tmp, result)
+            t = time.perf_counter()
+            if settings.fsync:
+                fsync_tree(tmp, done=synced)
+            committed = commit_folder(tmp, folder, handle=handle, replace=unit.replace)
+        finally:
+            os.close(handle)
+        result.timings["commit"] = round(time.perf_counter() - t, 4)
+        if not committed:
+            result.status = "skipped"
+        elif unit.replace:
+            result.status = "replaced"
+    except Exception as err:  # a bad scene fails its unit only
+        if tmp.exists():
+            discard(tmp)
+        result.status = "failed"
+        result.error = str(err) or repr(err)
+        result.error_type = type(err).__name__
+        result.traceback = traceback.format_exc(limit=8)
+    result.gpu_faults = FAULTS.since(faults_before)
+    result.seconds = round(time.perf_counter() - t0, 4)
+    return result
+
+
+def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> list[str]:
+    """Write the unit's files into ``tmp``; return the files already flushed to disk."""
+
+    for module in settings.plugins:
+        importlib.import_module(module)
+    # Everything this unit computes runs here, in this task (with its worker's threads): never
+    # through the cluster's scheduler, which a task calling compute() would otherwise reach.
+
+    inner = _inner_scheduler()
+    with dask.config.set(inner):  # what the unit computes besides its chunks (small coordinates)
+        return _compute_unit_locally(unit, settings, tmp, result, inner)
+
+
+def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult,
+                          inner: dict[str, Any]) -> list[str]:
+    definition = get_product(unit.product)
+    style = definition.quicklook
+    timings = result.timings
+    t = time.perf_counter()
+    with set_options(backend=settings.backend):  # type: ignore[arg-type]
+        placed = resolve_device()
+        device = device_info(placed).as_dict()
+        ds = open_unit_input(unit)
+        if placed == "gpu":
+            # the I/O edge: each input chunk crosses to the GPU once and every step of the product
+            # (mask, indices, water, change) runs there; write_blocks brings only the product back
+            ds = to_device(ds)
+        kwargs = dict(unit.params)
+        if unit.bands:
+            kwargs["bands"] = dict(unit.bands)
+        # the stored variable is named like the product in the registry (and the unit's files)
+        product = _strip_created(definition.compute(ds, **kwargs)).rename(unit.product)
+        chunks = {str(product.dims[-2]): settings.chunk, str(product.dims[-1]): settings.chunk} if settings.chunk else None
+        zarr_path = tmp / f"{unit.product}.zarr"
+        written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
+                                       chunks=chunks, clevel=settings.clevel,
+                                       thumbnail_pixels=settings.thumbnail_pixels,
+                                       scheduler=inner["scheduler"], num_workers=inner.get("num_workers"),
+                                       checksums=settings.checksums, fsync=settings.fsync)
+    timings["compute_write"] = round(time.perf_counter() - t, 4)
+    chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}
+    if written.row_counts is not None:
+        # class products (water, change): hectares per class of the first slice, from the pixel
+        # counts per row taken while the chunks were written
+
+        first = product.isel({d: 0 for d in product.dims[:-2]}) if product.ndim > 2 else product
+        written.stats["areas_ha"] = areas_from_row_counts(first, written.row_counts)
+    result.device = device
+    result.stats = written.stats
+    result.shape = [int(product.shape[-2]), int(product.shape[-1])]
+    t = time.perf_counter()
+    check_complete(zarr_path, [str(v) for v in product.to_dataset().variables])
+    thumb = None
+    if settings.quicklooks:
+        thumb = thumbnail_png(written.thumbnail, tmp / THUMBNAIL_NAME, style=style, attrs=product.attrs)
+    timings["quicklook"] = round(time.perf_counter() - t, 4)
+    cog = None
+    if settings.cog:
+        t = time.perf_counter()
+        cog = write_cog(zarr_path, unit.product, tmp / f"{unit.product}.tif", style=style)
+        timings["cog"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
+    manifest = build_manifest(tmp, settings.checksums, known=chunk_files)
+    timings["checksums"] = round(time.perf_counter() - t, 4)
+    result.bytes = sum(int(v["size"]) for v in manifest.values())
+    # what was actually stored (an index whose range overflows int16 x 1e-4 is kept as float32)
+    item = unit_item(unit, settings, product, device=device, encoding=item_encoding(written),
+                     manifest=manifest, stats=written.stats, thumbnail=thumb is not None, cog=cog is not None)
+
+    write_item(item, tmp / ITEM_NAME)
+    result.bbox = list(item.bbox) if item.bbox else None
+    return list(chunk_files) if settings.fsync else []
+
+
+def _input_properties(unit: Unit) -> dict[str, Any]:
+    """Properties of the input scene worth carrying over (cloud cover, platform), where known."""
+    (scene,) = unit.scenes
+    if not isinstance(scene.source, ItemSource):
+        return {}
+    try:
+        props = json.loads(Path(scene.source.item).read_text()).get("properties", {})
+    except (OSError, ValueError):
+        return {}
+    return {k: props[k] for k in ("eo:cloud_cover", "platform", "constellation", "instruments") if k in props}
+
+
+def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, device: dict[str, Any], encoding: dict[str, Any],
+              manifest: dict[str, dict[str, Any]], stats: dict[str, Any], thumbnail: bool, cog: bool) -> pystac.Item:
+    """The STAC item of a unit: grid, provenance, processing, checksums; the unit's commit marker."""
+
+
+    item = product_item(stored, item_id=unit.id, data_href=f"./{unit.product}.zarr",
+                        quicklook_href=f"./{THUMBNAIL_NAME}" if thumbnail else None,
+                        device=device, input_ids=unit.inputs, encoding=encoding)
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    props = item.properties
+    props.update(_input_properties(unit))
+    if "eo:cloud_cover" in props:
+        item.stac_extensions.append(EO_EXTENSION)
+    props.update({
+        "created": now,
+        "processing:datetime": now,
+        "processing:facility": socket.gethostname(),
+        "processing:level": "L3",
+        "landpulse:tile": unit.tile,
+        "landpulse:period": unit.period,
+        "landpulse:run": settings.run_id,
+        "landpulse:params_hash": unit.params_hash,
+        "landpulse:parameters": dict(unit.params),
+        "landpulse:backend": settings.backend,
+        "landpulse:stats": stats,
+        "landpulse:files": manifest,
+    })
+    props["processing:software"] = {"landpulse": __version__}
+    item.collection_id = unit.product
+    item.add_link(pystac.Link("collection", "../../collection.json", media_type="application/json"))
+    item.add_link(pystac.Link("parent", "../../collection.json", media_type="application/json"))
+    item.add_link(pystac.Link("root", "../../../catalog.json", media_type="application/json"))
+    for key, href in (("quicklook", THUMBNAIL_NAME), ("cog", f"{unit.product}.tif")):
+        if key in item.assets or (key == "cog" and cog):
+            info = manifest.get(href)
+            extra = {"file:size": info["size"]} if info else {}
+            if info and "sha256" in info:
+                extra["file:checksum"] = "1220" + info["sha256"]
+            if key == "cog":
+                band = dict(item.assets["data"].extra_fields["raster:bands"][0])
+                item.add_asset("cog", pystac.Asset(href=f"./{href}", media_type=COG_MEDIA_TYPE, roles=["data"],
+                                                   title=f"{unit.product} (Cloud-Optimized GeoTIFF)",
+                                                   extra_fields={"raster:bands": [band], **extra}))
+            else:
+                item.assets[key].extra_fields.update(extra)
+                item.assets[key].roles = ["thumbnail", "overview"]
+    if thumbnail or cog:
+        item.stac_extensions.append(FILE_EXTENSION)
+    return item

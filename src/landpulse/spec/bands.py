@@ -1,0 +1,93 @@
+"""Finding bands in a Dataset by common name (``red``, ``nir``...), whatever they are called.
+
+Resolution order for each requested name:
+
+1. an explicit mapping (``bands={"red": "B04"}``);
+2. a variable with that name;
+3. a variable whose ``common_name`` attribute is that name;
+4. a variable named by any known sensor's band id for that common name (``B04`` for ``red``).
+
+Ambiguity or absence is an error that lists the variables present and how to map them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import xarray as xr
+
+from landpulse.errors import MissingBandError
+from landpulse.spec.sensors import band_aliases
+
+
+def declared_sensors(ds: xr.Dataset) -> list[str]:
+    """Sensor ids a dataset declares in its ``sensor`` attribute (a JSON list, as ``landpulse
+    ingest`` writes it, or one id); empty when it declares none."""
+    raw = ds.attrs.get("sensor")
+    if raw is None:
+        return []
+    value: object = raw
+    if isinstance(raw, str) and raw.startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def find_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray | None:
+    """Like :func:`select_band`, but None when no variable matches (still an error when several do).
+
+    Raises
+    ------
+    MissingBandError
+        When an explicit mapping names a missing variable, or several variables match.
+    """
+    mapping = dict(mapping or {})
+    if name in mapping:
+        var = mapping[name]
+        if var not in ds.data_vars:
+            raise MissingBandError(
+                f"band mapping {name}={var!r}, but the dataset has no variable {var!r} "
+                f"(variables: {', '.join(map(str, ds.data_vars))})"
+            )
+        return ds[var]
+    if name in ds.data_vars:
+        return ds[name]
+    by_attr = [v for v in ds.data_vars if ds[v].attrs.get("common_name") == name]
+    by_id = [v for v in ds.data_vars if str(v) in band_aliases(name, declared_sensors(ds) or None)]
+    candidates = list(dict.fromkeys(by_attr or by_id))
+    if len(candidates) == 1:
+        return ds[candidates[0]]
+    if not candidates:
+        return None
+    raise MissingBandError(
+        f"several variables could be the {name!r} band ({', '.join(map(str, candidates))}); "
+        f"choose one with bands={{'{name}': '<variable>'}}"
+    )
+
+
+def select_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray:
+    """Return the variable of ``ds`` that holds the band ``name`` (a common name).
+
+    Raises
+    ------
+    MissingBandError
+        When no variable (or more than one) matches.
+    """
+    found = find_band(ds, name, mapping)
+    if found is None:
+        present = ", ".join(map(str, ds.data_vars)) or "none"
+        raise MissingBandError(
+            f"no {name!r} band in the dataset (variables: {present}); name the variable with "
+            f"bands={{'{name}': '<variable>'}} (CLI: --band {name}=<variable>)"
+        )
+    return found
+
+
+def select_bands(
+    ds: xr.Dataset, names: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> dict[str, xr.DataArray]:
+    """:func:`select_band` for several names; returns ``{common_name: DataArray}``."""
+    return {n: select_band(ds, n, mapping) for n in names}

@@ -1,0 +1,214 @@
+"""Ingest and stores: layout, multi-resolution bands, appends, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+import landpulse
+from landpulse.io import choose_chunk, ingest, open_product, scene_from_files, write_product
+from tests.support import WriteBand
+
+
+def _siblings(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir()) if path.parent.exists() else []
+
+
+def test_sample_store_layout(sample_store: Path, sample_item: Path) -> None:
+    ds = landpulse.open_store(sample_store)
+    assert (sample_store / "zarr.json").is_file()
+    assert ds.rio.crs == "EPSG:32618"
+    assert ds.sizes == {"time": 1, "y": 800, "x": 800}
+    assert set(ds.data_vars) >= {"blue", "green", "red", "nir", "swir16", "swir22", "rededge1", "nir08"}
+    red = ds["red"]
+    assert red.dtype == np.uint16 and red.dims == ("time", "y", "x")
+    assert red.attrs["nodata"] == 0 and red.attrs["landpulse_radiometry"] == "red_dn_scale red_dn_offset"
+    assert float(ds["red_dn_scale"][0]) == 1e-4 and float(ds["red_dn_offset"][0]) == 0.0
+    assert ds["scene_id"].values[0] == "S2A_18SVG_20160112_L1C_crop"
+    # chunks carry crc32c checksums
+    import json
+
+    codecs = json.loads((sample_store / "red" / "zarr.json").read_text())["codecs"]
+    assert [c["name"] for c in codecs][-1] == "crc32c"
+    # the 10 m band round-trips bit for bit
+    with rasterio.open(sample_item.parent / "B04.tif") as src:
+        np.testing.assert_array_equal(red.values[0], src.read(1))
+
+
+def test_20m_bands_are_replicated_exactly_onto_the_10m_grid(sample_store: Path, sample_item: Path) -> None:
+    ds = landpulse.open_store(sample_store)
+    with rasterio.open(sample_item.parent / "B11.tif") as src:
+        native = src.read(1)
+        assert src.res == (20.0, 20.0)
+    np.testing.assert_array_equal(ds["swir16"].values[0], np.repeat(np.repeat(native, 2, axis=0), 2, axis=1))
+
+
+@pytest.mark.parametrize("n,expected", [(800, 800), (2500, 2500), (10980, 2196), (5490, 1830), (5000, 2500), (4099, 2048)])
+def test_chunk_choice_divides_the_tile(n: int, expected: int) -> None:
+    assert choose_chunk(n) == expected
+
+
+def _pair(write_band: WriteBand, folder: str, value: int = 2000, **kw: object) -> dict[str, Path]:
+    data = np.full((16, 20), value, np.uint16)
+    return {"red": write_band(f"{folder}/B04.tif", data, **kw), "nir": write_band(f"{folder}/B08.tif", data * 2, **kw)}
+
+
+def test_append_adds_new_dates_and_skips_known_ones(tmp_path: Path, write_band: WriteBand) -> None:
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2023-01-05", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="b")
+    store = ingest(s1, tmp_path / "s.zarr", chunks=(8, 10))
+    ingest([s1, s2], store, append=True)
+    ingest([s2], store, append=True)  # nothing new: no change
+    ds = landpulse.open_store(store)
+    assert list(ds["scene_id"].values) == ["a", "b"]
+    assert ds["red"].chunks == ((1, 1), (8, 8), (10, 10))
+    np.testing.assert_array_equal(ds["red"].values[:, 0, 0], [2000, 3000])
+    with pytest.raises(landpulse.InputError, match="not later"):
+        s0 = scene_from_files(_pair(write_band, "c"), datetime="2022-12-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="c")
+        ingest(s0, store, append=True)
+
+
+def test_append_is_all_or_nothing(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Xarray grows the arrays and writes the new scene ids before any pixel: a failed append is
+    cut back; one whose process died leaves a mark that refuses the store until the next append
+    removes the unfinished dates (a rerun must not skip a scene whose pixels were never written)."""
+    import landpulse.io.store as store_module
+
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2023-01-05", sensor="sentinel2-l1c", processing_baseline="05.09", scene_id="b")
+    store = ingest(s1, tmp_path / "s.zarr", chunks=(8, 10))
+
+    real_compute = store_module._compute
+    calls: list[int] = []
+
+    def disk_full(delayed: object, progress: bool) -> None:
+        """The staged copy writes (first call of each ingest), the append's pixels do not."""
+        calls.append(1)
+        if len(calls) % 2 == 0:
+            raise OSError("No space left on device")
+        real_compute(delayed, progress)
+
+    monkeypatch.setattr(store_module, "_compute", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        ingest(s2, store, append=True)
+    assert len(calls) == 2  # the append itself failed, after xarray had grown the arrays
+    ds = landpulse.open_store(store)  # opens: the failed append was cut back
+    assert list(ds["scene_id"].values) == ["a"] and ds["red"].shape[0] == 1
+
+    # the process dies during the append: nothing runs the roll-back
+    monkeypatch.setattr(store_module, "roll_back_append", lambda path: False)
+    with pytest.raises(OSError):
+        ingest(s2, store, append=True)
+    monkeypatch.undo()
+    with pytest.raises(landpulse.InputError, match="append stopped before it finished"):
+        landpulse.open_store(store)
+    ingest(s2, store, append=True)  # removes the unfinished date first, then appends it whole
+    ds = landpulse.open_store(store)
+    assert list(ds["scene_id"].values) == ["a", "b"]
+    np.testing.assert_array_equal(ds["red"].values[:, 0, 0], [2000, 3000])
+    assert json.loads(ds.attrs["sensor"]) == ["sentinel2-l1c", "sentinel2-l2a"]  # both sensors kept
+
+
+# --- bad input: a clear error, nothing written -------------------------------------------------
+
+def test_missing_band_writes_nothing(tmp_path: Path, write_band: WriteBand) -> None:
+    files = _pair(write_band, "a")
+    scene = scene_from_files({"red": files["red"]}, datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09")
+    target = tmp_path / "out" / "s.zarr"
+    with pytest.raises(landpulse.MissingBandError, match="no 'nir' band"):
+        ingest(scene, target, bands=["red", "nir"])
+    assert not target.exists() and _siblings(target) == []
+
+
+def test_unreadable_file_writes_nothing(tmp_path: Path, write_band: WriteBand) -> None:
+    files = _pair(write_band, "a")
+    files["nir"].write_bytes(b"this is not a GeoTIFF")
+    scene = scene_from_files(files, datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09")
+    target = tmp_path / "out" / "s.zarr"
+    with pytest.raises(landpulse.UnreadableInputError, match="B08.tif"):
+        ingest(scene, target)
+    assert not target.exists() and _siblings(target) == []
+
+
+def test_corrupt_pixels_fail_before_the_store_appears(tmp_path: Path, write_band: WriteBand) -> None:
+    # A valid header with truncated pixel data: the metadata check passes, reading pixels fails.
+    files = _pair(write_band, "a")
+    raw = files["nir"].read_bytes()
+    files["nir"].write_bytes(raw[: len(raw) // 2])
+    scene = scene_from_files(files, datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09")
+    target = tmp_path / "out" / "s.zarr"
+    with pytest.raises(landpulse.UnreadableInputError, match="B08.tif"):
+        ingest(scene, target)
+    assert not target.exists() and _siblings(target) == []
+
+
+def test_different_crs_is_refused(tmp_path: Path, write_band: WriteBand) -> None:
+    files = {"red": write_band("a/B04.tif", np.ones((8, 8), np.uint16)),
+             "nir": write_band("a/B08.tif", np.ones((8, 8), np.uint16), crs="EPSG:32633")}
+    scene = scene_from_files(files, datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09")
+    with pytest.raises(landpulse.GridMismatchError, match="CRS"):
+        ingest(scene, tmp_path / "s.zarr")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_scenes_on_different_grids_are_refused(tmp_path: Path, write_band: WriteBand) -> None:
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", origin=(600100.0, 5200020.0)), datetime="2023-01-02", sensor="sentinel2-l2a",
+                          processing_baseline="05.09", scene_id="b")
+    with pytest.raises(landpulse.GridMismatchError, match="different grid"):
+        ingest([s1, s2], tmp_path / "s.zarr")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_s2_files_without_baseline_or_offset_are_refused(write_band: WriteBand) -> None:
+    with pytest.raises(landpulse.InputError, match="processing baseline"):
+        scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a")
+
+
+@pytest.mark.parametrize("path_kind", ["missing", "plain-folder", "file", "broken-metadata"])
+def test_store_that_is_not_zarr(tmp_path: Path, path_kind: str) -> None:
+    path = tmp_path / "thing"
+    if path_kind == "plain-folder":
+        path.mkdir()
+    elif path_kind == "file":
+        path.write_text("hello")
+    elif path_kind == "broken-metadata":
+        path.mkdir()
+        (path / "zarr.json").write_text("{ not json")
+    with pytest.raises(landpulse.NotAZarrStoreError):
+        landpulse.open_store(path)
+
+
+def test_reading_the_foreign_v2_store(bolzano) -> None:  # type: ignore[no-untyped-def]
+    assert bolzano.rio.crs == "EPSG:32632"
+    assert bolzano.sizes["t"] == 12 and bolzano["B04"].dtype == np.float32
+
+
+def test_product_roundtrip_int16_and_float32(tmp_path: Path, sample_store: Path) -> None:
+    ndvi = landpulse.ndvi(landpulse.open_store(sample_store))
+    exact = ndvi.values
+    p16 = write_product(ndvi, tmp_path / "n16.zarr")
+    p32 = write_product(ndvi, tmp_path / "n32.zarr", encoding="float32")
+    back16, back32 = open_product(p16)["ndvi"], open_product(p32)["ndvi"]
+    assert back16.dtype == np.float32 and back16.encoding["dtype"] == np.int16
+    np.testing.assert_allclose(back16.values, exact, atol=0.5e-4 + 1e-7)
+    np.testing.assert_array_equal(np.isnan(back16.values), np.isnan(exact))
+    np.testing.assert_array_equal(back32.values, exact)
+    assert back16.rio.crs == ndvi.rio.crs and back16.rio.transform() == ndvi.rio.transform()
+    assert back16.attrs["valid_range"] == [-1.0, 1.0]
+    with pytest.raises(landpulse.InputError, match="already exists"):
+        write_product(ndvi, p16)
+
+
+def test_corrupted_product_chunk_raises_on_read(tmp_path: Path, sample_store: Path) -> None:
+    path = write_product(landpulse.ndvi(landpulse.open_store(sample_store)), tmp_path / "n.zarr")
+    chunk = next(p for p in (path / "ndvi" / "c").rglob("*") if p.is_file())
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(Exception, match="(?i)checksum|crc"):
+        _ = open_product(path)["ndvi"].values
