@@ -10,6 +10,7 @@ import pytest
 import rasterio
 
 import landpulse
+from landpulse.errors import InputError
 from landpulse.io import choose_chunk, ingest, open_product, scene_from_files, write_product
 from tests.support import WriteBand
 
@@ -70,6 +71,21 @@ def test_append_adds_new_dates_and_skips_known_ones(tmp_path: Path, write_band: 
     with pytest.raises(landpulse.InputError, match="not later"):
         s0 = scene_from_files(_pair(write_band, "c"), datetime="2022-12-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="c")
         ingest(s0, store, append=True)
+
+
+def test_two_scenes_with_one_acquisition_time_are_refused(tmp_path: Path, write_band: WriteBand) -> None:
+    """RELIABILITY: same acquisition time twice in one store -> ERROR at ingest, never a silent drop."""
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01T10:00:00", sensor="sentinel2-l2a",
+                          processing_baseline="05.09", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2023-01-01T10:00:00", sensor="sentinel2-l2a",
+                          processing_baseline="05.09", scene_id="b")
+    with pytest.raises(InputError, match="same acquisition time"):
+        ingest([s1, s2], tmp_path / "s.zarr")
+    assert not (tmp_path / "s.zarr").exists()
+    ingest([s1], tmp_path / "s.zarr")
+    with pytest.raises(InputError, match="not later than the store's last date"):
+        ingest([s2], tmp_path / "s.zarr", append=True)
+    assert list(landpulse.open_store(tmp_path / "s.zarr")["scene_id"].values) == ["a"]
 
 
 def test_append_is_all_or_nothing(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:

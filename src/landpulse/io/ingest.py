@@ -238,6 +238,12 @@ def ingest(
     ids = [s.id for s in scene_list]
     if len(set(ids)) != len(ids):
         raise InputError(f"duplicate scene ids in one ingest: {sorted({i for i in ids if ids.count(i) > 1})}")
+    same_time = [(a, b) for a, b in zip(scene_list, scene_list[1:], strict=False) if a.datetime == b.datetime]
+    if same_time:
+        a, b = same_time[0]
+        raise InputError(
+            f"scenes {a.id} and {b.id} have the same acquisition time ({a.datetime}): a store holds one scene per "
+            "time, and one of them would be lost; ingest them into separate stores, or leave one out")
 
     store = Path(store)
     existing = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import xarray as xr
 from rasterio.warp import transform_bounds
 
 from landpulse._version import __version__
+from landpulse.io.files import write_atomic
 from landpulse.io.store import datetime_dim
 from landpulse.products.provenance import provenance
 
@@ -125,14 +125,7 @@ def write_item(item: pystac.Item, path: str | Path) -> Path:
     """Write ``item`` as JSON, atomically (temporary file, fsync, rename): the commit marker."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(item.to_dict(include_self_link=False, transform_hrefs=False), f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(item.to_dict(include_self_link=False, transform_hrefs=False), indent=2) + "\n")
 
 
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -148,12 +141,7 @@ def _write_if_changed(doc: Mapping[str, Any], path: Path) -> bool:
             return False
     except OSError:
         pass
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, text)
     return True
 
 

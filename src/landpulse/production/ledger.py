@@ -32,6 +32,7 @@ from typing import Any
 import crc32c
 
 from landpulse.errors import LandpulseError
+from landpulse.io.files import open_no_follow, write_atomic
 
 ITEM_NAME = "item.json"
 LOCK_NAME = ".landpulse.lock"
@@ -134,7 +135,7 @@ def store_lock(store: str | Path, *, wait: float = 0.0, holder_file: Path | None
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     path = store / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_no_follow(path)
     deadline = time.monotonic() + max(0.0, wait)
     try:
         while True:
@@ -150,9 +151,9 @@ def store_lock(store: str | Path, *, wait: float = 0.0, holder_file: Path | None
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         if holder_file is not None:
             holder_file.parent.mkdir(parents=True, exist_ok=True)
-            holder_file.write_text(json.dumps({
+            write_atomic(holder_file, json.dumps({
                 "pid": os.getpid(), "host": socket.gethostname(),
-                "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}) + "\n")
+                "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}) + "\n", fsync=False)
         try:
             yield path
         finally:

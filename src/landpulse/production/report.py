@@ -13,7 +13,6 @@ import datetime as dt
 import html
 import json
 import math
-import os
 import shutil
 import socket
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from landpulse._version import __version__
+from landpulse.io.files import write_atomic
 from landpulse.production.jobspec import JobSpec
 from landpulse.production.plan import Plan
 from landpulse.production.units import UnitResult
@@ -100,12 +100,11 @@ def write_report(report: dict[str, Any], folder: str | Path, *, keep: int = 60) 
     run_dir.mkdir(parents=True, exist_ok=True)
     json_path = run_dir / "report.json"
     html_path = run_dir / "report.html"
-    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    html_path.write_text(render_html(report))
-    for src, name in ((json_path, "latest.json"), (html_path, "latest.html")):
-        tmp = folder / f".{name}.tmp-{os.getpid()}"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, folder / name)
+    text, page = json.dumps(report, indent=2, default=str) + "\n", render_html(report)
+    write_atomic(json_path, text, fsync=False)
+    write_atomic(html_path, page, fsync=False)
+    write_atomic(folder / "latest.json", text, fsync=False)  # a rename: a link planted there is replaced
+    write_atomic(folder / "latest.html", page, fsync=False)
     runs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for old in runs[:-keep] if len(runs) > keep else []:
         shutil.rmtree(old, ignore_errors=True)
