@@ -2,8 +2,10 @@
 
 Exit status (what schedulers see): 0 success; 1 unexpected failure; 2 bad input or usage
 (missing band, unreadable file, not a Zarr store, bad option); 3 backend unavailable
-(GPU asked for, none here). Failures print one line, ``landpulse: error: <reason>``, on stderr;
-set ``LANDPULSE_DEBUG=1`` for the traceback.
+(GPU asked for, none here); 4 some scenes failed; 5 ``verify`` found damage; 75 the store is locked;
+130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (128 + the signal, as shells report it: the
+run stops at the next unit boundary, closes its cluster and releases the lock). Failures print
+one line, ``landpulse: error: <reason>``, on stderr; set ``LANDPULSE_DEBUG=1`` for the traceback.
 
 Each command imports what it uses when it runs (the rest of this module imports only typer and
 landpulse's errors), so ``landpulse --help`` and a command that has nothing to do start quickly.
@@ -367,28 +369,51 @@ def _cli_exception_status(e: Exception) -> int | None:
     if name == "Exit":
         return int(getattr(e, "exit_code", 0) or 0)
     if name == "Abort":
-        typer.echo("landpulse: aborted", err=True)
-        return 130
+        return _interrupted()
     if hasattr(e, "format_message"):  # UsageError, BadParameter, NoSuchOption...
         typer.echo(f"landpulse: error: {e.format_message()} (see landpulse --help)", err=True)
         return 2
     return None
 
 
+#: The signal that interrupted this process (SIGINT when none was recorded: Ctrl-C).
+_SIGNAL: list[int] = []
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM (scancel, a scheduler's timeout, systemd stop): unwind like Ctrl-C, so the cluster this
-    run started is closed (its Slurm worker jobs cancelled) and the lock released."""
-    raise KeyboardInterrupt(f"signal {signum}")  # click turns it into Abort: exit status 130
+    """SIGTERM (scancel, a scheduler's timeout, systemd stop) and SIGINT (Ctrl-C): record which, and
+    unwind with KeyboardInterrupt, so the cluster this run started is closed (its Slurm worker jobs
+    cancelled) and the lock released."""
+    _SIGNAL.append(signum)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _interrupted() -> int:
+    """One line and the shell's status for a signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+    import signal
+
+    signum = _SIGNAL[-1] if _SIGNAL else int(signal.SIGINT)
+    name = signal.Signals(signum).name
+    typer.echo(f"landpulse: interrupted by {name}: committed units are kept and nothing "
+               "half-written is ever committed; run the command again to finish", err=True)
+    return 128 + signum
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn errors into one line on stderr and an exit status."""
     import signal
 
+    _SIGNAL.clear()
+    saved: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            saved[signum] = signal.signal(signum, _terminate)
     try:
         result = app(args=argv, standalone_mode=False)
+    except KeyboardInterrupt:  # a signal outside the CLI framework's own handling
+        if os.environ.get("LANDPULSE_DEBUG"):
+            traceback.print_exc()
+        return _interrupted()
     except LandpulseError as e:
         if os.environ.get("LANDPULSE_DEBUG"):
             traceback.print_exc()
@@ -402,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         typer.echo(f"landpulse: error: unexpected {type(e).__name__}: {e} (LANDPULSE_DEBUG=1 shows the traceback)", err=True)
         return 1
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    if _SIGNAL:  # typer turned the KeyboardInterrupt of a signal into a plain exit status 130
+        return _interrupted()
     return int(result) if isinstance(result, int) else 0
 
 

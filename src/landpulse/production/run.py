@@ -105,10 +105,17 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
 
     lost: list[tuple[Unit, BaseException]] = []
     if client is None:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pool = ThreadPoolExecutor(max_workers=n_threads)
+        try:
             submitted = {pool.submit(run_unit, u, settings): u for u in units}
             for fut in as_completed(submitted):
                 report(fut.result())
+        except BaseException:
+            # a signal (KeyboardInterrupt) or an error: units not started are dropped, the ones
+            # running finish their commit (a unit is all or nothing either way), then the run ends
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return [results[u.id] for u in units]
 
     from distributed import as_completed as dist_completed  # the cluster extra: only with a cluster
