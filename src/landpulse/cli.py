@@ -104,6 +104,7 @@ def ingest(
 
 BackendOption = Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: the job's backend, else LANDPULSE_BACKEND, else auto).")]
 OverwriteOption = Annotated[bool, typer.Option(help="Recompute units that are already committed (each replaces its committed unit).")]
+VerifyOption = Annotated[bool, typer.Option("--verify", help="Check committed units against their checksums first and recompute the damaged ones (reads every committed file).")]
 
 
 @app.command()
@@ -111,6 +112,7 @@ def run(
     job_file: Annotated[Path, typer.Argument(metavar="JOB", help="A job spec (job.yaml): inputs, products, output, cluster.")],
     backend: BackendOption = None,
     overwrite: OverwriteOption = False,
+    verify: VerifyOption = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for another run holding the store's lock (default: exit at once with status 75).")] = 0.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (units to compute) and exit without computing.")] = False,
     cluster: Annotated[str | None, typer.Option("--cluster", help="Run on this cluster kind instead of the spec's: local, local-cuda, slurm, threads, address.")] = None,
@@ -130,11 +132,11 @@ def run(
     if backend:
         job = job.model_copy(update={"backend": _backend(backend)})
     if dry_run:
-        _print_plan(job, overwrite=overwrite)
+        _print_plan(job, overwrite=overwrite, verify=verify)
         return 0
     from landpulse.production.run import run_job
 
-    return _finish(run_job(job, wait=wait, overwrite=overwrite, echo=typer.echo))
+    return _finish(run_job(job, wait=wait, overwrite=overwrite, verify=verify, echo=typer.echo))
 
 
 @app.command()
@@ -150,6 +152,7 @@ def compute(
     quicklook: Annotated[bool, typer.Option(help="Write a PNG thumbnail per unit.")] = True,
     backend: BackendOption = None,
     overwrite: OverwriteOption = False,
+    verify: VerifyOption = False,
 ) -> int:
     """Compute products for every date of one scene store, as a one-off job: the same units, commits,
     ledger, STAC catalogue and report as `landpulse run JOB`, in this process.
@@ -163,7 +166,7 @@ def compute(
         raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
     open_store(store)  # a clear error for a missing path or a folder that is no Zarr store
     result = run_store(store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
-                       encoding=encoding, overwrite=overwrite, quicklooks=quicklook,
+                       encoding=encoding, overwrite=overwrite, verify=verify, quicklooks=quicklook,
                        radiometry=(scale, offset) if scale is not None else None, tile=tile,
                        backend=_backend(backend) if backend else "auto", echo=typer.echo)
     return _finish(result)
@@ -209,19 +212,21 @@ def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | 
     return job
 
 
-def _print_plan(job: JobSpec, *, overwrite: bool = False) -> None:
+def _print_plan(job: JobSpec, *, overwrite: bool = False, verify: bool = False) -> None:
     import dask
 
     from landpulse.production.plan import describe_plan, make_plan
 
     with dask.config.set(scheduler="sync"):
-        plan = make_plan(job, overwrite=overwrite)
+        plan = make_plan(job, overwrite=overwrite, verify=verify)
     d = describe_plan(plan)
     typer.echo(f"{job.name}: {len(d['tiles'])} tile(s) ({', '.join(d['tiles'])}), {d['scenes']} scene(s); "
                f"{len(d['to_compute'])} unit(s) to compute, {d['committed']} already committed, "
                f"{d['outside_dates']} outside the dates, {len(d['input_failures'])} input failure(s)")
     for u in d["to_compute"]:
         typer.echo(f"  compute {u['unit']} from {', '.join(u['inputs'])}" + (" (replaces the committed one)" if u["replace"] else ""))
+    for unit_id, problems in d["damaged"].items():
+        typer.echo(f"  damaged {unit_id}: {problems[0]}")
     for f in d["input_failures"]:
         typer.echo(f"  input failed: {f['scene']}: {f['error']}")
 
@@ -428,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"landpulse: error: unexpected {type(e).__name__}: {e} (LANDPULSE_DEBUG=1 shows the traceback)", err=True)
         return 1
     finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
+        for number, handler in saved.items():
+            signal.signal(number, handler)
     if _SIGNAL:  # typer turned the KeyboardInterrupt of a signal into a plain exit status 130
         return _interrupted()
     return int(result) if isinstance(result, int) else 0

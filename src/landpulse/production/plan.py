@@ -29,7 +29,7 @@ from rasterio.warp import transform_bounds
 from landpulse.errors import InputError, LandpulseError
 from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
-from landpulse.production.ledger import Ledger
+from landpulse.production.ledger import Ledger, verify_unit
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,8 @@ class Plan:
     failures: list[PlanFailure] = field(default_factory=list)
     scenes: list[SceneRef] = field(default_factory=list)
     out_of_dates: int = 0
+    #: committed units found damaged by a verifying plan (unit id -> problems); they are in ``todo``
+    damaged: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def tiles(self) -> list[str]:
@@ -335,13 +337,16 @@ def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], SceneRef],
     return out, failures
 
 
-def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False) -> Plan:
+def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False, verify: bool = False) -> Plan:
     """Discover the inputs and decide, unit by unit, what has to be computed.
 
     A unit is *committed* (skipped) when its STAC item exists and records the same input scene ids
     and the same parameter digest; when the item exists but either differs, the unit is recomputed
     and replaces the old one (``Unit.replace``). With ``overwrite`` every unit is recomputed, the
-    committed ones replaced. Dates outside ``job.dates`` are left out.
+    committed ones replaced. With ``verify`` every committed unit is checked against its item's
+    checksums (:func:`landpulse.production.ledger.verify_unit`, reading its files) and a damaged one
+    is recomputed and replaces it (``Plan.damaged`` lists them). Dates outside ``job.dates`` are
+    left out.
     """
     scenes, failures = discover(job)
     grouped, dup_failures = _group(scenes)
@@ -361,11 +366,14 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
                 continue
             unit = Unit(spec.name, tile, period, scene.datetime, (scene,), tuple(sorted(spec.params.items())),
                         encoding, bands, digest)
-            if not overwrite and unit.is_committed(ledger):
+            folder = ledger.folder(unit.product, unit.tile, unit.period)
+            damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []
+            if damage:
+                plan.damaged[unit.id] = damage
+            if not overwrite and not damage and unit.is_committed(ledger):
                 plan.committed.append(unit)
             else:
-                plan.todo.append(replace(unit, replace=ledger.folder(unit.product, unit.tile, unit.period).exists(),
-                                         force=overwrite))
+                plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
     return plan
 
 
@@ -394,6 +402,7 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
         "scenes": len(plan.scenes),
         "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace} for u in plan.todo],
         "committed": len(plan.committed),
+        "damaged": plan.damaged,
         "outside_dates": plan.out_of_dates,
         "input_failures": [f.__dict__ for f in plan.failures],
     }

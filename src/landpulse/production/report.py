@@ -78,6 +78,7 @@ def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run
         "summary": {
             "tiles": len(plan.tiles), "scenes": len(plan.scenes), "units_to_compute": len(plan.todo),
             "already_committed": len(plan.committed), "outside_dates": plan.out_of_dates,
+            "damaged_recomputed": len(plan.damaged),
             "input_failures": len(plan.failures), **counts,
             "bytes_written": int(sum(r.bytes for r in results if r.status in ("written", "replaced"))),
             "gpu_faults": {k: sum(r.gpu_faults.get(k, 0) for r in results)
@@ -85,6 +86,7 @@ def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run
         },
         "failed_scenes": failed_scenes,
         "input_failures": [dict(f.__dict__) for f in plan.failures],
+        "damaged_units": dict(plan.damaged),
         "units": [r.as_dict() for r in results],
         "areas": _tile_areas(plan, results),
         "orphans_removed": orphans,

@@ -156,6 +156,7 @@ def run_job(
     *,
     wait: float = 0.0,
     overwrite: bool = False,
+    verify: bool = False,
     echo: Callable[[str], None] = print,
 ) -> JobResult:
     """Run a production job: plan, compute every unit not yet committed, commit, report.
@@ -168,6 +169,9 @@ def run_job(
         Seconds to wait for another run holding the store's lock (0: fail at once).
     overwrite : bool
         Recompute the units that are already committed too (each replaces its committed unit).
+    verify : bool
+        Check every committed unit against its checksums first, and recompute the damaged ones (the
+        repair path; it reads every committed file, so it costs a read of the store).
     echo : callable
         Receives one line of progress at a time (default: print).
 
@@ -198,12 +202,16 @@ def run_job(
             echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
         t = time.perf_counter()
         with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
-            plan = make_plan(job, overwrite=overwrite)
+            plan = make_plan(job, overwrite=overwrite, verify=verify)
         timings["plan"] = round(time.perf_counter() - t, 3)
         echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
              f"{len(plan.committed)} already committed"
              + (f", {plan.out_of_dates} outside the dates" if plan.out_of_dates else "")
-             + (f", {len(plan.failures)} input(s) failed" if plan.failures else ""))
+             + (f", {len(plan.failures)} input(s) failed" if plan.failures else "")
+             + (f", {len(plan.damaged)} damaged" if plan.damaged else ""))
+        for unit_id, problems in plan.damaged.items():
+            echo(f"damaged  {unit_id}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                 + "; it is recomputed")
         for f in plan.failures:
             echo(f"input failed: {f.scene}: {f.error}")
         results: list[UnitResult] = []
@@ -304,6 +312,7 @@ def run_store(
     bands: Mapping[str, str] | None = None,
     encoding: str = "int16",
     overwrite: bool = False,
+    verify: bool = False,
     quicklooks: bool = True,
     radiometry: tuple[float, float] | None = None,
     tile: str | None = None,
@@ -331,6 +340,8 @@ def run_store(
         Storage of index products.
     overwrite : bool
         Recompute units that are already committed.
+    verify : bool
+        Check committed units against their checksums and recompute the damaged ones.
     quicklooks : bool
         Write a PNG thumbnail per unit.
     radiometry : (scale, offset), optional
@@ -347,4 +358,4 @@ def run_store(
     """
     job = store_job(store, out_dir, products=products, bands=bands, encoding=encoding, quicklooks=quicklooks,
                     radiometry=radiometry, tile=tile, backend=backend)
-    return run_job(job, overwrite=overwrite, echo=echo)
+    return run_job(job, overwrite=overwrite, verify=verify, echo=echo)
