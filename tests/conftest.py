@@ -24,6 +24,9 @@ from rasterio.transform import from_origin
 import landpulse
 from landpulse.backend import gpu_available
 from tests.support import BOLZANO, Placement, WriteBand, skip_or_fail
+
+# the test product plugin, allowed as an operator would allow it (inherited by subprocesses)
+os.environ.setdefault("LANDPULSE_PLUGINS", "tests.support.fault_plugins")
 from tests.support.slurm import SlurmUnavailable, start_slurm, stop_slurm
 
 

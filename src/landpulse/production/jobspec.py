@@ -43,7 +43,7 @@ from pydantic import (
 
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
-from landpulse.products.registry import get_product
+from landpulse.products.registry import get_product, is_registered
 
 #: Spec format version; bump when a field changes meaning.
 SPEC_VERSION: Final = 1
@@ -224,8 +224,10 @@ class ProductSpec(_Model):
 
     @field_validator("name")
     @classmethod
-    def _known(cls, v: str) -> str:
+    def _known(cls, v: str, info: ValidationInfo) -> str:
         _name(v, "product name")
+        if _deferred(v, info):
+            return v
         try:
             product = get_product(v)
         except InputError as err:
@@ -235,9 +237,16 @@ class ProductSpec(_Model):
         return v
 
     @model_validator(mode="after")
-    def _params(self) -> ProductSpec:
-        check_product_params(self.name, self.params)
+    def _params(self, info: ValidationInfo) -> ProductSpec:
+        if not _deferred(self.name, info):
+            check_product_params(self.name, self.params)
         return self
+
+
+def _deferred(name: str, info: ValidationInfo) -> bool:
+    """True for a product no installed package registers, in a spec validated without importing
+    its plugins (``landpulse validate``): a plugin may register it at run time."""
+    return bool((info.context or {}).get("plugins_not_imported")) and not is_registered(name)
 
 
 def check_product_params(name: str, params: Mapping[str, Any]) -> None:
@@ -422,6 +431,7 @@ class JobSpec(_Model):
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     backend: Literal["auto", "cpu", "gpu"] = "auto"
     plugins: list[str] = Field(default_factory=list, description="Modules imported on the driver and every worker "
+                                                                  "(each must be allowed by the operator: LANDPULSE_PLUGINS) "
                                                                   "before running (to register extra products).")
 
     @field_validator("name")
@@ -459,11 +469,37 @@ class JobSpec(_Model):
         return product.encoding or self.output.encoding
 
 
-def _import_plugins(data: Any) -> None:
-    """Import the spec's plugin modules before validating products (they may register some)."""
+#: Environment variable with the plugin modules the operator allows (comma-separated module names).
+PLUGINS_ENV = "LANDPULSE_PLUGINS"
 
-    for m in (data.get("plugins") or []) if isinstance(data, Mapping) else []:
-        if isinstance(m, str) and all(part.isidentifier() for part in m.split(".")):
+
+def allowed_plugins() -> frozenset[str]:
+    """Plugin modules a job spec may name: the operator's list in ``LANDPULSE_PLUGINS``.
+
+    A job spec is data, not code: the modules it names are imported only when the person running
+    landpulse allows them. (Installed packages register products through the ``landpulse.products``
+    entry points instead, with no spec involved.)
+    """
+    return frozenset(m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip())
+
+
+def _import_plugins(data: Any) -> None:
+    """Import the spec's plugin modules before validating products (they may register some).
+
+    Raises
+    ------
+    JobSpecError
+        For a module the operator has not allowed, or one that cannot be imported.
+    """
+    names = [m for m in (data.get("plugins") or []) if isinstance(m, str)] if isinstance(data, Mapping) else []
+    refused = [m for m in names if m not in allowed_plugins()]
+    if refused:
+        raise JobSpecError(f"plugins: {', '.join(refused)} not allowed: a job spec is data, not code, so the modules it "
+                           f"names are imported only when the operator allows them ({PLUGINS_ENV}={','.join(names)}), "
+                           "or install a package that registers its products through the landpulse.products "
+                           "entry points")
+    for m in names:
+        if all(part.isidentifier() for part in m.split(".")):
             try:
                 importlib.import_module(m)
             except ImportError as err:
@@ -509,25 +545,32 @@ def _known_fields(parent: str) -> list[str]:
     return sorted(getattr(model, "model_fields", {}))
 
 
-def parse_job(data: Any, *, base: str | Path = ".", source: str = "job spec") -> JobSpec:
+def parse_job(data: Any, *, base: str | Path = ".", source: str = "job spec", import_plugins: bool = True) -> JobSpec:
     """Validate a parsed spec (a mapping) into a :class:`JobSpec`; relative paths resolve against ``base``.
+
+    ``import_plugins``: import the spec's plugin modules first (each must be allowed, see
+    :func:`allowed_plugins`), so the products they register are checked too. Without it (what
+    ``landpulse validate`` does: validating imports nothing the spec names), a product that no
+    installed package registers is accepted unchecked when the spec names plugins.
 
     Raises
     ------
     JobSpecError
-        With one line per invalid field.
+        With one line per invalid field; for plugins not allowed or not importable.
     """
     if not isinstance(data, Mapping):
         raise JobSpecError(f"{source}: a job spec is a YAML mapping (name:, inputs:, products:, output:); "
                            f"got {type(data).__name__}")
-    _import_plugins(data)
+    if import_plugins:
+        _import_plugins(data)
+    context = {"base": Path(base), "plugins_not_imported": not import_plugins and bool(data.get("plugins"))}
     try:
-        return JobSpec.model_validate(dict(data), context={"base": Path(base)})
+        return JobSpec.model_validate(dict(data), context=context)
     except ValidationError as err:
         raise JobSpecError(_format_errors(err, source)) from None
 
 
-def load_job(path: str | Path) -> JobSpec:
+def load_job(path: str | Path, *, import_plugins: bool = True) -> JobSpec:
     """Read and validate a job spec file (``yaml.safe_load`` only).
 
     Raises
@@ -544,7 +587,7 @@ def load_job(path: str | Path) -> JobSpec:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise JobSpecError(f"{p} is not valid YAML: {err}") from err
-    return parse_job(data, base=p.resolve().parent, source=str(p))
+    return parse_job(data, base=p.resolve().parent, source=str(p), import_plugins=import_plugins)
 
 
 def is_job_file(path: str | Path) -> bool:
