@@ -491,7 +491,9 @@ def _import_plugins(data: Any) -> None:
     JobSpecError
         For a module the operator has not allowed, or one that cannot be imported.
     """
-    names = [m for m in (data.get("plugins") or []) if isinstance(m, str)] if isinstance(data, Mapping) else []
+    listed = (data.get("plugins") or []) if isinstance(data, Mapping) else []
+    # names that are no module names are left to the field's own validation (one error per field)
+    names = [m for m in listed if isinstance(m, str) and all(part.isidentifier() for part in m.split("."))]
     refused = [m for m in names if m not in allowed_plugins()]
     if refused:
         raise JobSpecError(f"plugins: {', '.join(refused)} not allowed: a job spec is data, not code, so the modules it "
@@ -499,11 +501,10 @@ def _import_plugins(data: Any) -> None:
                            "or install a package that registers its products through the landpulse.products "
                            "entry points")
     for m in names:
-        if all(part.isidentifier() for part in m.split(".")):
-            try:
-                importlib.import_module(m)
-            except ImportError as err:
-                raise JobSpecError(f"plugins: cannot import {m!r}: {err}") from err
+        try:
+            importlib.import_module(m)
+        except ImportError as err:
+            raise JobSpecError(f"plugins: cannot import {m!r}: {err}") from err
 
 
 def _format_errors(err: ValidationError, source: str) -> str:
