@@ -6,6 +6,9 @@ and a non-zero exit status. Each class carries the exit code a scheduler sees.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class LandpulseError(Exception):
     """Base class of every error landpulse raises on purpose.
@@ -68,3 +71,36 @@ class GpuFaultError(LandpulseError):
     """The CUDA context hit a sticky error (illegal address, launch failure): the process must restart."""
 
     exit_code = 4
+
+
+class EnvironmentFaultError(LandpulseError):
+    """The machine, not a scene, stops the run: the output's disk is full, it is read-only, or
+    landpulse may not write there (exit status 74, ``EX_IOERR``). Committed units are kept; a rerun
+    after the fix completes the job."""
+
+    exit_code = 74
+
+
+#: ``errno`` values that only writing can raise: disk full, quota exceeded, read-only file system.
+WRITE_FAULT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+#: ``errno`` values that are faults of the environment where they concern the output: permissions.
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+
+
+def environment_fault(err: BaseException, output: str | os.PathLike[str] | None = None) -> EnvironmentFaultError | None:
+    """The :class:`EnvironmentFaultError` that ``err`` (or an error that caused it) means, or None.
+
+    A full disk, an exceeded quota and a read-only file system are always the environment's; a
+    permission error is when it concerns a path under ``output`` (an unreadable input file is the
+    scene's fault, and fails that scene alone).
+    """
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and (seen.errno in WRITE_FAULT_ERRNOS or (
+                seen.errno in PERMISSION_ERRNOS and output is not None and seen.filename is not None
+                and os.path.abspath(os.fsdecode(seen.filename)).startswith(os.path.abspath(os.fspath(output))))):
+            where = f" ({os.fsdecode(seen.filename)})" if seen.filename else ""
+            return EnvironmentFaultError(f"{seen.strerror or seen}{where}: the run stopped; fix the output location "
+                                         "and run again (committed units are kept)")
+        seen = seen.__cause__ or seen.__context__
+    return None

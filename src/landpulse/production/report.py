@@ -56,10 +56,10 @@ def _tile_areas(plan: Plan, results: Sequence[UnitResult]) -> list[dict[str, Any
 
 def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run_id: str, started: dt.datetime, status: str,
                  exit_code: int, timings: dict[str, float], cluster: dict[str, Any], orphans: int,
-                 catalogue_files: list[str]) -> dict[str, Any]:
+                 catalogue_files: list[str], fault: str | None = None) -> dict[str, Any]:
     """The JSON report of a run (see the module docstring)."""
     finished = dt.datetime.now(dt.UTC)
-    counts = {k: sum(1 for r in results if r.status == k) for k in ("written", "replaced", "skipped", "failed")}
+    counts = {k: sum(1 for r in results if r.status == k) for k in ("written", "replaced", "skipped", "failed", "stopped")}
     failed_scenes = sorted({s for r in results if r.status == "failed" for s in r.inputs}
                            | {f.scene for f in plan.failures})
     return {
@@ -85,6 +85,7 @@ def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run
                            for k in sorted({k for r in results for k in r.gpu_faults})},
         },
         "failed_scenes": failed_scenes,
+        "environment_fault": fault,
         "input_failures": [dict(f.__dict__) for f in plan.failures],
         "damaged_units": dict(plan.damaged),
         "units": [r.as_dict() for r in results],

@@ -23,7 +23,7 @@ from typing import Any
 import dask
 
 from landpulse.backend import resolve_device, set_options
-from landpulse.errors import InputError
+from landpulse.errors import EnvironmentFaultError, InputError, environment_fault
 from landpulse.io.stac import write_collections
 from landpulse.io.store import PathLike
 from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
@@ -80,20 +80,34 @@ def _unit_resources(client: Any, kind: str) -> dict[str, int] | None:
     return {UNIT_RESOURCE: 1} if workers and all(UNIT_RESOURCE in w.get("resources", {}) for w in workers) else None
 
 
+class _Stop(Exception):
+    """Raised inside :func:`_execute` when a unit met an environment fault: nothing more is started."""
+
+
 def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: Callable[[str], None],
-             n_threads: int, resources: dict[str, int] | None = None) -> list[UnitResult]:
-    """Run unit tasks; units lost with their workers get one more try each, one at a time."""
+             n_threads: int, resources: dict[str, int] | None = None
+             ) -> tuple[list[UnitResult], EnvironmentFaultError | None]:
+    """Run unit tasks; units lost with their workers get one more try each, one at a time.
+
+    Returns the results (in plan order) and the environment fault that stopped the run, if any:
+    a unit whose output disk is full, read-only or not writable (status ``stopped``) stops the
+    run, since every other unit would meet it too; units not started then have no result.
+    """
     results: dict[str, UnitResult] = {}
     total = len(units)
+    fault: list[EnvironmentFaultError] = []
 
     def report(res: UnitResult) -> None:
         results[res.unit] = res
         line = f"[{len(results):>{len(str(total))}}/{total}] {res.status:8s} {res.unit}"
-        if res.status == "failed":
+        if res.status in ("failed", "stopped"):
             line += f": {res.error_type}: {res.error}"
         elif res.status != "skipped":
             line += f" ({res.seconds:.1f} s)"
         echo(line)
+        if res.status == "stopped" and not fault:
+            fault.append(EnvironmentFaultError(str(res.error)))
+            raise _Stop
 
     def lost_result(unit: Unit, err: BaseException, again: bool) -> UnitResult:
         res = UnitResult(unit.id, unit.product, unit.tile, unit.period, unit.datetime.isoformat() + "Z",
@@ -103,20 +117,29 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
                      f"({type(err).__name__}: {err})" if again else str(err))
         return res
 
+    def ordered() -> tuple[list[UnitResult], EnvironmentFaultError | None]:
+        return [results[u.id] for u in units if u.id in results], (fault[0] if fault else None)
+
     lost: list[tuple[Unit, BaseException]] = []
     if client is None:
         pool = ThreadPoolExecutor(max_workers=n_threads)
+        submitted = {pool.submit(run_unit, u, settings): u for u in units}
         try:
-            submitted = {pool.submit(run_unit, u, settings): u for u in units}
             for fut in as_completed(submitted):
                 report(fut.result())
+        except _Stop:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for fut in submitted:  # units that were running when the fault came finished meanwhile
+                if fut.done() and not fut.cancelled() and fut.result().unit not in results:
+                    results[fut.result().unit] = fut.result()
+            return ordered()
         except BaseException:
             # a signal (KeyboardInterrupt) or an error: units not started are dropped, the ones
             # running finish their commit (a unit is all or nothing either way), then the run ends
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return [results[u.id] for u in units]
+        return ordered()
 
     from distributed import as_completed as dist_completed  # the cluster extra: only with a cluster
 
@@ -127,28 +150,35 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
                             resources=resources)
         by_key[fut.key] = u
         futures.append(fut)
-    for fut in dist_completed(futures):
-        unit = by_key[fut.key]
-        try:
-            report(fut.result())
-        except Exception as err:
-            if _lost(err):
-                lost.append((unit, err))
-                echo(f"lost     {unit.id}: {type(err).__name__} (its worker died); it will be retried alone")
-            else:
-                report(lost_result(unit, err, again=False))
-        finally:
-            fut.release()
-    for unit, _ in lost:
-        fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry",
-                            pure=False, resources=resources)
-        try:
-            report(fut.result())
-        except Exception as err:
-            report(lost_result(unit, err, again=_lost(err)))
-        finally:
-            fut.release()
-    return [results[u.id] for u in units]
+    try:
+        for fut in dist_completed(futures):
+            unit = by_key[fut.key]
+            try:
+                report(fut.result())
+            except _Stop:
+                raise
+            except Exception as err:
+                if _lost(err):
+                    lost.append((unit, err))
+                    echo(f"lost     {unit.id}: {type(err).__name__} (its worker died); it will be retried alone")
+                else:
+                    report(lost_result(unit, err, again=False))
+            finally:
+                fut.release()
+        for unit, _ in lost:
+            fut = client.submit(run_unit, unit, settings, key=f"landpulse-unit-{unit.id}-{settings.run_id}-retry",
+                                pure=False, resources=resources)
+            try:
+                report(fut.result())
+            except _Stop:
+                raise
+            except Exception as err:
+                report(lost_result(unit, err, again=_lost(err)))
+            finally:
+                fut.release()
+    except _Stop:
+        client.cancel([f for f in futures if not f.done()])
+    return ordered()
 
 
 def run_job(
@@ -185,6 +215,10 @@ def run_job(
     ------
     landpulse.production.ledger.StoreLockedError
         When another run holds the lock (exit status 75).
+    landpulse.errors.EnvironmentFaultError
+        When the output's disk is full, read-only or not writable (exit status 74): the run stops
+        at once, the units committed before are kept, the report says so (where it can be written),
+        no temporary file is left, and a rerun after the fix completes the job.
     """
     t_start = time.perf_counter()
     started = dt.datetime.now(dt.UTC)
@@ -196,66 +230,91 @@ def run_job(
     if job.backend == "gpu" and job.cluster.kind in _HERE:
         with set_options(backend="gpu"):
             resolve_device()  # no GPU on the machine the units run on: exit 3 before anything runs
-    with store_lock(store, wait=wait, holder_file=reports / "running.json"):
-        orphans = clean_orphans(store)
-        if orphans:
-            echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
-        t = time.perf_counter()
-        with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
-            plan = make_plan(job, overwrite=overwrite, verify=verify)
-        timings["plan"] = round(time.perf_counter() - t, 3)
-        echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
-             f"{len(plan.committed)} already committed"
-             + (f", {plan.out_of_dates} outside the dates" if plan.out_of_dates else "")
-             + (f", {len(plan.failures)} input(s) failed" if plan.failures else "")
-             + (f", {len(plan.damaged)} damaged" if plan.damaged else ""))
-        for unit_id, problems in plan.damaged.items():
-            echo(f"damaged  {unit_id}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                 + "; it is recomputed")
-        for f in plan.failures:
-            echo(f"input failed: {f.scene}: {f.error}")
-        results: list[UnitResult] = []
-        if plan.todo:
-            settings = UnitSettings(
-                store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
-                cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
-                fsync=job.output.fsync, plugins=tuple(job.plugins),
-            )
+    try:
+        with store_lock(store, wait=wait, holder_file=reports / "running.json"):
+            orphans = clean_orphans(store)
+            if orphans:
+                echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
             t = time.perf_counter()
-            # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
-            with make_client(job.cluster) as client:
-                timings["cluster_start"] = round(time.perf_counter() - t, 3)
-                if client is not None:
-                    info = client.scheduler_info()
-                    started_here = job.cluster.kind in ("local", "local-cuda")
-                    has_dashboard = dashboard_address(job.cluster) is not None if started_here \
-                        else "dashboard" in info.get("services", {})
-                    link = client.dashboard_link if has_dashboard else None
-                    workers = info.get("workers", {})
-                    cluster_info.update(scheduler=str(client.scheduler.address), workers=len(workers),
-                                        threads=sum(w.get("nthreads", 0) for w in workers.values()), dashboard=link)
-                    echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
-                         + (f"; Dask dashboard: {link}" if link else ""))
+            with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
+                plan = make_plan(job, overwrite=overwrite, verify=verify)
+            timings["plan"] = round(time.perf_counter() - t, 3)
+            echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
+                 f"{len(plan.committed)} already committed"
+                 + (f", {plan.out_of_dates} outside the dates" if plan.out_of_dates else "")
+                 + (f", {len(plan.failures)} input(s) failed" if plan.failures else "")
+                 + (f", {len(plan.damaged)} damaged" if plan.damaged else ""))
+            for unit_id, problems in plan.damaged.items():
+                echo(f"damaged  {unit_id}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                     + "; it is recomputed")
+            for f in plan.failures:
+                echo(f"input failed: {f.scene}: {f.error}")
+            results: list[UnitResult] = []
+            if plan.todo:
+                settings = UnitSettings(
+                    store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
+                    cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
+                    fsync=job.output.fsync, plugins=tuple(job.plugins),
+                )
                 t = time.perf_counter()
-                resources = _unit_resources(client, job.cluster.kind) if client is not None else None
-                results = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster),
-                                   resources=resources)
-                timings["compute"] = round(time.perf_counter() - t, 3)
-        else:
-            echo("nothing new to do: every unit is already committed")
-        t = time.perf_counter()
-        ledger = Ledger(store)  # (the lock made the store)
-        catalog_files = write_collections(store, {p: ledger.items(p) for p in ledger.products()},
-                                          title=f"landpulse job {job.name}")
-        timings["catalogue"] = round(time.perf_counter() - t, 3)
-        failed = [r for r in results if r.status == "failed"]
-        exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0
-        status = "partial" if exit_code else ("ok" if plan.todo else "nothing-to-do")
-        timings["total"] = round(time.perf_counter() - t_start, 3)
-        report = build_report(job, plan, results, run_id=run_id, started=started, status=status,
-                              exit_code=exit_code, timings=timings, cluster=cluster_info,
-                              orphans=len(orphans), catalogue_files=[str(p) for p in catalog_files])
-        json_path, html_path = write_report(report, reports, keep=job.output.keep_reports)
+                # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
+                with make_client(job.cluster) as client:
+                    timings["cluster_start"] = round(time.perf_counter() - t, 3)
+                    if client is not None:
+                        info = client.scheduler_info()
+                        started_here = job.cluster.kind in ("local", "local-cuda")
+                        has_dashboard = dashboard_address(job.cluster) is not None if started_here \
+                            else "dashboard" in info.get("services", {})
+                        link = client.dashboard_link if has_dashboard else None
+                        workers = info.get("workers", {})
+                        cluster_info.update(scheduler=str(client.scheduler.address), workers=len(workers),
+                                            threads=sum(w.get("nthreads", 0) for w in workers.values()), dashboard=link)
+                        echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
+                             + (f"; Dask dashboard: {link}" if link else ""))
+                    t = time.perf_counter()
+                    resources = _unit_resources(client, job.cluster.kind) if client is not None else None
+                    results, fault = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster),
+                                              resources=resources)
+                    timings["compute"] = round(time.perf_counter() - t, 3)
+            else:
+                fault = None
+                echo("nothing new to do: every unit is already committed")
+            t = time.perf_counter()
+            catalog_files: list[Path] = []
+            if fault is None:
+                try:
+                    ledger = Ledger(store)  # (the lock made the store)
+                    catalog_files = write_collections(store, {p: ledger.items(p) for p in ledger.products()},
+                                                      title=f"landpulse job {job.name}")
+                except OSError as err:
+                    fault = environment_fault(err, store)
+                    if fault is None:
+                        raise
+            timings["catalogue"] = round(time.perf_counter() - t, 3)
+            failed = [r for r in results if r.status == "failed"]
+            if fault is not None:
+                exit_code, status = fault.exit_code, "stopped"
+                echo(f"STOPPED: {fault}")
+            else:
+                exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0
+                status = "partial" if exit_code else ("ok" if plan.todo else "nothing-to-do")
+            timings["total"] = round(time.perf_counter() - t_start, 3)
+            report = build_report(job, plan, results, run_id=run_id, started=started, status=status,
+                                  exit_code=exit_code, timings=timings, cluster=cluster_info,
+                                  orphans=len(orphans), catalogue_files=[str(p) for p in catalog_files],
+                                  fault=str(fault) if fault else None)
+            try:
+                json_path, html_path = write_report(report, reports, keep=job.output.keep_reports)
+            except OSError as err:  # reports on the full or read-only disk too: none is left half-written
+                raise environment_fault(err, reports) or err from None
+    except OSError as err:  # the lock, the tidying or the plan met a full, read-only or forbidden output
+        stop = environment_fault(err, store) or environment_fault(err, reports)
+        if stop is None:
+            raise
+        raise stop from err
+    if fault is not None:
+        echo(f"run report: {json_path} and {html_path}")
+        raise fault
     if failed or plan.failures:
         names = sorted({s for r in failed for s in r.inputs} | {f.scene for f in plan.failures})
         echo(f"FAILED: {len(failed)} unit(s), {len(plan.failures)} input(s); scenes: {', '.join(names)}")

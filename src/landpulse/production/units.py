@@ -19,6 +19,7 @@ or run removes. Errors become a ``failed`` result naming the scene; they never s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import json
@@ -38,7 +39,7 @@ import xarray as xr
 from landpulse._version import __version__
 from landpulse.backend import device_info, resolve_device, set_options, to_device
 from landpulse.backend.oom_recovery import FAULTS
-from landpulse.errors import InputError
+from landpulse.errors import InputError, environment_fault
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.products import item_encoding, write_product_blocks
@@ -85,7 +86,7 @@ class UnitResult:
     period: str
     datetime: str
     inputs: list[str]
-    status: str  # written | replaced | skipped | failed
+    status: str  # written | replaced | skipped | failed | stopped (an environment fault, not the scene's)
     folder: str
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -207,12 +208,14 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
             result.status = "skipped"
         elif unit.replace:
             result.status = "replaced"
-    except Exception as err:  # a bad scene fails its unit only
-        if tmp.exists():
-            discard(tmp)
-        result.status = "failed"
-        result.error = str(err) or repr(err)
-        result.error_type = type(err).__name__
+    except Exception as err:  # a bad scene fails its unit only; a full or read-only disk stops the run
+        with contextlib.suppress(OSError):  # (such a disk may refuse even the clean-up: the next run's)
+            if tmp.exists():
+                discard(tmp)
+        fault = environment_fault(err, settings.store)
+        result.status = "stopped" if fault else "failed"
+        result.error = str(fault) if fault else (str(err) or repr(err))
+        result.error_type = type(fault).__name__ if fault else type(err).__name__
         result.traceback = traceback.format_exc(limit=8)
     result.gpu_faults = FAULTS.since(faults_before)
     result.seconds = round(time.perf_counter() - t0, 4)
