@@ -24,7 +24,7 @@ from landpulse.products.indices import index_program
 from landpulse.spec.calibration import earth_sun_distance, toa_calibration
 from landpulse.spec.sensors import get_sensor
 from tests.support import skip_or_fail
-from tests.support.cuda import build_shared, nvcc_path
+from tests.support.cuda import build_shared, find_libnvrtc, nvcc_path, nvrtc_compile
 
 SAMPLE = Path(landpulse.__file__).parent / "sample_data" / "landsat-marburg-2001-2013"
 
@@ -151,3 +151,15 @@ def test_toa_ndvi_cuda_kernel_matches_cpu_bit_for_bit(tmp_path: Path, compiler: 
     assert np.array_equal(cpu[~np.isnan(cpu)].view(np.uint32), out[~np.isnan(out)].view(np.uint32))
     assert out[0, 1, 1] == pytest.approx(0.2802288, abs=2e-7)
     assert math.isnan(float(out[0, 0, 0]))
+
+
+def test_toa_kernel_for_8bit_bands_compiles_with_nvrtc() -> None:
+    """The uint8 specialisation CBERS MUX needs compiles with NVRTC (what CuPy uses on the GPU)."""
+    lib = find_libnvrtc()
+    if lib is None:
+        skip_or_fail("nvrtc", "libnvrtc not found (pip install nvidia-cuda-nvrtc)")
+    info = index_program(["ndvi", "evi"])
+    types = ("uint8",) * info.program.n_bands
+    source = cuda_source(info.program, types, None)
+    nvrtc_compile(source, "toa.cu", [], "compute_80", lib)  # raises with the compiler log on failure
+    assert f'extern "C" __global__ void {kernel_name(info.program, types, None)}(' in source
