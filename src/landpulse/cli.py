@@ -71,8 +71,9 @@ def _split(text: str | None) -> list[str] | None:
 def ingest(
     store: Annotated[Path, typer.Argument(help="Zarr store to create (or append to, with --append).")],
     item: Annotated[list[Path] | None, typer.Option("--item", "-i", help="STAC item JSON of a scene (repeatable); assets must be local files.")] = None,
+    inpe: Annotated[list[Path] | None, typer.Option("--inpe", help="INPE metadata XML of a CBERS-4/4A scene (repeatable): its bands (SCENE_BANDn.tif beside it) are calibrated to top-of-atmosphere reflectance.")] = None,
     band: Annotated[list[str] | None, typer.Option("--band", "-b", help="NAME=FILE for one band of a single scene given as files, e.g. red=B04.tif (repeatable).")] = None,
-    sensor: Annotated[str | None, typer.Option(help="Sensor of --band files: sentinel2-l2a or sentinel2-l1c.")] = None,
+    sensor: Annotated[str | None, typer.Option(help="Sensor of --band files (sentinel2-l2a, sentinel2-l1c, landsat8-9-c2-l2, cbers4-mux...).")] = None,
     datetime: Annotated[str | None, typer.Option("--datetime", help="Acquisition time of --band files (ISO 8601).")] = None,
     processing_baseline: Annotated[str | None, typer.Option(help="Sentinel-2 processing baseline of --band files, e.g. 05.09 (decides the -1000 DN offset).")] = None,
     scale: Annotated[float | None, typer.Option(help="Override: reflectance = DN * scale + offset (with --offset).")] = None,
@@ -84,12 +85,14 @@ def ingest(
     append: Annotated[bool, typer.Option(help="Append new dates to an existing store (dates already there are skipped).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
-    """Ingest Sentinel-2 bands (GeoTIFF/COG/JP2 files or STAC items) into a tiled Zarr v3 store."""
+    """Ingest scenes (STAC items, INPE CBERS scenes, or band files) into a tiled Zarr v3 store."""
     from landpulse.io.ingest import ingest as do_ingest
+    from landpulse.io.inpe import scene_from_inpe
     from landpulse.io.scenes import scene_from_files, scene_from_stac_item
 
     keep = _split(bands)
     scenes = [scene_from_stac_item(p, bands=keep) for p in item or []]
+    scenes += [scene_from_inpe(p) for p in inpe or []]
     files = _parse_pairs(band, "--band")
     if files:
         if not sensor or not datetime:
@@ -97,7 +100,7 @@ def ingest(
         scenes.append(scene_from_files(files, datetime=datetime, sensor=sensor, processing_baseline=processing_baseline,
                                        scale=scale, offset=offset, scene_id=scene_id))
     if not scenes:
-        raise InputError("nothing to ingest: give --item ITEM.json or --band NAME=FILE")
+        raise InputError("nothing to ingest: give --item ITEM.json, --inpe SCENE_BANDn.xml or --band NAME=FILE")
     path = do_ingest(scenes, store, bands=keep, resolution=resolution, chunks=(chunk, chunk) if chunk else None,
                      overwrite=overwrite, append=append, progress=True)
     typer.echo(f"ingested {len(scenes)} scene(s) into {path}")

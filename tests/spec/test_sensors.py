@@ -254,23 +254,26 @@ def test_earth_search_item_keeps_the_three_red_edge_bands_apart() -> None:
     assert scene.bands["rededge1"].offset == -0.1 and scene.bands["scl"].kind == "classification"
 
 
-# --- CBERS-4/4A: digital numbers ------------------------------------------------------------------
+# --- CBERS-4/4A: digital numbers (calibration and STAC products: tests/io/test_cbers.py) ----------
 
 @pytest.mark.parametrize("sensor,ids", [("cbers4a-wfi", ["B13", "B14", "B15", "B16"]), ("cbers4-mux", ["B5", "B6", "B7", "B8"])])
-def test_cbers_digital_numbers_scale_invariant_only(tmp_path: Path, write_band: WriteBand, sensor: str, ids: list[str]) -> None:
+def test_cbers_digital_numbers_refused_unless_dn_ratios_are_asked_for(tmp_path: Path, write_band: WriteBand, sensor: str,
+                                                                     ids: list[str]) -> None:
     rng = np.random.default_rng(8)
     dn = {i: rng.integers(20, 250, (6, 7)).astype(np.uint16) for i in ids}
     files = {i: write_band(f"{i}.tif", v, res=55.0) for i, v in dn.items()}
     store = ingest(scene_from_files(files, datetime="2023-05-01T13:00:00Z", sensor=sensor), tmp_path / "cbers.zarr")
     ds = landpulse.open_store(store)
     assert {"blue", "green", "red", "nir"} <= set(ds.data_vars)
-    out = landpulse.indices(ds, ["ndvi", "ndwi", "arvi"])
+    with pytest.raises(landpulse.RadiometryError, match="NDVI over band.*uncalibrated digital numbers.*scene_from_inpe"):
+        landpulse.indices(ds, ["ndvi"])
+    out = landpulse.indices(ds, ["ndvi", "ndwi", "arvi"], allow_digital_numbers=True)
     assert out["ndvi"].attrs["input_quantity"] == "digital_number"
     r, n = dn[ids[2]].astype(np.float64), dn[ids[3]].astype(np.float64)
     np.testing.assert_allclose(out["ndvi"].values[0], (n - r) / (n + r), rtol=1e-6)
     for name in ("evi", "savi", "msavi", "evi2"):
         with pytest.raises(landpulse.RadiometryError, match=f"{name.upper()} needs reflectance.*unscaled digital numbers.*declare"):
-            landpulse.indices(ds, ["ndvi", name])
+            landpulse.indices(ds, [name], allow_digital_numbers=True)
     # a surface-reflectance product declares its scale at ingest: then EVI is fine
     sr = ingest(scene_from_files(files, datetime="2023-05-01T13:00:00Z", sensor=sensor, scale=1e-3, offset=0.0),
                 tmp_path / "cbers-sr.zarr")
@@ -278,13 +281,15 @@ def test_cbers_digital_numbers_scale_invariant_only(tmp_path: Path, write_band: 
     assert "input_quantity" not in evi.attrs
 
 
-def test_unscaled_integer_bands_refused_for_coefficient_indices() -> None:
+def test_unscaled_integer_bands_refused() -> None:
     ds = xr.Dataset({b: (("y", "x"), np.full((2, 2), 3000, np.uint16)) for b in ("red", "nir", "blue")},
                     coords={"y": [0.0, 1.0], "x": [0.0, 1.0]})
     raw = landpulse.declare_radiometry(ds, scale=1.0, offset=0.0)  # "these integers are what they are"
-    assert np.isfinite(landpulse.indices(raw, ["ndvi"])["ndvi"].values).all()
+    with pytest.raises(landpulse.RadiometryError, match="NDVI over band"):
+        landpulse.indices(raw, ["ndvi"])
+    assert np.isfinite(landpulse.indices(raw, ["ndvi"], allow_digital_numbers=True)["ndvi"].values).all()
     with pytest.raises(landpulse.RadiometryError, match="EVI needs reflectance"):
-        landpulse.indices(raw, ["evi"])
+        landpulse.indices(raw, ["evi"], allow_digital_numbers=True)
     with pytest.raises(landpulse.RadiometryError, match="no radiometric metadata"):
         landpulse.indices(ds, ["ndvi"])  # no radiometry at all: every index refuses
     scaled = landpulse.declare_radiometry(ds, scale=1e-4, offset=0.0)

@@ -5,7 +5,8 @@ What the store records, so nothing has to be guessed later:
 * raw digital numbers, untouched (``uint16`` for Sentinel-2), nodata as the Zarr fill value;
 * per band and per date, the scale and offset (coordinates ``<band>_dn_scale`` /
   ``<band>_dn_offset`` named by the band's ``landpulse_radiometry`` attribute), so a series that
-  mixes processing baselines stays exact;
+  mixes processing baselines stays exact; for calibrated digital numbers (CBERS with INPE
+  metadata) also ``<band>_calibration``, the JSON record of the TOA calibration per date;
 * per date, ``scene_id``, ``platform`` and ``processing_baseline``;
 * the CRS as a ``spatial_ref`` grid mapping, and the transform.
 
@@ -117,11 +118,11 @@ def _read_band(src: BandSource, grid: Grid, source_grid: Grid, chunks: tuple[int
     return da
 
 
-def _band_attrs(src: BandSource) -> dict[str, object]:
+def _band_attrs(src: BandSource, calibrated: bool = False) -> dict[str, object]:
     attrs: dict[str, object] = {"kind": src.kind}
     if src.kind == "reflectance":
         attrs["common_name"] = src.name
-        attrs[RADIOMETRY_ATTR] = f"{src.name}_dn_scale {src.name}_dn_offset"
+        attrs[RADIOMETRY_ATTR] = f"{src.name}_dn_scale {src.name}_dn_offset" + (f" {src.name}_calibration" if calibrated else "")
         attrs["long_name"] = f"{src.name} band, raw digital numbers (reflectance = DN * {src.name}_dn_scale + {src.name}_dn_offset)"
     else:
         attrs["long_name"] = f"{src.name} classification band"
@@ -156,8 +157,13 @@ def scene_grid(scene: Scene, resolution: float | None = None) -> tuple[Grid, dic
     return min(candidates, key=lambda g: g.resolution), grids
 
 
-def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int]) -> xr.Dataset:
-    """Lazy ``(time=1, y, x)`` Dataset of one scene on ``grid``, with its radiometry coordinates."""
+def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int],
+                  calibrated: frozenset[str] = frozenset()) -> xr.Dataset:
+    """Lazy ``(time=1, y, x)`` Dataset of one scene on ``grid``, with its radiometry coordinates.
+
+    Bands named in ``calibrated`` get a ``<band>_calibration`` coordinate (the JSON calibration
+    record, ``""`` for a scene without one) named by their radiometry attribute.
+    """
     data_vars = {}
     coords: dict[str, object] = {
         "time": [scene.datetime],
@@ -167,11 +173,13 @@ def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks:
     }
     for name, src in scene.bands.items():
         da = _read_band(src, grid, band_grids[name], chunks).expand_dims(time=1)
-        da.attrs = _band_attrs(src)
+        da.attrs = _band_attrs(src, name in calibrated)
         data_vars[name] = da
         if src.kind == "reflectance":
             coords[f"{name}_dn_scale"] = ("time", [src.scale])
             coords[f"{name}_dn_offset"] = ("time", [src.offset])
+            if name in calibrated:
+                coords[f"{name}_calibration"] = ("time", np.array([src.calibration or ""], dtype=object))
     ds = xr.Dataset(data_vars)
     ds = ds.assign_coords(time=[scene.datetime]).assign_coords({k: v for k, v in coords.items() if k != "time"})
     ds = ds.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
@@ -293,7 +301,15 @@ def ingest(
     else:
         cy, cx = chunks or (choose_chunk(ref_grid.shape[0]), choose_chunk(ref_grid.shape[1]))
 
-    datasets = [scene_dataset(s, g, bg, (cy, cx)) for s, g, bg in planned]
+    calibrated = frozenset(n for s in scene_list for n, b in s.bands.items() if b.calibration)
+    if existing is not None:
+        in_store = frozenset(n for n in names if f"{n}_calibration" in existing.coords)
+        if calibrated - in_store:
+            raise InputError(
+                f"the scenes bring calibration records for {sorted(calibrated - in_store)}, which {store} has no "
+                "place for (it was ingested without calibration): ingest calibrated scenes into a new store")
+        calibrated = in_store
+    datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated) for s, g, bg in planned]
     ds = xr.concat(datasets, dim="time", join="exact", combine_attrs="override", data_vars="all",
                    coords="different", compat="equals")
     ds = ds[names].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)

@@ -45,6 +45,9 @@ class BandSource:
         ``reflectance`` or ``classification``.
     band_index : int
         1-based band of the file.
+    calibration : str or None
+        JSON record of the top-of-atmosphere calibration ``scale``/``offset`` were derived from
+        (:class:`landpulse.spec.calibration.BandCalibration`), None for bands that need none.
     """
 
     name: str
@@ -55,6 +58,7 @@ class BandSource:
     valid_range: tuple[float, float] | None = None
     kind: str = "reflectance"
     band_index: int = 1
+    calibration: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,13 @@ def _sensor_for_item(item: Mapping[str, Any]) -> SensorSpec | None:
         by_collection = [spec for spec in by_collection if platform in spec.platforms]
     if len(by_collection) == 1:
         return by_collection[0]
+    # collections the registry does not list (INPE's Brazil Data Cube CBERS products): platform + instrument
+    platform = str(props.get("platform", "")).lower()
+    instruments = {str(i).lower().replace("awfi", "wfi") for i in props.get("instruments") or []}
+    by_platform = [spec for spec in sensors().values()
+                   if platform in spec.platforms and spec.id.rsplit("-", 1)[-1] in instruments]
+    if len(by_platform) == 1:
+        return by_platform[0]
     product_type = str(props.get("s2:product_type", ""))
     if product_type.endswith("2A"):
         return get_sensor("sentinel2-l2a")

@@ -128,14 +128,19 @@ def band_for(ds: xr.Dataset, symbol: BandSymbol, mapping: Mapping[str, str]) -> 
 
 
 def is_unscaled(da: xr.DataArray, rad: BandRadiometry) -> bool:
-    """True when a band holds digital numbers with no scaling to reflectance (integer, scale 1, offset 0)."""
+    """True when a band holds uncalibrated digital numbers on at least one date: integer data whose
+    scale is 1 and offset 0 there (CBERS Level-2/4 products, a DN store declared as "reflectance").
+
+    Per date, because a series may mix calibrated scenes with uncalibrated ones: one uncalibrated
+    date is enough to bias a ratio series.
+    """
     if not np.issubdtype(da.dtype, np.integer):
         return False
 
     def values(v: xr.DataArray | float) -> np.ndarray:
-        return np.unique(np.asarray(v.values if isinstance(v, xr.DataArray) else v, dtype=np.float64))
+        return np.asarray(v.values if isinstance(v, xr.DataArray) else v, dtype=np.float64)
 
-    return bool(np.all(values(rad.scale) == 1.0) and np.all(values(rad.offset) == 0.0))
+    return bool(np.any((values(rad.scale) == 1.0) & (values(rad.offset) == 0.0)))
 
 
 def observation_dim(da: xr.DataArray, time_dim: str | None = None) -> str | None:

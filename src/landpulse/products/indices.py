@@ -9,8 +9,10 @@ Product contract (every index):
   where a denominator is 0 (or a square root's argument negative), where the mask says the
   observation is not clear, or where the value falls outside the index's valid range (or it is
   clipped to it, with ``out_of_range="clip"``);
-* indices whose formula is not scale-invariant (EVI, SAVI, AWEI...: coefficients added to
-  reflectances) refuse bands that hold unscaled digital numbers (integer data with scale 1);
+* no index is computed from uncalibrated digital numbers (integer data with scale 1 on some date,
+  as CBERS Level-2/4 products): a typed error names the fixes (a surface-reflectance product, TOA
+  calibration); scale-invariant indices compute DN ratios only with ``allow_digital_numbers=True``,
+  recorded in the provenance; indices with coefficients (EVI, SAVI, AWEI...) refuse DNs always;
 * output is float32 on the input grid, CRS and coordinates preserved, lazy when the input is.
 
 A request for several indices plus the mask reads every band once: one generated kernel
@@ -117,6 +119,7 @@ def indices(
     bands: Mapping[str, str] | None = None,
     constants: Mapping[str, Mapping[str, float]] | None = None,
     out_of_range: OutOfRange = "nan",
+    allow_digital_numbers: bool = False,
 ) -> xr.Dataset:
     """Compute several catalogue indices (and the mask) in one pass over the bands.
 
@@ -141,6 +144,11 @@ def indices(
         Per-index constants replacing the catalogue defaults: ``{"savi": {"L": 0.25}}``.
     out_of_range : {'nan', 'clip'}
         Values outside an index's valid range become NaN, or are clipped to it.
+    allow_digital_numbers : bool
+        Compute scale-invariant indices (NDVI, NDWI...) from bands that hold uncalibrated digital
+        numbers anyway, as DN ratios: marked ``input_quantity = "digital_number"`` and recorded
+        in the provenance (``allow_digital_numbers: true``). Indices with coefficients refuse DNs
+        whatever this says.
 
     Returns
     -------
@@ -158,8 +166,9 @@ def indices(
     MissingBandError
         When a needed band (or the classification band) is missing.
     RadiometryError
-        When a band has no radiometric metadata, or a coefficient index would be computed
-        from unscaled digital numbers.
+        When a band has no radiometric metadata, or an index would be computed from
+        uncalibrated digital numbers (integer data with scale 1 on some date; see
+        ``allow_digital_numbers``).
     GridMismatchError
         When the bands are not on one grid.
     """
@@ -175,20 +184,11 @@ def indices(
     mapping = dict(bands or {})
     used: dict[str, tuple[str, xr.DataArray]] = {s: band_for(ds, catalogue.bands[s], mapping) for s in symbols}
     rad = {s: band_radiometry(da, common) for s, (common, da) in used.items()}
+    dn = {s: is_unscaled(used[s][1], rad[s]) for s in symbols}
     for _, spec in requested:
-        if spec.scale_invariant:
-            continue
-        raw = [used[s][0] for s in spec.bands if is_unscaled(used[s][1], rad[s])]
-        if raw:
-            consts = ", ".join(spec.constants) or "numeric coefficients"
-            raise RadiometryError(
-                f"{spec.name} needs reflectance, but band(s) {', '.join(map(repr, raw))} hold unscaled digital "
-                f"numbers (integer data with scale 1): its formula {spec.formula!r} adds {consts} to "
-                "reflectances, so it is meaningless on DNs. Declare the radiometry "
-                "(landpulse.declare_radiometry(ds, scale=..., offset=...); CLI --scale/--offset) or use a "
-                "scale-invariant index such as " + ", ".join(
-                    s.key for s in catalogue.indices.values() if s.scale_invariant and set(s.bands) <= set(used))
-            )
+        raw = [used[s][0] for s in spec.bands if dn[s]]
+        if raw and not (spec.scale_invariant and allow_digital_numbers):
+            raise RadiometryError(_digital_number_message(spec, raw, catalogue, set(used)))
     chosen_constants = info.constants
     const_values = list(info.constant_values)
 
@@ -218,14 +218,18 @@ def indices(
     for (key, spec), da in zip(requested, arrays[: len(program.outputs)], strict=True):
         attrs = spec.attrs(chosen_constants[key])
         attrs["formula_bands"] = " ".join(f"{s}={used[s][0]}" for s in spec.bands)
-        if any(is_unscaled(used[s][1], rad[s]) for s in spec.bands):
+        parameters: dict[str, Any] = {"out_of_range": out_of_range, "constants": chosen_constants[key], "mask": mask_desc}
+        if any(dn[s] for s in spec.bands):  # only reachable with allow_digital_numbers=True
             attrs["input_quantity"] = "digital_number"
+            attrs["comment"] = DN_RATIO_COMMENT
+            parameters["allow_digital_numbers"] = True
+        elif any(rad[s].calibration_records() for s in spec.bands):
+            attrs["input_quantity"] = "toa_reflectance"
         inputs = {used[s][0]: used[s][1] for s in spec.bands}
         if resolved is not None:
             inputs["mask_band"] = resolved.band
         variables[key] = finish_product(
-            da, template, name=key, attrs=attrs, inputs=inputs,
-            parameters={"out_of_range": out_of_range, "constants": chosen_constants[key], "mask": mask_desc},
+            da, template, name=key, attrs=attrs, inputs=inputs, parameters=parameters,
             radiometry={used[s][0]: rad[s].describe() for s in spec.bands},
         )
         _drop_radiometry_coords(variables, key, inputs_all)
@@ -239,8 +243,34 @@ def indices(
     out.attrs[PROVENANCE_ATTR] = json.dumps({
         "request": [k for k, _ in requested], "bands": {used[s][0]: str(used[s][1].name) for s in symbols},
         "mask": mask_desc, "out_of_range": out_of_range, "radiometry": radiometry,
-    }, sort_keys=True)
+    } | ({"allow_digital_numbers": True} if any(dn.values()) else {}), sort_keys=True)
     return out
+
+
+DN_RATIO_COMMENT = ("computed from uncalibrated digital numbers at the user's explicit request "
+                    "(allow_digital_numbers=True): a ratio of DNs, biased by each band's radiometric gain and "
+                    "solar irradiance; not comparable with reflectance-based values, nor across recalibrations")
+
+
+def _digital_number_message(spec: cat.IndexSpec, raw: list[str], catalogue: cat.Catalogue, present: set[str]) -> str:
+    """The error for an index over uncalibrated digital numbers, naming the fixes."""
+    bands = ", ".join(map(repr, raw))
+    fixes = ("use a surface-reflectance product (STAC raster:bands scale/offset, read by "
+             "landpulse.io.scene_from_stac_item), calibrate to top-of-atmosphere reflectance (CBERS: "
+             "landpulse.io.scene_from_inpe with the scene's INPE XML metadata; otherwise "
+             "landpulse.declare_radiometry(ds, scale=..., offset=...); CLI --scale/--offset)")
+    if not spec.scale_invariant:
+        consts = ", ".join(spec.constants) or "numeric coefficients"
+        ratios = ", ".join(s.key for s in catalogue.indices.values() if s.scale_invariant and set(s.bands) <= present)
+        return (f"{spec.name} needs reflectance, but band(s) {bands} hold unscaled digital numbers (integer data "
+                f"with scale 1): its formula {spec.formula!r} adds {consts} to reflectances, so it is meaningless on "
+                f"DNs, even with allow_digital_numbers=True. Declare the radiometry, or {fixes}"
+                + (f"; DN ratios of scale-invariant indices ({ratios}) need allow_digital_numbers=True" if ratios else ""))
+    return (f"{spec.name} over band(s) {bands} that hold uncalibrated digital numbers (integer data with scale 1): "
+            "each band has its own radiometric gain and solar irradiance (and the gains change between "
+            "calibrations), so a ratio of DNs is a biased index and a time series of it mixes scenes with different "
+            f"biases. To fix it, {fixes}; or ask "
+            "for DN ratios explicitly with allow_digital_numbers=True (recorded in the product's provenance)")
 
 
 def _drop_radiometry_coords(variables: dict[str, xr.DataArray], key: str, inputs: Mapping[str, xr.DataArray]) -> None:
@@ -278,6 +308,7 @@ def ndvi(
     bands: Mapping[str, str] | None = None,
     out_of_range: OutOfRange = "nan",
     mask: MaskLike = None,
+    allow_digital_numbers: bool = False,
 ) -> xr.DataArray:
     """Normalized Difference Vegetation Index, ``(nir - red) / (nir + red)``.
 
@@ -296,6 +327,8 @@ def ndvi(
         clipped to the range.
     mask : None, 'auto' or landpulse.Mask
         Mask clouds (and the rest) with the classification band.
+    allow_digital_numbers : bool
+        Compute a DN ratio from uncalibrated digital numbers anyway (see :func:`indices`).
 
     Returns
     -------
@@ -308,11 +341,13 @@ def ndvi(
     MissingBandError
         When ``red`` or ``nir`` cannot be found.
     RadiometryError
-        When a band has no radiometric metadata.
+        When a band has no radiometric metadata, or holds uncalibrated digital numbers (unless
+        ``allow_digital_numbers``).
     GridMismatchError
         When the two bands are not on one grid.
     """
-    return indices(ds, ["ndvi"], bands=bands, out_of_range=out_of_range, mask=mask)["ndvi"]
+    return indices(ds, ["ndvi"], bands=bands, out_of_range=out_of_range, mask=mask,
+                   allow_digital_numbers=allow_digital_numbers)["ndvi"]
 
 
 def ndvi_block(

@@ -28,7 +28,7 @@ def radiometry_coords(*bands: xr.DataArray) -> set[str]:
         tag = b.attrs.get(RADIOMETRY_ATTR)
         if tag and tag != REFLECTANCE:
             names.update(str(tag).split())
-    names.update(cast(str, c) for b in bands for c in b.coords if str(c).endswith(("_dn_scale", "_dn_offset")))
+    names.update(cast(str, c) for b in bands for c in b.coords if str(c).endswith(("_dn_scale", "_dn_offset", "_calibration")))
     return names
 
 

@@ -6,9 +6,11 @@ float32 first). Where it comes from, in order:
 
 ``landpulse_radiometry = "reflectance"`` (attribute)
     the values are already physical reflectance (scale 1, offset 0);
-``landpulse_radiometry = "<scale coord> <offset coord>"`` (attribute)
+``landpulse_radiometry = "<scale coord> <offset coord> [<calibration coord>]"`` (attribute)
     per-date scale and offset in coordinates along time (what ``landpulse ingest`` writes, so a
-    series that mixes Sentinel-2 processing baselines is still exact);
+    series that mixes Sentinel-2 processing baselines is still exact); the optional third
+    coordinate holds, per date, the JSON record of a top-of-atmosphere calibration the scale and
+    offset were derived from (:mod:`landpulse.spec.calibration`; ``""`` for dates without one);
 ``scale_factor`` / ``add_offset`` (CF attributes on undecoded integer data)
     constant scale and offset.
 
@@ -24,6 +26,7 @@ Raw-value validity (nodata, valid range) comes from the ``nodata``/``_FillValue`
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +58,9 @@ class BandRadiometry:
     saturation : str or None
         The saturation flags applied to the raw values (``"qa_radsat bit 3"``), if any
         (:mod:`landpulse.spec.saturation`).
+    calibration : xarray.DataArray or None
+        Per date, the JSON record of the TOA calibration the scale and offset come from (``""``
+        where a date has none), or None when the band carries no calibration records.
     """
 
     scale: xr.DataArray | float
@@ -62,6 +68,19 @@ class BandRadiometry:
     validity: Validity
     source: str
     saturation: str | None = None
+    calibration: xr.DataArray | None = None
+
+    def calibration_records(self) -> list[dict[str, object]]:
+        """The distinct calibration records of this band (one per calibrated scene), in date order."""
+        if self.calibration is None:
+            return []
+        seen: list[dict[str, object]] = []
+        for text in np.atleast_1d(np.asarray(self.calibration.values, dtype=object)).tolist():
+            if text:
+                rec = json.loads(str(text))
+                if rec not in seen:
+                    seen.append(rec)
+        return seen
 
     def describe(self) -> dict[str, object]:
         """Plain-JSON summary for provenance records."""
@@ -73,13 +92,15 @@ class BandRadiometry:
             return float(v)
 
         nd, lo, hi = self.validity
+        calibration = self.calibration_records()
         return {
             "scale": val(self.scale),
             "offset": val(self.offset),
             "nodata": None if math.isnan(nd) else nd,
             "valid_range": [lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
             "source": self.source,
-        } | ({"saturation": self.saturation} if self.saturation else {})
+        } | ({"saturation": self.saturation} if self.saturation else {}) | (
+            {"calibration": calibration} if calibration else {})
 
 
 def _validity(da: xr.DataArray) -> Validity:
@@ -127,10 +148,10 @@ def _band_radiometry(da: xr.DataArray, name: str | None) -> BandRadiometry:
         return BandRadiometry(1.0, 0.0, validity, "values are reflectance")
     if tag is not None:
         parts = str(tag).split()
-        if len(parts) != 2:
+        if len(parts) not in (2, 3):
             raise RadiometryError(
                 f"band {label!r}: attribute {RADIOMETRY_ATTR}={tag!r} must be 'reflectance' or "
-                "'<scale coordinate> <offset coordinate>'"
+                "'<scale coordinate> <offset coordinate> [<calibration coordinate>]'"
             )
         if has_cf:
             raise RadiometryError(
@@ -143,7 +164,8 @@ def _band_radiometry(da: xr.DataArray, name: str | None) -> BandRadiometry:
                 f"band {label!r} names radiometry coordinates {missing} that are not present "
                 "(were they dropped by a selection?)"
             )
-        return BandRadiometry(da.coords[parts[0]], da.coords[parts[1]], validity, f"coordinates {tag}")
+        return BandRadiometry(da.coords[parts[0]], da.coords[parts[1]], validity, f"coordinates {tag}",
+                              calibration=da.coords[parts[2]] if len(parts) == 3 else None)
     if has_cf:
         return BandRadiometry(
             float(da.attrs.get(_CF_SCALE, 1.0)), float(da.attrs.get(_CF_OFFSET, 0.0)), validity,

@@ -39,6 +39,9 @@ class BandSpec:
     saturation_bit : int or None
         The bit of the sensor's saturation band (:attr:`SensorSpec.saturation_band`) that flags
         this band as saturated; None when the sensor flags none.
+    solar_irradiance : float or None
+        Mean exo-atmospheric solar irradiance ESUN (W m-2 um-1) for TOA calibration of digital
+        numbers (:mod:`landpulse.spec.calibration`); None where the sensor needs none.
     """
 
     id: str
@@ -49,6 +52,7 @@ class BandSpec:
     nodata: float | None = None
     valid_range: tuple[float, float] | None = None
     saturation_bit: int | None = None
+    solar_irradiance: float | None = None
 
     @property
     def name(self) -> str:
@@ -73,6 +77,7 @@ class SensorSpec:
     baseline_offset: tuple[str, float] | None = None
     saturation_band: str | None = None
     reference: str = ""
+    solar_irradiance_reference: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def band(self, key: str) -> BandSpec:
@@ -130,6 +135,7 @@ def _spec_from_json(d: dict[str, Any]) -> SensorSpec:
             nodata=b.get("nodata"),
             valid_range=tuple(vr) if vr else None,
             saturation_bit=b.get("saturation_bit"),
+            solar_irradiance=b.get("solar_irradiance"),
         )
     rule = rad.get("offset_from_processing_baseline")
     vr = rad.get("valid_range")
@@ -147,6 +153,7 @@ def _spec_from_json(d: dict[str, Any]) -> SensorSpec:
         baseline_offset=(rule["baseline"], float(rule["offset"])) if rule else None,
         saturation_band=rad.get("saturation_band"),
         reference=rad.get("reference", ""),
+        solar_irradiance_reference=rad.get("solar_irradiance_reference", ""),
         raw=d,
     )
 
