@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -100,7 +101,46 @@ def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr
             f"{p}: an append stopped before it finished (entries from {mark.get('length')} along "
             f"{mark.get('dim')!r} may lack pixels); run the same `landpulse ingest --append` again: it "
             "removes the unfinished entries first")
+    check_store_limits(ds, p)
     return load_small_coords(ds)
+
+
+#: Limits on what a store's metadata may declare, checked before anything is read or allocated
+#: (store metadata is untrusted input). Environment variables raise them for real giants.
+MAX_CHUNK_BYTES = int(os.environ.get("LANDPULSE_MAX_CHUNK_BYTES", str(1 << 30)))
+MAX_SLICE_PIXELS = int(os.environ.get("LANDPULSE_MAX_SLICE_PIXELS", str(10**10)))
+MAX_NDIM = 4
+
+
+def check_store_limits(ds: xr.Dataset, path: PathLike) -> None:
+    """Refuse a store whose metadata declares what no real imagery needs: more than
+    :data:`MAX_NDIM` dimensions, chunks over :data:`MAX_CHUNK_BYTES` (one chunk is decoded whole into
+    memory), 2-D slices over :data:`MAX_SLICE_PIXELS` pixels, or arrays of non-numeric dtype.
+
+    Raises
+    ------
+    InputError
+        Naming the variable, what it declares and the limit (and the environment variable that
+        raises it).
+    """
+    for name, var in ds.variables.items():
+        if var.ndim > MAX_NDIM:
+            raise InputError(f"{path}: variable {name!r} has {var.ndim} dimensions {var.dims}; at most {MAX_NDIM}")
+        if var.ndim < 2:
+            continue  # coordinates, scene ids, per-date scale and offset
+        if var.dtype.kind not in "biuf":
+            raise InputError(f"{path}: variable {name!r} has dtype {var.dtype}; imagery is boolean, integer or float")
+        chunks = var.chunks
+        chunk_shape = [max(c) for c in chunks] if chunks else list(var.shape)
+        nbytes = math.prod(chunk_shape) * var.dtype.itemsize
+        if nbytes > MAX_CHUNK_BYTES:
+            raise InputError(f"{path}: variable {name!r} declares chunks of {tuple(chunk_shape)} "
+                             f"({nbytes / 2**30:.1f} GiB each, decoded whole); the limit is "
+                             f"{MAX_CHUNK_BYTES / 2**30:.1f} GiB (LANDPULSE_MAX_CHUNK_BYTES)")
+        pixels = math.prod(var.shape[-2:])
+        if pixels > MAX_SLICE_PIXELS:
+            raise InputError(f"{path}: variable {name!r} declares {var.shape[-2]} x {var.shape[-1]} pixels per slice "
+                             f"({pixels:.2e}); the limit is {MAX_SLICE_PIXELS:.0e} (LANDPULSE_MAX_SLICE_PIXELS)")
 
 
 def _is_consolidated(p: Path) -> bool:
