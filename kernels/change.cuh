@@ -37,8 +37,9 @@ constexpr lp_u16 INDEX_NODATA = 65535;
 constexpr int BFAST_MAX_K = 14;  // 2 + 2 * order, order <= 6
 constexpr int BFAST_PACKED = BFAST_MAX_K * (BFAST_MAX_K + 1) / 2;
 
-LP_HD bool is_nan_f(float v) { return v != v; }
-LP_HD bool is_nan_d(double v) { return v != v; }
+// A missing observation: not finite (NaN, or +-inf, which is no measurement either).
+LP_HD bool is_missing_f(float v) { return !((v - v) == 0.0f); }
+LP_HD bool is_missing_d(double v) { return !((v - v) == 0.0); }
 
 LP_HD double nan_f64() {
 #if defined(__CUDA_ARCH__)
@@ -109,7 +110,7 @@ LP_HD double unkey_f64(lp_u64 k) {
 
 // first + number of edges <= v; CLASS_NODATA for NaN. Edges ascending (float32).
 LP_HD lp_u8 classify_value(float v, const float* edges, int n_edges, int first) {
-    if (is_nan_f(v)) return CLASS_NODATA;
+    if (is_missing_f(v)) return CLASS_NODATA;
     int c = first;
     for (int i = 0; i < n_edges; ++i)
         if (edges[i] <= v) ++c;
@@ -131,7 +132,7 @@ LP_HD void cva_pixel(const float* pre, const float* post, long long stride, int 
     float d0 = 0.0f, d1 = 0.0f;
     for (int v = 0; v < nvar; ++v) {
         const float d = post[v * stride] - pre[v * stride];
-        if (is_nan_f(d)) {
+        if (is_missing_f(d)) {
             *magnitude = nan_f32();
             *angle = nan_f32();
             *sector = CLASS_NODATA;
@@ -160,7 +161,7 @@ LP_HD void cva_pixel(const float* pre, const float* post, long long stride, int 
 // with a score, the score too).
 LP_HD bool obs_valid(const float* bands, long long band_stride, long long t_stride, int nband, int t) {
     for (int b = 0; b < nband; ++b)
-        if (is_nan_f(bands[b * band_stride + t * t_stride])) return false;
+        if (is_missing_f(bands[b * band_stride + t * t_stride])) return false;
     return true;
 }
 
@@ -227,7 +228,7 @@ LP_HD int max_composite_pixel(const float* score, long long t_stride, const floa
     int n = 0;
     for (int t = 0; t < ntime; ++t) {
         const float s = score[t * t_stride];
-        if (is_nan_f(s) || !obs_valid(bands, band_stride, t_stride, nband, t)) continue;
+        if (is_missing_f(s) || !obs_valid(bands, band_stride, t_stride, nband, t)) continue;
         ++n;
         if (best < 0 || s > best_v) { best = t; best_v = s; }
     }
@@ -245,14 +246,14 @@ LP_HD int baseline_stats(const float* y, long long t_stride, int ntime, const lp
     double s = 0.0;
     for (int t = 0; t < ntime; ++t) {
         const float v = y[t * t_stride];
-        if (baseline[t] && !is_nan_f(v)) { s = s + (double)v; ++n; }
+        if (baseline[t] && !is_missing_f(v)) { s = s + (double)v; ++n; }
     }
     if (n < min_obs || n < 2) { *mean = nan_f64(); *std = nan_f64(); return n; }
     const double m = s / (double)n;
     double ss = 0.0;
     for (int t = 0; t < ntime; ++t) {
         const float v = y[t * t_stride];
-        if (baseline[t] && !is_nan_f(v)) { const double d = (double)v - m; ss = ss + d * d; }
+        if (baseline[t] && !is_missing_f(v)) { const double d = (double)v - m; ss = ss + d * d; }
     }
     const double sd = sqrt(ss / (double)(n - 1));
     *mean = m;
@@ -261,7 +262,7 @@ LP_HD int baseline_stats(const float* y, long long t_stride, int ntime, const lp
 }
 
 LP_HD float zscore_value(float v, double mean, double std) {
-    if (is_nan_f(v) || is_nan_d(mean) || is_nan_d(std)) return nan_f32();
+    if (is_missing_f(v) || is_missing_d(mean) || is_missing_d(std)) return nan_f32();
     return (float)(((double)v - mean) / std);
 }
 
@@ -270,7 +271,7 @@ LP_HD float zscore_value(float v, double mean, double std) {
 // Pairwise slope (y_j - y_i) / (t_j - t_i) in float32 (t in days), for valid pairs with t_j > t_i.
 LP_HD bool pair_slope(const float* y, long long t_stride, const float* tdays, int i, int j, float* s) {
     const float yi = y[i * t_stride], yj = y[j * t_stride];
-    if (is_nan_f(yi) || is_nan_f(yj)) return false;
+    if (is_missing_f(yi) || is_missing_f(yj)) return false;
     const float dt = tdays[j] - tdays[i];
     if (!(dt > 0.0f)) return false;
     *s = (yj - yi) / dt;
@@ -327,12 +328,12 @@ LP_HD double mann_kendall_z(const float* y, long long t_stride, int ntime, int* 
     int n = 0;
     for (int i = 0; i < ntime; ++i) {
         const float yi = y[i * t_stride];
-        if (is_nan_f(yi)) continue;
+        if (is_missing_f(yi)) continue;
         ++n;
         long long c = 0;
         for (int j = 0; j < ntime; ++j) {
             const float yj = y[j * t_stride];
-            if (is_nan_f(yj)) continue;
+            if (is_missing_f(yj)) continue;
             if (yj == yi) ++c;
             if (j > i) s += (yj > yi) ? 1 : ((yj < yi) ? -1 : 0);
         }
@@ -412,7 +413,7 @@ LP_HD int roc_pass(const float* y, long long t_stride, const double* X, int k, i
     int r = 0;
     for (int t = mon0 - 1; t >= hist0; --t) {
         const float yv = y[t * t_stride];
-        if (is_nan_f(yv)) continue;
+        if (is_missing_f(yv)) continue;
         const double* x = X + (long long)t * k;
         const double yt = (double)yv;
         if (r >= k) {
@@ -458,7 +459,7 @@ LP_HD double kth_residual(const float* y, long long t_stride, const double* X, i
         int c = 0;
         for (int t = t0; t < ntime; ++t) {
             const float v = y[t * t_stride];
-            if (is_nan_f(v)) continue;
+            if (is_missing_f(v)) continue;
             const double e = (double)v - predict(X + (long long)t * k, beta, k);
             if (key_f64(e) <= mid) ++c;
         }
@@ -475,7 +476,7 @@ LP_HD double next_residual(const float* y, long long t_stride, const double* X, 
     lp_u64 above = 0xffffffffffffffffull;
     for (int t = t0; t < ntime; ++t) {
         const float v = y[t * t_stride];
-        if (is_nan_f(v)) continue;
+        if (is_missing_f(v)) continue;
         const lp_u64 key = key_f64((double)v - predict(X + (long long)t * k, beta, k));
         if (key <= at) ++c;
         else if (key < above) above = key;
@@ -507,11 +508,11 @@ LP_HD BfastResult bfast_monitor_pixel(const float* y, long long t_stride, int nt
     res.history_start = nan_f32();
     int n_mon = 0;
     for (int t = mon0; t < ntime; ++t)
-        if (!is_nan_f(y[t * t_stride])) ++n_mon;
+        if (!is_missing_f(y[t * t_stride])) ++n_mon;
     res.n_monitor = (lp_u16)n_mon;
     int nh = 0;
     for (int t = hist0; t < mon0; ++t)
-        if (!is_nan_f(y[t * t_stride])) ++nh;
+        if (!is_missing_f(y[t * t_stride])) ++nh;
     int first = 0;  // index (0-based, among the valid history dates) of the stable history start
     if (roc && nh > k + 1) {
         double cnt = 0.0, mean = 0.0, m2 = 0.0;
@@ -527,7 +528,7 @@ LP_HD BfastResult bfast_monitor_pixel(const float* y, long long t_stride, int nt
     res.n_history = (lp_u16)n;
     int tstart = mon0;  // date index of the stable history start
     for (int t = hist0, q = 0; t < mon0; ++t) {
-        if (is_nan_f(y[t * t_stride])) continue;
+        if (is_missing_f(y[t * t_stride])) continue;
         if (q == first) { tstart = t; break; }
         ++q;
     }
@@ -539,14 +540,14 @@ LP_HD BfastResult bfast_monitor_pixel(const float* y, long long t_stride, int nt
     for (int i = 0; i < k; ++i) beta[i] = 0.0;
     for (int t = tstart; t < mon0; ++t) {
         const float v = y[t * t_stride];
-        if (!is_nan_f(v)) add_obs(a, beta, X + (long long)t * k, (double)v, k);
+        if (!is_missing_f(v)) add_obs(a, beta, X + (long long)t * k, (double)v, k);
     }
     if (!cholesky_packed(a, k)) return res;
     cholesky_solve(a, beta, k);
     double rss = 0.0;
     for (int t = tstart; t < mon0; ++t) {
         const float v = y[t * t_stride];
-        if (is_nan_f(v)) continue;
+        if (is_missing_f(v)) continue;
         const double e = (double)v - predict(X + (long long)t * k, beta, k);
         rss = rss + e * e;
     }
@@ -561,11 +562,11 @@ LP_HD BfastResult bfast_monitor_pixel(const float* y, long long t_stride, int nt
     int lag_t = tstart;  // the observation leaving the window
     for (int t = tstart; t < ntime; ++t) {
         const float v = y[t * t_stride];
-        if (is_nan_f(v)) continue;
+        if (is_missing_f(v)) continue;
         ++m;
         window = window + ((double)v - predict(X + (long long)t * k, beta, k));
         if (m > K) {
-            while (is_nan_f(y[lag_t * t_stride])) ++lag_t;
+            while (is_missing_f(y[lag_t * t_stride])) ++lag_t;
             window = window - ((double)y[lag_t * t_stride] - predict(X + (long long)lag_t * k, beta, k));
             ++lag_t;
         }

@@ -58,7 +58,7 @@ template <> struct is_integer_dn<short> { static constexpr bool value = true; st
 template <> struct is_integer_dn<unsigned int> { static constexpr bool value = true; static constexpr bool small = false; };
 template <> struct is_integer_dn<int> { static constexpr bool value = true; static constexpr bool small = false; };
 
-// Invalid when the raw value is NaN, equals nodata, or lies outside [lo, hi] (saturated or
+// Invalid when the raw value is not finite (NaN, +-inf), equals nodata, or lies outside [lo, hi] (saturated or
 // defective). Decided on the raw digital number, before any scaling. For float blocks nodata NaN
 // means "no nodata value" (every comparison with NaN is false) and lo/hi may be -inf/inf; for
 // integer blocks all three are whole numbers (nodata an impossible value when there is none).
@@ -74,7 +74,7 @@ LP_HD bool dn_is_valid(T dn, double nodata, double lo, double hi) {
                (d != static_cast<long long>(nodata));
     } else {
         const double v = static_cast<double>(dn);
-        return (v == v) & (v != nodata) & (v >= lo) & (v <= hi);
+        return ((v - v) == 0.0) & (v != nodata) & (v >= lo) & (v <= hi);  // (v - v) == 0: finite
     }
 }
 

@@ -86,11 +86,11 @@ LP_HD bool wofs_tree(float b1, float b2, float b3, float b4, float b5, float b7)
 
 // (lut_bits, the classification lookup, lives in pixel.cuh)
 
-// One band's raw state: missing (NaN or nodata) and valid (dn_is_valid).
+// One band's raw state: missing (not finite: NaN or +-inf; or nodata) and valid (dn_is_valid).
 template <typename T>
 LP_HD bool dn_is_missing(T dn, double nodata) {
     const double v = static_cast<double>(dn);
-    return v != v || v == nodata;
+    return !((v - v) == 0.0) || v == nodata;
 }
 
 // WOfS flags of one observation from the raw values of the six bands (blue, green, red, nir,

@@ -30,12 +30,18 @@ INDEX_NODATA = np.uint16(65535)
 E = 2.718281828459045
 
 
+@njit(cache=True, nogil=True)
+def missing(v):
+    """A missing observation: not finite (NaN, or +-inf, which is no measurement either)."""
+    return not (v - v) == 0.0
+
+
 # ---- classes ----------------------------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
 def classify_value(v, edges, first):
     """``first`` + number of ``edges`` <= v (uint8); 255 for NaN."""
-    if v != v:
+    if missing(v):
         return CLASS_NODATA
     c = first
     for i in range(edges.shape[0]):
@@ -65,7 +71,7 @@ def cva_pixel(pre, post, p):
     d1 = F32_ZERO
     for v in range(nvar):
         d = post[v, p] - pre[v, p]
-        if d != d:
+        if missing(d):
             return F32_NAN, F32_NAN, CLASS_NODATA
         acc = acc + d * d
         if d > F32_ZERO:
@@ -155,7 +161,7 @@ def obs_valid(bands, t, p):
     """Every band finite at date ``t`` of pixel ``p`` (``bands`` is ``(band, time, pixels)``)."""
     for b in range(bands.shape[0]):
         v = bands[b, t, p]
-        if v != v:
+        if missing(v):
             return False
     return True
 
@@ -186,7 +192,7 @@ def max_composite_pixel(score, bands, p):
     n = 0
     for t in range(score.shape[0]):
         s = score[t, p]
-        if s != s or not obs_valid(bands, t, p):
+        if missing(s) or not obs_valid(bands, t, p):
             continue
         n += 1
         if best < 0 or s > best_v:
@@ -207,7 +213,7 @@ def baseline_stats(y, baseline, min_obs):
     s = 0.0
     for t in range(y.shape[0]):
         v = y[t]
-        if baseline[t] != 0 and v == v:
+        if baseline[t] != 0 and not missing(v):
             s = s + np.float64(v)
             n += 1
     if n < min_obs or n < 2:
@@ -216,7 +222,7 @@ def baseline_stats(y, baseline, min_obs):
     ss = 0.0
     for t in range(y.shape[0]):
         v = y[t]
-        if baseline[t] != 0 and v == v:
+        if baseline[t] != 0 and not missing(v):
             d = np.float64(v) - m
             ss = ss + d * d
     sd = math.sqrt(ss / np.float64(n - 1))
@@ -228,7 +234,7 @@ def baseline_stats(y, baseline, min_obs):
 @njit(cache=True, nogil=True)
 def zscore_value(v, mean, std):
     """``(v - mean) / std`` in float64, as float32; NaN when any input is NaN."""
-    if v != v or mean != mean or std != std:
+    if missing(v) or missing(mean) or missing(std):
         return F32_NAN
     return np.float32((np.float64(v) - mean) / std)
 
@@ -242,11 +248,11 @@ def theil_sen_slope(y, tdays, buf):
     n = 0
     for i in range(ntime):
         yi = y[i]
-        if yi != yi:
+        if missing(yi):
             continue
         for j in range(i + 1, ntime):
             yj = y[j]
-            if yj != yj:
+            if missing(yj):
                 continue
             dt = tdays[j] - tdays[i]
             if not dt > F32_ZERO:
@@ -265,13 +271,13 @@ def mann_kendall_z(y):
     n = 0
     for i in range(ntime):
         yi = y[i]
-        if yi != yi:
+        if missing(yi):
             continue
         n += 1
         c = 0
         for j in range(ntime):
             yj = y[j]
-            if yj != yj:
+            if missing(yj):
                 continue
             if yj == yi:
                 c += 1
@@ -368,7 +374,7 @@ def roc_pass(y, X, k, hist0, mon0, n, mode, stats, sigma, lam, work):
     r = 0
     for t in range(mon0 - 1, hist0 - 1, -1):
         yv = y[t]
-        if yv != yv:
+        if missing(yv):
             continue
         yt = np.float64(yv)
         if r >= k:
@@ -419,11 +425,11 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
     history_start = F32_NAN
     n_mon = 0
     for t in range(mon0, ntime):
-        if y[t] == y[t]:
+        if not missing(y[t]):
             n_mon += 1
     nh = 0
     for t in range(hist0, mon0):
-        if y[t] == y[t]:
+        if not missing(y[t]):
             nh += 1
     first = 0
     if roc != 0 and nh > k + 1:
@@ -440,7 +446,7 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
     tstart = mon0
     q = 0
     for t in range(hist0, mon0):
-        if y[t] != y[t]:
+        if missing(y[t]):
             continue
         if q == first:
             tstart = t
@@ -460,7 +466,7 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
         beta[i] = 0.0
     for t in range(tstart, mon0):
         v = y[t]
-        if v == v:
+        if not missing(v):
             add_obs(a, beta, X, t, np.float64(v), k)
     if not cholesky_packed(a, k):
         return flag, break_date, magnitude, history_start, n, n_mon
@@ -468,7 +474,7 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
     rss = 0.0
     for t in range(tstart, mon0):
         v = y[t]
-        if v != v:
+        if missing(v):
             continue
         e = np.float64(v) - predict(X, t, beta, k)
         rss = rss + e * e
@@ -482,12 +488,12 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
     lag_t = tstart
     for t in range(tstart, ntime):
         v = y[t]
-        if v != v:
+        if missing(v):
             continue
         m += 1
         window = window + (np.float64(v) - predict(X, t, beta, k))
         if m > K:
-            while y[lag_t] != y[lag_t]:
+            while missing(y[lag_t]):
                 lag_t += 1
             window = window - (np.float64(y[lag_t]) - predict(X, lag_t, beta, k))
             lag_t += 1
@@ -502,7 +508,7 @@ def bfast_monitor_pixel(y, X, k, tyear, logtab, hist0, mon0, roc, hfrac, lam, la
         c = 0
         for t in range(mon0, ntime):
             v = y[t]
-            if v == v:
+            if not missing(v):
                 resid[c] = np.float64(v) - predict(X, t, beta, k)
                 c += 1
         kk = (n_mon - 1) // 2

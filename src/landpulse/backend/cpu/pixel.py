@@ -24,7 +24,7 @@ F32_ZERO = np.float32(0.0)
 
 
 def dn_is_valid(dn, nodata, lo, hi):
-    """True unless the raw value is NaN, equals ``nodata``, or lies outside ``[lo, hi]``.
+    """True unless the raw value is not finite (NaN, +-inf), equals ``nodata``, or lies outside ``[lo, hi]``.
 
     Decided on the raw digital number, before any scaling; values above ``hi`` are saturated or
     defective (Sentinel-2: 65535). The limits are float64 prepared on the host by
@@ -55,7 +55,7 @@ def _dn_is_valid_impl(dn, nodata, lo, hi):
 
     def floating(dn, nodata, lo, hi):
         v = np.float64(dn)
-        return (v == v) & (v != nodata) & (v >= lo) & (v <= hi)
+        return ((v - v) == 0.0) & (v != nodata) & (v >= lo) & (v <= hi)  # (v - v) == 0: finite (not NaN, not +-inf)
 
     return floating
 

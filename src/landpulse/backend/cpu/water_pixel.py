@@ -116,7 +116,7 @@ def wofs_tree(b1, b2, b3, b4, b5, b7):
 @njit(cache=True, nogil=True)
 def dn_is_missing(dn, nodata):
     v = np.float64(dn)
-    return v != v or v == nodata
+    return not (v - v) == 0.0 or v == nodata  # not finite (NaN, +-inf), or nodata
 
 
 @njit(cache=True, nogil=True)
