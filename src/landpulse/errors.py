@@ -68,3 +68,9 @@ class GpuFaultError(LandpulseError):
     """The CUDA context hit a sticky error (illegal address, launch failure): the process must restart."""
 
     exit_code = 4
+
+
+class ProductMeaningWarning(UserWarning):
+    """A condition that changes what a product means (no cloud mask applied, a classifier run
+    outside its calibration). Production runs record these warnings in the unit's STAC item
+    (``landpulse:warnings``) and in the run report."""
