@@ -28,8 +28,9 @@ GIVEN = [
     ('landpulse.indices(ds, ["ndvi"', "ds = scene\n"),
     ("change.difference(", """
 from landpulse.datasets import change_scene_items
-pre_ds, post_ds = (landpulse.open_store(ingest(scene_from_stac_item(p), f"landsat-{i}.zarr"))
-                   for i, p in enumerate(change_scene_items()))
+pair = landpulse.open_store(ingest([scene_from_stac_item(p, bands=["red", "nir", "swir16", "swir22"])
+                                    for p in change_scene_items()], "landsat.zarr"))
+pre_ds, post_ds = pair.isel(time=0), pair.isel(time=1)
 ndvi_before, ndvi_after = landpulse.ndvi(pre_ds), landpulse.ndvi(post_ds)
 nbr_pre, nbr_post = (landpulse.indices(d, ["nbr"])["nbr"] for d in (pre_ds, post_ds))
 ds = l2a[["B02", "B03", "B04", "B08"]]

@@ -25,6 +25,8 @@ def _libgdal() -> ctypes.CDLL:
     lib.GDALGetRasterBand.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.GDALGetRasterCategoryNames.restype = ctypes.POINTER(ctypes.c_char_p)
     lib.GDALGetRasterCategoryNames.argtypes = [ctypes.c_void_p]
+    lib.GDALGetMetadata.restype = ctypes.POINTER(ctypes.c_char_p)
+    lib.GDALGetMetadata.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     lib.GDALClose.restype = None
     lib.GDALClose.argtypes = [ctypes.c_void_p]
     lib.GDALVersionInfo.restype = ctypes.c_char_p
@@ -45,7 +47,11 @@ def category_names(path: str | Path, band: int = 1) -> list[str]:
     if not handle:
         raise OSError(f"GDAL cannot open {path}")
     try:
-        names = lib.GDALGetRasterCategoryNames(lib.GDALGetRasterBand(handle, band))
+        raster_band = lib.GDALGetRasterBand(handle, band)
+        # as gdalinfo (and QGIS) do: the GeoTIFF driver of GDAL 3.10 reads the .aux.xml sidecar
+        # on the first metadata request, not on a request for category names
+        lib.GDALGetMetadata(raster_band, None)
+        names = lib.GDALGetRasterCategoryNames(raster_band)
         out: list[str] = []
         i = 0
         while names and names[i] is not None:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -209,11 +210,16 @@ def atomic_directory(target: PathLike, *, overwrite: bool = False) -> Iterator[P
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: Held while warning filters are changed: they are process-wide (Python 3.11), and units run in
+#: threads side by side (landpulse.production.units captures warnings under it too)
+WARNINGS_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def quiet_consolidation() -> Iterator[None]:
     """Silence zarr's note that consolidated metadata is not (yet) part of the Zarr v3 spec: zarr
     and xarray read it, and a reader that does not simply lists the store."""
-    with warnings.catch_warnings():
+    with WARNINGS_LOCK, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
         yield
 

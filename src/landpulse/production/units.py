@@ -25,7 +25,6 @@ import importlib
 import json
 import os
 import socket
-import threading
 import time
 import traceback
 import uuid
@@ -48,7 +47,7 @@ from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.products import item_encoding, write_product_blocks
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
-from landpulse.io.store import datetime_dim, open_store
+from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
 from landpulse.production.commit import check_complete, commit_folder, fsync_tree
 from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
 from landpulse.production.plan import ItemSource, Unit, ZarrSource
@@ -160,17 +159,14 @@ def _inner_scheduler() -> dict[str, Any]:
     return {"scheduler": "threads", "num_workers": n} if n > 1 else {"scheduler": "sync"}
 
 
-#: one unit at a time builds its product graph while warnings are captured (warnings filters are
-#: process-wide in Python 3.11); the chunks are computed outside the lock
-_WARNINGS_LOCK = threading.Lock()
-
-
 @contextlib.contextmanager
 def _capture_meaning_warnings() -> Iterator[list[str]]:
     """Collect the :class:`ProductMeaningWarning` messages the block emits (they go into the
     unit's item and the run report); other warnings are passed on as they came."""
     notes: list[str] = []
-    with _WARNINGS_LOCK:
+    # one unit at a time builds its product graph while warnings are captured (the filters are
+    # process-wide); the chunks are computed outside the lock
+    with WARNINGS_LOCK:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield notes

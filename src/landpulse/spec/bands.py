@@ -29,7 +29,7 @@ def as_dataset(data: xr.Dataset | xr.DataArray) -> xr.Dataset:
     band dimension (``band``: what stackstac returns and odc-stac's ``.to_array("band")`` holds).
 
     Each band becomes a variable named by its ``band`` coordinate (``B04``, ``red``), with the
-    array's attributes; a ``common_name`` coordinate along the band dimension (stackstac) becomes
+    array's attributes (radiometry declared on the array holds for every band); a ``common_name`` coordinate along the band dimension (stackstac) becomes
     each variable's ``common_name`` attribute, so bands are found by common name either way.
 
     Raises
@@ -51,9 +51,11 @@ def as_dataset(data: xr.Dataset | xr.DataArray) -> xr.Dataset:
     along = [str(c) for c, v in data.coords.items() if v.dims == (dim,) and c != dim]
     common = [str(v) for v in data["common_name"].values] if "common_name" in along else None
     variables = {}
+    # the array's attributes hold for every band (radiometry, units), but not those naming one band
+    shared = {k: v for k, v in data.attrs.items() if k not in ("common_name", "long_name", "name", "description")}
     for i, name in enumerate(names):
         var = data.isel({dim: i}, drop=True).drop_vars(along, errors="ignore")
-        var.attrs = dict(data.attrs)
+        var.attrs = dict(shared)
         if common is not None and common[i] not in ("", "None", "nan"):
             var.attrs["common_name"] = common[i]
         variables[name] = var.rename(name)
