@@ -154,6 +154,7 @@ def compute(
     offset: Annotated[float, typer.Option(help="See --scale.")] = 0.0,
     tile: Annotated[str | None, typer.Option(help="Tile id of the units (default: the store's folder name).")] = None,
     quicklook: Annotated[bool, typer.Option(help="Write a PNG thumbnail per unit.")] = True,
+    cog: Annotated[bool, typer.Option(help="Write a Cloud-Optimized GeoTIFF per unit (what odc-stac and GIS software load).")] = True,
     backend: BackendOption = None,
     overwrite: OverwriteOption = False,
     verify: VerifyOption = False,
@@ -170,7 +171,7 @@ def compute(
         raise InputError(f"--encoding must be int16 or float32; got {encoding!r}")
     open_store(store)  # a clear error for a missing path or a folder that is no Zarr store
     result = run_store(store, out, products=product or ["ndvi"], bands=_parse_pairs(band, "--band") or None,
-                       encoding=encoding, overwrite=overwrite, verify=verify, quicklooks=quicklook,
+                       encoding=encoding, overwrite=overwrite, verify=verify, quicklooks=quicklook, cog=cog,
                        radiometry=(scale, offset) if scale is not None else None, tile=tile,
                        backend=_backend(backend) if backend else "auto", echo=typer.echo)
     return _finish(result)
@@ -291,12 +292,16 @@ def verify(
 
     Exit status 0 when every unit is intact, 5 when any file is missing, changed or unexpected.
     """
-    from landpulse.production.ledger import Ledger, verify_unit
+    from landpulse.production.ledger import LOCK_NAME, Ledger, verify_unit
 
     if not store.is_dir():
         raise InputError(f"{store}: no such product store")
     problems = {}
     items = Ledger(store).items()
+    if not items and not (store / "catalog.json").is_file() and not (store / LOCK_NAME).is_file():
+        # "0 checked" would pass a typo'd path or a scene store as an intact product store
+        raise InputError(f"{store}: not a product store (no catalog.json, no run lock and no committed "
+                         "unit <product>/<tile>/<period>/item.json); give the folder `landpulse run` or `compute` wrote")
     for item in items:
         found = verify_unit(item.parent)
         if found:

@@ -73,6 +73,12 @@ class GpuFaultError(LandpulseError):
     exit_code = 4
 
 
+class ProductMeaningWarning(UserWarning):
+    """A condition that changes what a product means (no cloud mask applied, a classifier run
+    outside its calibration). Production runs record these warnings in the unit's STAC item
+    (``landpulse:warnings``) and in the run report."""
+
+
 class EnvironmentFaultError(LandpulseError):
     """The machine, not a scene, stops the run: the output's disk is full, it is read-only, or
     landpulse may not write there (exit status 74, ``EX_IOERR``). Committed units are kept; a rerun

@@ -6,10 +6,11 @@ with several dates becomes a grid of small multiples, one panel per date.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -33,6 +34,20 @@ STYLES: dict[str, dict[str, Any]] = {
 }
 MAX_PIXELS = 1024
 MAX_PANELS = 16
+
+
+class ProductFigure(Figure):
+    """A matplotlib Figure that Jupyter renders as a PNG image on its own.
+
+    The figures are made without pyplot (no global state, safe in workers), and IPython only knows
+    how to show a bare Figure once a matplotlib backend registered its formatters
+    (``%matplotlib inline``): without ``_repr_png_`` a notebook would show ``<Figure size ...>``.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
 
 
 def _thin(da: xr.DataArray, max_pixels: int) -> xr.DataArray:
@@ -61,7 +76,7 @@ def plot_product(da: xr.DataArray, *, style: str = "index", title: str | None = 
     n = len(frames)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(4.2 * cols + 0.8, 4.0 * rows), layout="constrained")
+    fig = ProductFigure(figsize=(4.2 * cols + 0.8, 4.0 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad="#d9d9d9")
     im = None
@@ -98,7 +113,7 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list
     n = len(frames)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(5.2 * cols + 2.3, 5.0 * rows), layout="constrained")
+    fig = ProductFigure(figsize=(5.2 * cols + 2.3, 5.0 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, frame in zip(axes.flat, frames, strict=False):
         small = _thin(frame, max_pixels)
@@ -160,6 +175,15 @@ def class_colours(da: xr.DataArray | Mapping[str, Any]) -> str | list[str]:
     if meanings[:1] == ["stable_not_water"]:
         return WATER_CHANGE_COLOURS
     return "RdYlGn_r"
+
+
+def class_colour_table(attrs: Mapping[str, Any]) -> dict[int, tuple[int, int, int, int]]:
+    """The product-standard colour of each class value of a class product, as 8-bit RGBA (the
+    colours of its quick-looks), for a GeoTIFF colour table."""
+    flags = [int(v) for v in np.atleast_1d(attrs["flag_values"])]
+    colours = _colour_list(class_colours(attrs), len(flags))
+    return {flag: cast(tuple[int, int, int, int], tuple(int(round(c * 255)) for c in to_rgba(colour)))
+            for flag, colour in zip(flags, colours, strict=False)}
 
 
 def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:

@@ -43,7 +43,11 @@ def test_store_mode_and_job_mode_write_identical_units_through_one_commit(
     assert main(args) == 0, capsys.readouterr().err
     assert len(commits) == 6 and all(c.is_relative_to(store_out) for c in commits)
 
-    job = job_dict(series, tmp_path / "job", products=PRODUCTS)
+    # `compute` writes a COG per unit by default: the job asks for them too, and they must be
+    # identical as well
+    job = job_dict(series, tmp_path / "job", products=PRODUCTS,
+                   output={"store": str(tmp_path / "job" / "products"), "reports": str(tmp_path / "job" / "reports"),
+                           "quicklooks": True, "cog": True})
     assert main(["run", str(write_job(tmp_path / "job.yaml", job))]) == 0, capsys.readouterr().err
     job_out = tmp_path / "job" / "products"
     assert len(commits) == 12 and all(c.is_relative_to(job_out) for c in commits[6:])

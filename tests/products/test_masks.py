@@ -8,6 +8,7 @@ import xarray as xr
 
 import landpulse
 from landpulse.backend import disc_spans, get_kernel
+from landpulse.errors import ProductMeaningWarning
 from landpulse.products.masking import (
     MASK_BUFFER,
     MASK_CLEAR,
@@ -186,8 +187,11 @@ def test_float_classification_band_with_nan_fill() -> None:
 
 def test_mask_errors_name_the_fix() -> None:
     ds = scl_dataset(np.full((3, 3), 4, np.uint8))
+    # an explicit mask needs the band; mask="auto" means no mask then, and says so (issue 15)
     with pytest.raises(landpulse.MissingBandError, match="no classification band"):
-        landpulse.indices(ds.drop_vars("SCL"), ["ndvi"], mask="auto")
+        landpulse.indices(ds.drop_vars("SCL"), ["ndvi"], mask=Mask())
+    with pytest.warns(ProductMeaningWarning, match="no classification band"):
+        assert "mask" not in landpulse.indices(ds.drop_vars("SCL"), ["ndvi"], mask="auto")
     with pytest.raises(landpulse.InputError, match="no class or flag"):
         landpulse.mask(ds, Mask(classes=["clouds"]))
     with pytest.raises(landpulse.InputError, match="sensor 'sentinel3'"):

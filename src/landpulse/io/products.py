@@ -22,7 +22,7 @@ import zarr
 from landpulse.backend.storage import Packing, write_blocks
 from landpulse.errors import InputError, NotAZarrStoreError
 from landpulse.io.manifest_store import ManifestStore
-from landpulse.io.store import DEFAULT_CLEVEL, PathLike, is_zarr_store, write_zarr, zarr_encoding
+from landpulse.io.store import DEFAULT_CLEVEL, PathLike, is_zarr_store, quiet_consolidation, write_zarr, zarr_encoding
 
 if TYPE_CHECKING:
     from landpulse.backend.storage import BlocksWritten
@@ -67,8 +67,9 @@ def write_product(
     overwrite: bool = False,
     chunks: Mapping[str, int] | None = None,
     progress: bool = False,
+    zarr_format: Literal[2, 3] = 3,
 ) -> Path:
-    """Compute and write a product to a Zarr v3 store, atomically.
+    """Compute and write a product to a Zarr v3 store (or Zarr v2), atomically, metadata consolidated.
 
     Parameters
     ----------
@@ -84,18 +85,29 @@ def write_product(
         Zarr chunk shape by dimension (default: the Dask chunks).
     progress : bool
         Show a progress bar.
+    zarr_format : {3, 2}
+        Zarr v3 (default) has a crc32c checksum per chunk; Zarr v2 has none, for GIS software whose
+        GDAL reads Zarr v2 but not these Zarr v3 stores (GDAL < 3.13: README "Opening products").
 
     Returns
     -------
     pathlib.Path
     """
+    if zarr_format not in (2, 3):
+        raise InputError(f"zarr_format must be 2 or 3; got {zarr_format!r}")
     ds, extra = _storage_dataset(product, encoding)
-    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress)
+    return write_zarr(ds, path, overwrite=overwrite, chunks=chunks, encoding=extra, progress=progress,
+                      consolidated=True, zarr_format=zarr_format)
 
 
 def _storage_dataset(product: xr.DataArray | xr.Dataset, encoding: Encoding) -> tuple[xr.Dataset, dict[str, dict[str, object]]]:
     """The dataset to store and its per-variable CF encoding (shared by both write paths)."""
     ds = product.to_dataset() if isinstance(product, xr.DataArray) else product.copy()
+    if "spatial_ref" in ds.coords:
+        # xarray's global coordinates: plain xr.open_zarr (decode_coords=True, the default) then
+        # reads spatial_ref as the coordinate it is, so rioxarray finds the CRS without
+        # decode_coords="all" (CF lists the grid mapping variable in no variable's coordinates)
+        ds.attrs["coordinates"] = "spatial_ref"
     extra: dict[str, dict[str, object]] = {}
     for name in list(ds.data_vars):
         var = ds[name]
@@ -191,16 +203,26 @@ def write_product_blocks(
                                class_values=[int(v) for v in np.atleast_1d(flags)] if flags is not None else None)
     finally:
         store.flush()
+    # consolidated metadata in the root zarr.json: plain readers open the store without a warning
+    # and without listing it (no array metadata changes after this point)
+    with quiet_consolidation():
+        zarr.consolidate_metadata(str(path))
     written.files = dict(store.records)
     return written
 
 
-def item_encoding(written: BlocksWritten) -> dict[str, object]:
+def item_encoding(written: BlocksWritten, attrs: Mapping[str, Any] | None = None) -> dict[str, object]:
     """The encoding a product's STAC item records: what :func:`write_product_blocks` stored
-    (``int16`` with scale and nodata, or the stored dtype), not what was asked for."""
+    (``int16`` with scale and nodata, float32 with nodata ``"nan"``, or the stored dtype with the
+    product's ``_FillValue`` as nodata: 255 for uint8 classes), not what was asked for."""
     p = written.packing
     if p is not None:
         return {"dtype": "int16", "scale": p.scale, "offset": 0.0, "nodata": p.nodata}
+    if written.dtype == "float32":
+        return {"dtype": "float32", "nodata": "nan"}
+    fill = (attrs or {}).get("_FillValue")
+    if fill is not None:
+        return {"dtype": written.dtype, "nodata": int(fill) if np.dtype(written.dtype).kind in "iu" else float(fill)}
     return {"dtype": written.dtype}
 
 

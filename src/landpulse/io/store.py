@@ -15,7 +15,9 @@ import math
 import os
 import re
 import shutil
+import threading
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -23,6 +25,7 @@ from typing import Any, cast
 import numpy as np
 import xarray as xr
 import zarr
+from numcodecs import Blosc
 from zarr.codecs import BloscCodec, Crc32cCodec
 
 from landpulse.errors import InputError, NotAZarrStoreError, StoreExistsError
@@ -176,8 +179,9 @@ def zarr_encoding(
     *,
     clevel: int = DEFAULT_CLEVEL,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    zarr_format: int = 3,
 ) -> dict[str, dict[str, Any]]:
-    """Per-variable Zarr v3 encoding: blosc-lz4 + shuffle, then a crc32c checksum per chunk.
+    """Per-variable Zarr encoding: blosc-lz4 + shuffle, then (Zarr v3) a crc32c checksum per chunk.
 
     Parameters
     ----------
@@ -188,6 +192,9 @@ def zarr_encoding(
         Blosc compression level.
     extra : mapping, optional
         Additional encoding per variable (``dtype``, ``scale_factor``, ``_FillValue``...).
+    zarr_format : {3, 2}
+        Zarr v2 gets the same blosc-lz4 compression without the checksum (Zarr v2 readers such as
+        GDAL's Zarr driver know no crc32c filter).
     """
     enc: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
@@ -196,10 +203,13 @@ def zarr_encoding(
         e: dict[str, Any] = {}
         if var.dtype.kind not in "OTU":  # strings keep zarr's default codecs
             itemsize = np.dtype((extra or {}).get(str(name), {}).get("dtype", var.dtype)).itemsize
-            e["compressors"] = (
-                BloscCodec(cname="lz4", clevel=clevel, shuffle="shuffle" if itemsize > 1 else "noshuffle", typesize=itemsize),
-                Crc32cCodec(),
-            )
+            if zarr_format == 2:
+                e["compressors"] = (Blosc(cname="lz4", clevel=clevel, shuffle=Blosc.SHUFFLE if itemsize > 1 else Blosc.NOSHUFFLE),)
+            else:
+                e["compressors"] = (
+                    BloscCodec(cname="lz4", clevel=clevel, shuffle="shuffle" if itemsize > 1 else "noshuffle", typesize=itemsize),
+                    Crc32cCodec(),
+                )
         if var.ndim >= 2:
             if chunks:
                 e["chunks"] = tuple(min(int(chunks.get(cast(str, d), n)), n)
@@ -240,6 +250,20 @@ def atomic_directory(target: PathLike, *, overwrite: bool = False) -> Iterator[P
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: Held while warning filters are changed: they are process-wide (Python 3.11), and units run in
+#: threads side by side (landpulse.production.units captures warnings under it too)
+WARNINGS_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def quiet_consolidation() -> Iterator[None]:
+    """Silence zarr's note that consolidated metadata is not (yet) part of the Zarr v3 spec: zarr
+    and xarray read it, and a reader that does not simply lists the store."""
+    with WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        yield
+
+
 def _with_grid_mapping_attrs(ds: xr.Dataset) -> xr.Dataset:
     """Put ``grid_mapping`` into attributes so it survives an explicit encoding on write."""
     ds = ds.copy()
@@ -260,6 +284,8 @@ def write_zarr(
     chunks: Mapping[str, int] | None = None,
     encoding: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = False,
+    consolidated: bool = False,
+    zarr_format: int = 3,
 ) -> Path:
     """Write ``ds`` as a Zarr v3 store at ``path``, atomically, with checksummed chunks.
 
@@ -278,6 +304,10 @@ def write_zarr(
         Extra encoding per variable (``dtype``, ``scale_factor``, ``_FillValue``).
     progress : bool
         Show a progress bar while computing.
+    consolidated : bool
+        Consolidate the metadata (stores that are never appended to: products).
+    zarr_format : {3, 2}
+        Zarr v2 (no chunk checksums) for readers without Zarr v3 support.
 
     Returns
     -------
@@ -286,10 +316,16 @@ def write_zarr(
     ds = _with_grid_mapping_attrs(ds)
     if chunks:
         ds = _chunk_images(ds, chunks)
-    enc = zarr_encoding(ds, chunks, extra=encoding)
+    if zarr_format == 2:
+        # codecs carried over from a Zarr v3 source (a string serializer...) have no Zarr v2 form
+        for var in ds.variables.values():
+            for key in ("serializer", "compressors", "filters", "shards"):
+                var.encoding.pop(key, None)
+    enc = zarr_encoding(ds, chunks, extra=encoding, zarr_format=zarr_format)
     path = Path(path)
-    with atomic_directory(path, overwrite=overwrite) as tmp:
-        delayed = ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=enc, compute=False)
+    with atomic_directory(path, overwrite=overwrite) as tmp, quiet_consolidation():
+        delayed = ds.to_zarr(tmp, mode="w", zarr_format=zarr_format, consolidated=consolidated, encoding=enc,
+                             compute=False)
         _compute(delayed, progress)
     return path
 

@@ -86,6 +86,8 @@ def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run
         },
         "failed_scenes": failed_scenes,
         "environment_fault": fault,
+        # what changes the meaning of a product (no cloud mask, a classifier out of calibration)
+        "warnings": [{"unit": r.unit, "warning": w} for r in results for w in r.warnings],
         "input_failures": [dict(f.__dict__) for f in plan.failures],
         "damaged_units": dict(plan.damaged),
         "units": [r.as_dict() for r in results],
@@ -168,6 +170,10 @@ def render_html(report: dict[str, Any]) -> str:
         for f in report["input_failures"]:
             parts.append(f"<tr><td>input</td><td>{e(f['scene'])}</td><td class='bad'>{e(f['kind'])}: {e(f['error'])}</td></tr>")
         parts.append("</table>")
+    if report.get("warnings"):
+        parts.append("<h2 class='bad'>Warnings</h2><table><tr><th>unit</th><th>warning</th></tr>"
+                     + "".join(f"<tr><td><code>{e(w['unit'])}</code></td><td>{e(w['warning'])}</td></tr>"
+                               for w in report["warnings"]) + "</table>")
     if report["areas"]:
         parts.append("<h2>Areas</h2><table><tr><th>tile</th><th>bbox (W, S, E, N)</th><th>area km&sup2;</th>"
                      "<th>scenes</th><th>units written</th><th>units failed</th></tr>")

@@ -333,6 +333,7 @@ def store_job(
     radiometry: tuple[float, float] | None = None,
     tile: str | None = None,
     backend: str = "auto",
+    cog: bool = True,
 ) -> JobSpec:
     """The one-off job of :func:`run_store`: ``store`` as the zarr input of one tile (``tile``,
     default the store's folder name), ``products`` into ``out_dir`` (reports beside it, in
@@ -352,7 +353,8 @@ def store_job(
                    **({"bands": dict(bands)} if bands else {}),
                    **({"radiometry": {"scale": radiometry[0], "offset": radiometry[1]}} if radiometry else {})},
         "products": list(products),
-        "output": {"store": str(out_dir), "encoding": encoding, "quicklooks": quicklooks},
+        # a COG per unit by default: what odc-stac, stackstac and GIS software load (README "STAC assets")
+        "output": {"store": str(out_dir), "encoding": encoding, "quicklooks": quicklooks, "cog": cog},
         "cluster": {"kind": "threads"},
         "backend": backend,
     }
@@ -377,6 +379,7 @@ def run_store(
     tile: str | None = None,
     backend: str = "auto",
     echo: Callable[[str], None] = print,
+    cog: bool = True,
 ) -> JobResult:
     """Compute ``products`` for every date of one scene store and commit them as units.
 
@@ -410,11 +413,13 @@ def run_store(
     backend : {'auto', 'cpu', 'gpu'}
     echo : callable
         Receives one line of progress at a time.
+    cog : bool
+        Also write a Cloud-Optimized GeoTIFF per unit (the asset odc-stac loads).
 
     Returns
     -------
     JobResult
     """
     job = store_job(store, out_dir, products=products, bands=bands, encoding=encoding, quicklooks=quicklooks,
-                    radiometry=radiometry, tile=tile, backend=backend)
+                    radiometry=radiometry, tile=tile, backend=backend, cog=cog)
     return run_job(job, overwrite=overwrite, verify=verify, echo=echo)

@@ -28,6 +28,8 @@ import socket
 import time
 import traceback
 import uuid
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +41,13 @@ import xarray as xr
 from landpulse._version import __version__
 from landpulse.backend import device_info, resolve_device, set_options, to_device
 from landpulse.backend.oom_recovery import FAULTS
-from landpulse.errors import InputError, environment_fault
+from landpulse.errors import InputError, ProductMeaningWarning, environment_fault
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.products import item_encoding, write_product_blocks
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
-from landpulse.io.store import datetime_dim, open_store
+from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
 from landpulse.production.commit import check_complete, commit_folder, fsync_tree
 from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
 from landpulse.production.plan import ItemSource, Unit, ZarrSource
@@ -53,7 +55,7 @@ from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
 from landpulse.products.registry import get_product
 from landpulse.spec.radiometry import declare_radiometry
-from landpulse.viz import thumbnail_png
+from landpulse.viz import class_colour_table, is_class_product, thumbnail_png
 
 #: Asset file names inside a unit folder.
 THUMBNAIL_NAME = "thumbnail.png"
@@ -104,6 +106,8 @@ class UnitResult:
     #: GPU out-of-memory events while the unit ran (blocks retried smaller or on the CPU); exact
     #: on workers that run one unit at a time, shared between concurrent units in threads mode
     gpu_faults: dict[str, int] = field(default_factory=dict)
+    #: warnings that change what the product means (ProductMeaningWarning), also in its item
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -153,6 +157,24 @@ def _inner_scheduler() -> dict[str, Any]:
     except Exception:
         return {"scheduler": "sync"}
     return {"scheduler": "threads", "num_workers": n} if n > 1 else {"scheduler": "sync"}
+
+
+@contextlib.contextmanager
+def _capture_meaning_warnings() -> Iterator[list[str]]:
+    """Collect the :class:`ProductMeaningWarning` messages the block emits (they go into the
+    unit's item and the run report); other warnings are passed on as they came."""
+    notes: list[str] = []
+    # one unit at a time builds its product graph while warnings are captured (the filters are
+    # process-wide); the chunks are computed outside the lock
+    with WARNINGS_LOCK:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+        for w in caught:
+            if issubclass(w.category, ProductMeaningWarning):
+                if str(w.message) not in notes:
+                    notes.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _strip_created(product: xr.DataArray) -> xr.DataArray:
@@ -253,7 +275,9 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         if unit.bands:
             kwargs["bands"] = dict(unit.bands)
         # the stored variable is named like the product in the registry (and the unit's files)
-        product = _strip_created(definition.compute(ds, **kwargs)).rename(unit.product)
+        with _capture_meaning_warnings() as notes:
+            product = _strip_created(definition.compute(ds, **kwargs)).rename(unit.product)
+        result.warnings = notes
         chunks = {str(product.dims[-2]): settings.chunk, str(product.dims[-1]): settings.chunk} if settings.chunk else None
         zarr_path = tmp / f"{unit.product}.zarr"
         written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
@@ -281,15 +305,17 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     cog = None
     if settings.cog:
         t = time.perf_counter()
-        cog = write_cog(zarr_path, unit.product, tmp / f"{unit.product}.tif", style=style)
+        colours = class_colour_table(product.attrs) if is_class_product(product.attrs) else None
+        cog = write_cog(zarr_path, unit.product, tmp / f"{unit.product}.tif", style=style, colours=colours)
         timings["cog"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
     manifest = build_manifest(tmp, settings.checksums, known=chunk_files)
     timings["checksums"] = round(time.perf_counter() - t, 4)
     result.bytes = sum(int(v["size"]) for v in manifest.values())
     # what was actually stored (an index whose range overflows int16 x 1e-4 is kept as float32)
-    item = unit_item(unit, settings, product, device=device, encoding=item_encoding(written),
-                     manifest=manifest, stats=written.stats, thumbnail=thumb is not None, cog=cog is not None)
+    item = unit_item(unit, settings, product, device=device, encoding=item_encoding(written, product.attrs),
+                     manifest=manifest, stats=written.stats, thumbnail=thumb is not None, cog=cog is not None,
+                     warnings_noted=result.warnings)
 
     write_item(item, tmp / ITEM_NAME)
     result.bbox = list(item.bbox) if item.bbox else None
@@ -309,7 +335,8 @@ def _input_properties(unit: Unit) -> dict[str, Any]:
 
 
 def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, device: dict[str, Any], encoding: dict[str, Any],
-              manifest: dict[str, dict[str, Any]], stats: dict[str, Any], thumbnail: bool, cog: bool) -> pystac.Item:
+              manifest: dict[str, dict[str, Any]], stats: dict[str, Any], thumbnail: bool, cog: bool,
+              warnings_noted: list[str] | None = None) -> pystac.Item:
     """The STAC item of a unit: grid, provenance, processing, checksums; the unit's commit marker."""
 
 
@@ -335,22 +362,26 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
         "landpulse:stats": stats,
         "landpulse:files": manifest,
     })
+    if warnings_noted:
+        props["landpulse:warnings"] = list(warnings_noted)
     props["processing:software"] = {"landpulse": __version__}
     item.collection_id = unit.product
     item.add_link(pystac.Link("collection", "../../collection.json", media_type="application/json"))
     item.add_link(pystac.Link("parent", "../../collection.json", media_type="application/json"))
     item.add_link(pystac.Link("root", "../../../catalog.json", media_type="application/json"))
-    for key, href in (("quicklook", THUMBNAIL_NAME), ("cog", f"{unit.product}.tif")):
-        if key in item.assets or (key == "cog" and cog):
+    # asset keys: "data" the Zarr store, "<product>" the COG (the band name odc-stac and stackstac
+    # load it by, distinct between collections), "quicklook" the PNG thumbnail (README "STAC assets")
+    for key, href in (("quicklook", THUMBNAIL_NAME), (unit.product, f"{unit.product}.tif")):
+        if key in item.assets or (key == unit.product and cog):
             info = manifest.get(href)
             extra = {"file:size": info["size"]} if info else {}
             if info and "sha256" in info:
                 extra["file:checksum"] = "1220" + info["sha256"]
-            if key == "cog":
+            if key == unit.product:
                 band = dict(item.assets["data"].extra_fields["raster:bands"][0])
-                item.add_asset("cog", pystac.Asset(href=f"./{href}", media_type=COG_MEDIA_TYPE, roles=["data"],
-                                                   title=f"{unit.product} (Cloud-Optimized GeoTIFF)",
-                                                   extra_fields={"raster:bands": [band], **extra}))
+                item.add_asset(key, pystac.Asset(href=f"./{href}", media_type=COG_MEDIA_TYPE, roles=["data"],
+                                                 title=f"{unit.product} (Cloud-Optimized GeoTIFF)",
+                                                 extra_fields={"raster:bands": [band], **extra}))
             else:
                 item.assets[key].extra_fields.update(extra)
                 item.assets[key].roles = ["thumbnail", "overview"]

@@ -37,6 +37,7 @@ from landpulse.products.masking import MaskLike, ResolvedMask, as_mask, mask_att
 from landpulse.products.provenance import PROVENANCE_ATTR, finish_product, radiometry_coords
 from landpulse.products.registry import Product, ProductFunction, register_product
 from landpulse.spec import index_catalogue as cat
+from landpulse.spec.bands import as_dataset
 from landpulse.spec.radiometry import band_radiometry
 
 OutOfRange = Literal["nan", "clip"]
@@ -112,7 +113,7 @@ def _check_policy(out_of_range: str) -> None:
 
 
 def indices(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     names: Sequence[str] | str,
     *,
     mask: MaskLike = None,
@@ -125,11 +126,13 @@ def indices(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
         Raw bands with radiometric metadata (``landpulse.open_store``, or any Dataset after
         :func:`landpulse.declare_radiometry`), found by common name (``red``, ``nir``,
         ``swir16``...), ``common_name`` attribute or sensor band id; a ``nir08`` band serves as
         ``nir`` where there is no broad NIR band (Landsat).
+        A DataArray needs a ``band`` dimension (stackstac, odc-stac's ``.to_array``), see
+        :func:`landpulse.spec.bands.as_dataset`.
     names : sequence of str
         Catalogue names or aliases, case-insensitive (``["ndvi", "mndwi", "awei_nsh"...]``, see
         :func:`landpulse.spec.index_catalogue.index_names`). May be empty when ``mask`` is given.
@@ -173,8 +176,9 @@ def indices(
         When the bands are not on one grid.
     """
     _check_policy(out_of_range)
+    ds = as_dataset(ds)
     requested = cat.resolve([names] if isinstance(names, str) else list(names))
-    the_mask = as_mask(mask)
+    the_mask = as_mask(mask, ds)
     if not requested and the_mask is None:
         raise InputError("nothing to compute: give at least one index name, or a mask")
     catalogue = cat.catalogue()
@@ -281,12 +285,14 @@ def _drop_radiometry_coords(variables: dict[str, xr.DataArray], key: str, inputs
         variables[key] = variables[key].drop_vars(drop)
 
 
-def mask(ds: xr.Dataset, mask: MaskLike = "auto") -> xr.DataArray:
+def mask(ds: xr.Dataset | xr.DataArray, mask: MaskLike = "auto") -> xr.DataArray:
     """Observation mask codes from the dataset's classification band (Sentinel-2 SCL, Landsat QA_PIXEL).
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
+        A DataArray needs a ``band`` dimension (stackstac, odc-stac's ``.to_array``), see
+        :func:`landpulse.spec.bands.as_dataset`.
     mask : 'auto' or landpulse.Mask
         Classes, confidences and buffer (metres); ``'auto'`` uses the sensor's defaults.
 
@@ -303,7 +309,7 @@ def mask(ds: xr.Dataset, mask: MaskLike = "auto") -> xr.DataArray:
 
 
 def ndvi(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     *,
     bands: Mapping[str, str] | None = None,
     out_of_range: OutOfRange = "nan",
@@ -317,9 +323,11 @@ def ndvi(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
         Holds a ``red`` and a ``nir`` band (found by common name, attribute or sensor band id,
         see :func:`landpulse.spec.bands.select_band`), raw or reflectance, with radiometric metadata.
+        A DataArray needs a ``band`` dimension (stackstac, odc-stac's ``.to_array``), see
+        :func:`landpulse.spec.bands.as_dataset`.
     bands : mapping, optional
         Explicit variable names, for example ``{"red": "B04", "nir": "B08"}``.
     out_of_range : {'nan', 'clip'}

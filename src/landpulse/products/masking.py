@@ -24,6 +24,7 @@ never depend on the chunking.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from landpulse.backend import apply_overlap_kernel, disc_spans, spatial_dims
-from landpulse.errors import GridMismatchError, InputError, MissingBandError
+from landpulse.errors import GridMismatchError, InputError, MissingBandError, ProductMeaningWarning
 from landpulse.products.areas import grid_steps
 from landpulse.spec.bands import declared_sensors
 from landpulse.spec.sensors import SensorSpec, sensors
@@ -211,10 +212,23 @@ def resolve_rules(ds: xr.Dataset, mask: Mask) -> tuple[xr.DataArray, MaskRules]:
     return ds[var], candidates[0]
 
 
-def as_mask(mask: MaskLike) -> Mask | None:
-    """Normalise the ``mask=`` argument: None/False (no mask), True/'auto' (defaults), or a Mask."""
+def as_mask(mask: MaskLike, ds: xr.Dataset | None = None) -> Mask | None:
+    """Normalise the ``mask=`` argument: None/False (no mask), True (defaults), or a Mask.
+
+    ``'auto'`` means the sensor's default mask where ``ds`` has a classification band (Sentinel-2
+    SCL, Landsat QA_PIXEL), else no mask, with a :class:`~landpulse.errors.ProductMeaningWarning`
+    saying so (the same in the index and the water functions); without ``ds`` it means the defaults.
+    """
     if mask is None or mask is False:
         return None
+    if isinstance(mask, str) and mask == "auto" and ds is not None:
+        try:
+            resolve_rules(ds, Mask())
+        except MissingBandError:
+            warnings.warn("mask='auto': the dataset has no classification band (Sentinel-2 SCL, Landsat "
+                          "QA_PIXEL), so no cloud or shadow mask is applied", ProductMeaningWarning, stacklevel=3)
+            return None
+        return Mask()
     if mask is True or mask == "auto":
         return Mask()
     if isinstance(mask, Mask):

@@ -72,7 +72,10 @@ def finish_product(
         out = out.rio.write_crs(crs)
         if "spatial_ref" in template.coords:
             out = out.assign_coords(spatial_ref=template.coords["spatial_ref"].variable)
-        out.attrs["grid_mapping"] = "spatial_ref"
+        # CF's grid_mapping goes into the encoding, as rioxarray puts it: xarray's writers (and
+        # rioxarray's to_raster) refuse a variable that has it in its attributes too
+        out.attrs.pop("grid_mapping", None)
+        out.encoding["grid_mapping"] = "spatial_ref"
     prov = {
         "software": f"landpulse {__version__}",
         "product": name,

@@ -17,8 +17,49 @@ from collections.abc import Mapping, Sequence
 
 import xarray as xr
 
-from landpulse.errors import MissingBandError
+from landpulse.errors import InputError, MissingBandError
 from landpulse.spec.sensors import band_aliases
+
+#: Names of the band dimension of a stacked DataArray (stackstac, odc-stac ``.to_array()``)
+BAND_DIMS = ("band", "bands")
+
+
+def as_dataset(data: xr.Dataset | xr.DataArray) -> xr.Dataset:
+    """A Dataset of one variable per band, from a Dataset (returned as it is) or a DataArray with a
+    band dimension (``band``: what stackstac returns and odc-stac's ``.to_array("band")`` holds).
+
+    Each band becomes a variable named by its ``band`` coordinate (``B04``, ``red``), with the
+    array's attributes (radiometry declared on the array holds for every band); a ``common_name`` coordinate along the band dimension (stackstac) becomes
+    each variable's ``common_name`` attribute, so bands are found by common name either way.
+
+    Raises
+    ------
+    InputError
+        For a DataArray without a band dimension, or with repeated band names.
+    """
+    if isinstance(data, xr.Dataset):
+        return data
+    if not isinstance(data, xr.DataArray):
+        raise InputError(f"expected an xarray Dataset or DataArray; got {type(data).__name__}")
+    dim = next((d for d in BAND_DIMS if d in data.dims), None)
+    if dim is None:
+        raise InputError(f"a DataArray input needs a band dimension ({' or '.join(BAND_DIMS)}) with one entry per "
+                         f"band; this one has dims {data.dims}: pass a Dataset of bands instead")
+    names = [str(v) for v in data[dim].values] if dim in data.coords else [str(i) for i in range(data.sizes[dim])]
+    if len(set(names)) != len(names):
+        raise InputError(f"the {dim!r} coordinate repeats band names: {names}")
+    along = [str(c) for c, v in data.coords.items() if v.dims == (dim,) and c != dim]
+    common = [str(v) for v in data["common_name"].values] if "common_name" in along else None
+    variables = {}
+    # the array's attributes hold for every band (radiometry, units), but not those naming one band
+    shared = {k: v for k, v in data.attrs.items() if k not in ("common_name", "long_name", "name", "description")}
+    for i, name in enumerate(names):
+        var = data.isel({dim: i}, drop=True).drop_vars(along, errors="ignore")
+        var.attrs = dict(shared)
+        if common is not None and common[i] not in ("", "None", "nan"):
+            var.attrs["common_name"] = common[i]
+        variables[name] = var.rename(name)
+    return xr.Dataset(variables, attrs=dict(data.attrs))
 
 
 def declared_sensors(ds: xr.Dataset) -> list[str]:

@@ -37,6 +37,7 @@ import xarray as xr
 
 from landpulse.backend.validity import Validity
 from landpulse.errors import RadiometryError
+from landpulse.spec.bands import as_dataset
 
 RADIOMETRY_ATTR = "landpulse_radiometry"
 REFLECTANCE = "reflectance"
@@ -181,7 +182,7 @@ def _band_radiometry(da: xr.DataArray, name: str | None) -> BandRadiometry:
 
 
 def declare_radiometry(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     *,
     scale: float,
     offset: float = 0.0,
@@ -193,7 +194,9 @@ def declare_radiometry(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
+        A DataArray with a ``band`` dimension (stackstac, odc-stac) becomes a Dataset of bands
+        first (:func:`landpulse.spec.bands.as_dataset`).
     scale, offset : float
         Reflectance = value * scale + offset. ``scale=1, offset=0`` declares the values to be
         reflectance already.
@@ -213,6 +216,7 @@ def declare_radiometry(
     RadiometryError
         When a band already has radiometry (declaring it again would apply it twice).
     """
+    ds = as_dataset(ds)
     out = ds.copy()
     if bands is None:
         skip = {"scl", "qa_pixel", "qa_radsat", "qa", "spatial_ref", "crs"}

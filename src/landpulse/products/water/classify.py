@@ -14,7 +14,7 @@ import xarray as xr
 
 from landpulse.backend import apply_kernel
 from landpulse.backend.reductions import histograms, otsu_from_counts
-from landpulse.errors import InputError, MissingBandError, RadiometryError
+from landpulse.errors import InputError, MissingBandError, ProductMeaningWarning, RadiometryError
 from landpulse.products.common import band_for, finish, is_unscaled, observation_dim
 from landpulse.products.indices import indices
 from landpulse.products.masking import MASK_NODATA, Mask, MaskLike, as_mask, resolve, resolve_rules
@@ -26,24 +26,15 @@ from landpulse.products.water.codes import (
     water_attrs,
 )
 from landpulse.spec import index_catalogue as cat
-from landpulse.spec.bands import declared_sensors, find_band
+from landpulse.spec.bands import as_dataset, declared_sensors, find_band
 from landpulse.spec.radiometry import band_radiometry
 from landpulse.spec.sensors import sensors
 
 
-def _has_classification_band(ds: xr.Dataset) -> bool:
-    try:
-        resolve_rules(ds, Mask())
-    except MissingBandError:
-        return False
-    return True
-
-
 def _the_mask(ds: xr.Dataset, mask: MaskLike) -> Mask | None:
-    """``'auto'``: the sensor's default mask where the dataset has a classification band, else none."""
-    if isinstance(mask, str) and mask == "auto":
-        return Mask() if _has_classification_band(ds) else None
-    return as_mask(mask)
+    """``'auto'``: the sensor's default mask where the dataset has a classification band, else none
+    (with a ProductMeaningWarning, see :func:`landpulse.products.masking.as_mask`)."""
+    return as_mask(mask, ds)
 
 
 def default_index(ds: xr.Dataset, bands: Mapping[str, str] | None = None) -> str:
@@ -73,7 +64,7 @@ def _mask_note(the_mask: Mask | None) -> str:
 
 
 def index_water(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     *,
     index: str | None = None,
     threshold: float = 0.0,
@@ -84,9 +75,11 @@ def index_water(
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
         Raw bands with radiometric metadata (``landpulse.open_store``), one scene ``(y, x)`` or a
         series ``(time, y, x)``.
+        A DataArray needs a ``band`` dimension (stackstac, odc-stac's ``.to_array``), see
+        :func:`landpulse.spec.bands.as_dataset`.
     index : str, optional
         A catalogue index (``mndwi``, ``ndwi``, ``awei_nsh``...). Default: ``mndwi`` (Xu 2006) when
         the dataset has a ``swir16`` band, else ``ndwi`` (McFeeters 1996).
@@ -113,6 +106,7 @@ def index_water(
     MissingBandError, RadiometryError, GridMismatchError
         As :func:`landpulse.indices`.
     """
+    ds = as_dataset(ds)
     if not np.isfinite(threshold):
         raise InputError(f"threshold must be a finite number; got {threshold!r}")
     name, values, codes, the_mask, _ = _index_and_mask(ds, index, mask, bands)
@@ -124,7 +118,7 @@ def index_water(
 
 
 def otsu_water(
-    ds: xr.Dataset,
+    ds: xr.Dataset | xr.DataArray,
     *,
     index: str | None = None,
     mask: MaskLike = "auto",
@@ -165,6 +159,7 @@ def otsu_water(
         fewer than two populated bins), the index values, and ``threshold`` (float32, one per
         date, or a scalar for one scene; NaN where none exists).
     """
+    ds = as_dataset(ds)
     if bins < 2:
         raise InputError(f"bins must be at least 2; got {bins}")
     name, values, codes, the_mask, _ = _index_and_mask(ds, index, mask, bands)
@@ -241,7 +236,7 @@ def _input_quantity(ds: xr.Dataset) -> str | None:
     return quantities.pop() if len(quantities) == 1 else None
 
 
-def wofs(ds: xr.Dataset, *, mask: MaskLike = "auto", bands: Mapping[str, str] | None = None) -> xr.Dataset:
+def wofs(ds: xr.Dataset | xr.DataArray, *, mask: MaskLike = "auto", bands: Mapping[str, str] | None = None) -> xr.Dataset:
     """The WOfS water classifier (Mueller et al. 2016) and its flag layer, per observation.
 
     See the module documentation for the sources followed, the band mapping (Landsat TM bands
@@ -250,9 +245,11 @@ def wofs(ds: xr.Dataset, *, mask: MaskLike = "auto", bands: Mapping[str, str] | 
 
     Parameters
     ----------
-    ds : xarray.Dataset
+    ds : xarray.Dataset or xarray.DataArray
         Raw surface-reflectance bands with radiometric metadata (Landsat Collection 2 Level-2,
         Sentinel-2 L2A), ``(y, x)`` or ``(time, y, x)``. All six bands are needed.
+        A DataArray needs a ``band`` dimension (stackstac, odc-stac's ``.to_array``), see
+        :func:`landpulse.spec.bands.as_dataset`.
     mask : 'auto', None or landpulse.Mask
         Classification band for the cloud, cloud-shadow and nodata bits (as :func:`index_water`).
     bands : mapping, optional
@@ -271,6 +268,7 @@ def wofs(ds: xr.Dataset, *, mask: MaskLike = "auto", bands: Mapping[str, str] | 
     RadiometryError
         For bands that hold unscaled digital numbers (the tree's thresholds are reflectances).
     """
+    ds = as_dataset(ds)
     catalogue = cat.catalogue()
     mapping = dict(bands or {})
     used = []
@@ -291,7 +289,7 @@ def wofs(ds: xr.Dataset, *, mask: MaskLike = "auto", bands: Mapping[str, str] | 
     if quantity is not None and quantity != "surface_reflectance":
         warnings.warn(f"WOfS was fitted on surface reflectance; this dataset holds {quantity} (sensor "
                       f"{', '.join(declared_sensors(ds))}): the map is outside the classifier's calibration",
-                      UserWarning, stacklevel=2)
+                      ProductMeaningWarning, stacklevel=2)
     the_mask = _the_mask(ds, mask)
     images = [da for _, da in used]
     kwargs: dict[str, Any] = {"valid": tuple(tuple(r.validity) for r in rad), "has_class": the_mask is not None}
