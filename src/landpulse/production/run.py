@@ -23,7 +23,8 @@ from typing import Any
 import dask
 
 from landpulse.backend import resolve_device, set_options
-from landpulse.errors import InputError
+from landpulse.browse import SITE_DIR, write_site
+from landpulse.errors import InputError, LandpulseError
 from landpulse.io.stac import write_collections
 from landpulse.io.store import PathLike
 from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
@@ -144,6 +145,22 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
     return [results[u.id] for u in units]
 
 
+def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], timings: dict[str, float]) -> None:
+    """The job's ``output.browse``: rewrite the product browser when the run changed the catalogue
+    (or it is missing); a run with nothing new leaves it, like the store, untouched. A site that
+    cannot be written is reported, never a failure of the committed units."""
+    if not changed and (store / SITE_DIR / "index.html").is_file():
+        return
+    t = time.perf_counter()
+    try:
+        site = write_site(store)
+    except (LandpulseError, OSError) as err:
+        echo(f"product browser not written: {err}")
+        return
+    timings["browse"] = round(time.perf_counter() - t, 3)
+    echo(f"product browser: {site.page} ({site.items} item(s))")
+
+
 def run_job(
     job: JobSpec,
     *,
@@ -233,6 +250,9 @@ def run_job(
         catalog_files = write_collections(store, {p: ledger.items(p) for p in ledger.products()},
                                           title=f"landpulse job {job.name}")
         timings["catalogue"] = round(time.perf_counter() - t, 3)
+        if job.output.browse:
+            _write_browser(store, changed=bool(catalog_files) or any(r.status in ("written", "replaced") for r in results),
+                           echo=echo, timings=timings)
         failed = [r for r in results if r.status == "failed"]
         exit_code = EXIT_UNITS_FAILED if failed or plan.failures else 0
         status = "partial" if exit_code else ("ok" if plan.todo else "nothing-to-do")
