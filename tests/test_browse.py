@@ -435,7 +435,8 @@ def test_a_real_store_in_the_browser_items_links_keyboard_and_alt_text(real_stor
         sx = (wx - v["cx"]) * 2 ** v["zoom"] + v["w"] / 2
         sy = (wy - v["cy"]) * 2 ** v["zoom"] + v["h"] / 2
         assert 0 <= sx < v["w"] and 0 <= sy < v["h"]
-        px = img[int(sy), int(sx)].astype(float)
+        window = img[int(sy) - 3:int(sy) + 4, int(sx) - 3:int(sx) + 4].reshape(-1, 3)
+        px = np.median(window, axis=0)  # (a graticule line may cross the centre)
         alpha = browser.execute_script("return window.landpulseBrowse.fillAlpha")
         # the topmost footprint there is drawn over the background at the fill alpha
         top = colours["water"]
@@ -501,7 +502,7 @@ def test_a_real_store_in_the_browser_items_links_keyboard_and_alt_text(real_stor
 
 def chosen_id_in_page(driver: Any) -> bool:
     """The followed item link shows a STAC item (its JSON, in the browser's text view)."""
-    doc = json.loads(driver.find_element("tag name", "body").text)
+    doc = json.loads(driver.execute_script("return document.body.innerText.slice(document.body.innerText.indexOf('{'))"))
     return doc.get("type") == "Feature" and bool(doc.get("id"))
 
 
@@ -539,7 +540,7 @@ def test_text_contrast_meets_wcag_aa(real_store: Path, browser: Any) -> None:
     assert low == []
 
 
-def test_basemap_when_online_plain_background_when_not(tmp_path: Path, browser: Any) -> None:
+def test_basemap_when_online_plain_background_when_not(tmp_path: Path, browser: Any, http_root: Any) -> None:
     # one generated tile (flat magenta) served for every z/x/y by a tile server on 127.0.0.1
     tile = BytesIO()
     Image.new("RGB", (256, 256), (255, 0, 255)).save(tile, format="PNG")
@@ -562,9 +563,12 @@ def test_basemap_when_online_plain_background_when_not(tmp_path: Path, browser: 
     try:
         store = generated_catalogue(tmp_path / "gen", tiles=4, dates=2)
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-        site = write_site(store, basemap={"url": url, "attribution": "generated test tiles", "max_zoom": 19})
+        write_site(store, basemap={"url": url, "attribution": "generated test tiles", "max_zoom": 19})
+        # the page from a static web server on 127.0.0.1, as a partner would host it
+        http_root.root = store
+        page = f"http://127.0.0.1:{http_root.port}/browse/index.html"
         console_errors(browser)
-        browser.get(site.page.as_uri())
+        browser.get(page)
         wait_ready(browser)
         deadline = time.time() + 10
         while state(browser)["basemap"] != "tiles" and time.time() < deadline:
@@ -580,7 +584,7 @@ def test_basemap_when_online_plain_background_when_not(tmp_path: Path, browser: 
         httpd.shutdown()
         httpd.server_close()
     # offline (the tile server is gone): the plain background, and the page says so
-    browser.get(site.page.as_uri())
+    browser.get(page)
     wait_ready(browser)
     deadline = time.time() + 10
     while "offline" not in browser.find_element("id", "attribution").text and time.time() < deadline:
@@ -600,8 +604,8 @@ def test_thumbnails_load_lazily(tmp_path: Path, browser: Any) -> None:
     wait_ready(browser)
     time.sleep(0.5)
 
-    def loaded() -> int:
-        return sum(1 for name in _requests(browser) if name.endswith("thumbnail.png"))
+    def loaded() -> int:  # thumbnails given a src (requested); file:// loads are not in resource timing
+        return int(browser.execute_script("return document.querySelectorAll('#item-list img[src]').length"))
 
     listed = len(browser.find_elements("css selector", "#item-list li"))
     first = loaded()

@@ -123,7 +123,8 @@ def _script(target: str, value: Any) -> str:
 
 def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
     """The page's index (what it draws, filters and lists) and the details chunks of the rest."""
-    features, chunks = [], []
+    features: list[dict[str, Any]] = []
+    chunks: list[list[dict[str, Any]]] = []
     for k, feature in enumerate(doc["features"]):
         props = feature["properties"]
         core = {key: props[key] for key in CORE_PROPERTIES if key in props}

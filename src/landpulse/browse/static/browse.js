@@ -124,7 +124,11 @@
     });
     var vals = state.shown.map(function (f) { return f.p.value; }).filter(function (v) { return typeof v === 'number'; });
     state.valueRange = vals.length ? [Math.min.apply(null, vals), Math.max.apply(null, vals)] : [0, 1];
-    if (state.selected && state.shown.indexOf(state.selected) < 0) state.selected = null;
+    if (state.selected && state.shown.indexOf(state.selected) < 0) {
+      state.selected = null; api.selected = null; api.detailsFor = null;
+      $('details').textContent = '';
+      $('details').appendChild(el('p', { class: 'help', text: 'The selected item is filtered out. Select an item on the map or in the list.' }));
+    }
     state.listed = PAGE;
     api.shown = state.shown.length;
     var nProducts = {}, nTiles = {};
@@ -584,7 +588,7 @@
       var areas = c.areas_ha_total ? Object.keys(c.areas_ha_total).map(function (k) { return k.replace(/_/g, ' ') + ' ' + fmtHa(c.areas_ha_total[k]); }).join(', ') : '';
       tb.appendChild(el('tr', { 'data-collection': c.id },
         el('td', null, el('a', { href: c.href, text: c.id }), el('br'), el('span', { class: 'help', text: c.title || '' })),
-        el('td', { text: String(c.items) }), el('td', { text: (c.tiles || []).join(', ') }),
+        el('td', { text: String(c.items) }), el('td', { text: (c.tiles || []).slice(0, 12).join(', ') + ((c.tiles || []).length > 12 ? ', \u2026 (' + c.tiles.length + ' tiles)' : '') }),
         el('td', { text: c.first ? fmtDate(c.first) + ' \u2013 ' + fmtDate(c.last) : '' }),
         el('td', { text: c.value_range ? fmtNum(c.value_range[0], 3) + ' \u2013 ' + fmtNum(c.value_range[1], 3) : '' }),
         el('td', { text: c.valid_fraction_range ? c.valid_fraction_range.map(function (v) { return v.toFixed(3); }).join(' \u2013 ') : '' }),
