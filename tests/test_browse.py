@@ -244,22 +244,24 @@ def http_root() -> Iterator[Any]:
     """A static web server on 127.0.0.1 over a folder (set ``.root``), stopped after the test."""
 
     class Server:
-        root: Path = Path(".")
+        root = Path(".")
         requests: list[str] = []
+        port = 0
+
+    server = Server()
 
     class Handler(_Quiet):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(Server.root), **kwargs)
+            super().__init__(*args, directory=str(server.root), **kwargs)
 
         def do_GET(self) -> None:
-            Server.requests.append(self.path)
+            server.requests.append(self.path)
             super().do_GET()
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    server = Server()
-    server.port = httpd.server_address[1]  # type: ignore[attr-defined]
+    server.port = httpd.server_address[1]
     try:
         yield server
     finally:
@@ -457,6 +459,14 @@ def test_a_real_store_in_the_browser_items_links_keyboard_and_alt_text(real_stor
     assert state(browser)["selected"] == chosen and second.get_attribute("aria-current") == "true"
     details = browser.find_element("id", "details")
     assert chosen in details.text
+    _save(browser, artefacts, "browse-real-item.png")
+    # the product's legend beside its thumbnail: its colours are on screen
+    legend = browser.find_element("css selector", "#details .legend")
+    assert legend.is_displayed() and "Legend" in legend.text
+    lg = doc["landpulse"]["legends"][_product_of(doc, chosen)]
+    wanted = [c["colour"] for c in lg["classes"]] if lg["kind"] == "classes" else [lg["colours"][0], lg["colours"][-1]]
+    shown = _png(legend.screenshot_as_png)
+    assert all(_has_colour(shown, _rgb(c), tol=8) > 0 for c in wanted), wanted
     # the map pans and zooms by keyboard
     canvas = browser.find_element("id", "map")
     before = state(browser)["view"]
@@ -498,6 +508,10 @@ def test_a_real_store_in_the_browser_items_links_keyboard_and_alt_text(real_stor
     rows = browser.find_elements("css selector", "#collections tr[data-collection]")
     assert sorted(r.get_attribute("data-collection") for r in rows) == ["ndvi", "water"]
     assert console_errors(browser) == []
+
+
+def _product_of(doc: dict[str, Any], item_id: str) -> str:
+    return str(next(f["properties"]["product"] for f in doc["features"] if f["id"] == item_id))
 
 
 def chosen_id_in_page(driver: Any) -> bool:

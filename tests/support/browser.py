@@ -5,8 +5,8 @@ The browser is Debian's ``chromium`` driven through Debian's ``chromedriver`` by
 
 :func:`generated_catalogue` writes a *generated* product store catalogue (not real data: the
 catalogue says so in its description and every item carries ``landpulse:generated: true``): the
-STAC layout production runs write (``catalog.json``, one ``collection.json`` per product, one
-``item.json`` per unit), with footprints on a grid of 1-degree tiles, dates every few days and
+STAC catalogue of a product store (``catalog.json``, one ``collection.json`` per product linking its
+items, here ``<product>/<tile>/<period>.json``), with footprints on a grid of 1-degree tiles, dates every few days and
 made-up statistics. It has no asset files: it exists to measure the page on a large catalogue.
 """
 
@@ -106,8 +106,11 @@ def generated_catalogue(root: Path, *, tiles: int = 50, dates: int = 50,
             for d in range(dates):
                 when = start + dt.timedelta(days=5 * d)
                 period = when.strftime("%Y%m%dT%H%M%S")
-                folder = root / product / tile / period
-                folder.mkdir(parents=True, exist_ok=True)
+                # one folder per product and tile (<period>.json): the catalogue is followed by its
+                # links, and 10,000 folders cost seconds on a busy disk
+                folder = root / product / tile
+                if d == 0:
+                    folder.mkdir(parents=True, exist_ok=True)
                 valid = 1000 * 1000 - ((t * 7919 + d * 104729 + pi * 13) % 400_000)
                 mean = round(-0.2 + ((t * 31 + d * 17 + pi * 5) % 100) / 100.0, 4)
                 stats: dict[str, Any] = {"valid_pixels": valid, "unrepresentable_pixels": 0}
@@ -132,16 +135,16 @@ def generated_catalogue(root: Path, *, tiles: int = 50, dates: int = 50,
                         "processing:software": {"landpulse": "generated"},
                         "landpulse:files": {f"{product}.zarr/zarr.json": {"size": 100, "crc32c": "00000000"}},
                     },
-                    "links": [{"rel": "collection", "href": "../../collection.json"}],
+                    "links": [{"rel": "collection", "href": "../collection.json"}],
                     "assets": {"data": {"href": f"./{product}.zarr", "type": "application/vnd+zarr", "roles": ["data"],
                                         "title": f"{product} (generated; no file)"}},
                 }
                 if thumbnails:
-                    Image.new("RGB", (8, 8), (40 * pi % 256, (5 * t) % 256, (5 * d) % 256)).save(folder / "thumbnail.png")
-                    item["assets"]["thumbnail"] = {"href": "./thumbnail.png", "type": "image/png",
+                    Image.new("RGB", (8, 8), (40 * pi % 256, (5 * t) % 256, (5 * d) % 256)).save(folder / f"{period}.png")
+                    item["assets"]["thumbnail"] = {"href": f"./{period}.png", "type": "image/png",
                                                    "roles": ["thumbnail", "overview"], "title": "Quick-look (generated)"}
-                (folder / "item.json").write_text(json.dumps(item))
-                links.append({"rel": "item", "href": f"./{tile}/{period}/item.json", "type": "application/geo+json"})
+                (folder / f"{period}.json").write_text(json.dumps(item))
+                links.append({"rel": "item", "href": f"./{tile}/{period}.json", "type": "application/geo+json"})
         collection = {"type": "Collection", "stac_version": "1.1.0", "id": product, "title": f"{product} (generated)",
                       "description": "GENERATED test collection (not real data)", "license": "other",
                       "extent": {"spatial": {"bbox": [[5.0, 44.0, 15.0, 49.0]]}, "temporal": {"interval": [[None, None]]}},

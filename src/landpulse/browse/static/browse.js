@@ -72,6 +72,11 @@
     return (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * TILE;
   }
 
+  function unprojectY(y) {
+    var n = Math.PI * (1 - 2 * y / TILE);
+    return Math.atan(Math.sinh(n)) * 180 / Math.PI;
+  }
+
   /* ---------------- the index ---------------- */
   var meta = (DATA && DATA.landpulse) || {};
   var features = ((DATA && DATA.features) || []).map(function (f, i) {
@@ -231,10 +236,9 @@
     for (var lon = Math.ceil(lon0 / step) * step; lon <= lon1; lon += step) {
       var sx = toScreenX(projectX(lon)); ctx.moveTo(sx, 0); ctx.lineTo(sx, view.h);
     }
-    for (var lat = -80; lat <= 80; lat += step) {
-      var sy = toScreenY(projectY(lat));
-      if (sy >= 0 && sy <= view.h) { ctx.moveTo(0, sy); ctx.lineTo(view.w, sy); }
-      if (step < 1 && sy > view.h) break;
+    var lat0 = Math.max(-MAX_LAT, unprojectY(br[1])), lat1 = Math.min(MAX_LAT, unprojectY(tl[1]));
+    for (var lat = Math.ceil(lat0 / step) * step; lat <= lat1; lat += step) {
+      var sy = toScreenY(projectY(lat)); ctx.moveTo(0, sy); ctx.lineTo(view.w, sy);
     }
     ctx.stroke();
   }
@@ -387,6 +391,7 @@
       box.appendChild(rampLegend('0', '1', RAMP));
     }
   }
+  function isClasses(name) { var lg = (meta.legends || {})[name]; return !!lg && lg.kind === 'classes'; }
   function productLegend(name) {
     var lg = (meta.legends || {})[name];
     if (!lg) return null;
@@ -478,6 +483,7 @@
     var tb = el('tbody'); rows.forEach(function (r) { tb.appendChild(r); }); t.appendChild(tb);
     return t;
   }
+  function nonEmpty(v) { return v !== null && v !== undefined && (typeof v !== 'object' || Object.keys(v).length > 0); }
   function json(v) { return el('code', { text: JSON.stringify(v) }); }
 
   function select(f, opts) {
@@ -531,7 +537,7 @@
       row('Item', f.id), row('Product', p.product), row('Tile', p.tile), row('Date', fmtDate(p.datetime)),
       row('CRS', p.crs), row('Grid', p.shape ? p.shape.join(' \u00d7 ') + ' pixels' : null),
       row('Valid', typeof p.valid_fraction === 'number' ? (100 * p.valid_fraction).toFixed(2) + ' % of pixels (' + (st.valid_pixels || 0) + ')' : null),
-      row('Values', typeof st.mean === 'number' ? 'min ' + fmtNum(st.min) + ', mean ' + fmtNum(st.mean) + ', max ' + fmtNum(st.max) : null),
+      row('Values', typeof st.mean === 'number' && !isClasses(p.product) ? 'min ' + fmtNum(st.min) + ', mean ' + fmtNum(st.mean) + ', max ' + fmtNum(st.max) : null),
       row('Unrepresentable', st.unrepresentable_pixels ? String(st.unrepresentable_pixels) + ' pixels' : null),
       row('Cloud cover', typeof p.cloud_cover === 'number' ? p.cloud_cover + ' % (input scene)' : null),
       row('Files', p.files ? p.files + ' files, ' + fmtBytes(p.bytes) : null)
@@ -553,7 +559,7 @@
       row('Lineage', pv.lineage), row('Inputs', (pv.inputs || []).join(', ')),
       row('Software', pv.software ? Object.keys(pv.software).map(function (k) { return k + ' ' + pv.software[k]; }).join(', ') : null),
       row('Device', pv.device), row('Created', pv.created), row('Run', pv.run),
-      row('Radiometry', pv.radiometry ? json(pv.radiometry) : null), row('Masking', pv.masking ? json(pv.masking) : null)
+      row('Radiometry', nonEmpty(pv.radiometry) ? json(pv.radiometry) : null), row('Masking', nonEmpty(pv.masking) ? json(pv.masking) : null)
     ]));
     box.appendChild(el('h3', { text: 'Links' }));
     var links = el('ul', { class: 'links' });
