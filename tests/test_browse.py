@@ -399,7 +399,12 @@ def test_10000_generated_items_render_within_2_s_from_at_most_3_requests(tmp_pat
     assert state(browser)["drawn"] == 200
     _save(browser, artefacts, "browse-10000-first-date.png")
     _map_is_drawn(browser, [colours[names[-1]]])
-    # colour by mean value: a ramp legend
+    # colour by date: a ramp from the first to the last date (the first date's footprints at its start)
+    browser.find_element("id", "f-colour").send_keys("date")
+    legend_text = browser.find_element("id", "legend").text
+    assert "Acquisition date" in legend_text and first_day in legend_text and s["days"][-1] in legend_text
+    _map_is_drawn(browser, ["#440154"])
+    # colour by mean value: a ramp legend over the shown items' range
     browser.find_element("id", "f-colour").send_keys("mean value")
     assert "Mean value" in browser.find_element("id", "legend").text
     browser.find_element("id", "f-reset").click()
