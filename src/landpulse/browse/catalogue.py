@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -81,7 +81,7 @@ def _local(href: str, base: Path) -> Path:
 
 def _rel(target: Path, site: Path) -> str:
     """``target`` as a URL path relative to the site folder (POSIX separators)."""
-    return PurePosixPath(Path(os.path.relpath(os.path.normpath(target), site)).as_posix()).as_posix()
+    return Path(os.path.relpath(os.path.normpath(target), site)).as_posix()
 
 
 def _links(doc: Mapping[str, Any], rel: str) -> list[str]:
