@@ -53,6 +53,7 @@ demo: env
 	$(BIN)/python scripts/demo_change.py --out $(DEMO_OUT)/change
 	@echo "Products (Zarr, COG, thumbnail, STAC item per unit; catalog.json): $(DEMO_OUT)/products"
 	@echo "  NDVI, NDWI, water (MNDWI) and WOfS water maps with class areas in hectares"
+	@echo "Product browser (map, filters, items, links; open it from file:// or any static web server): $(DEMO_OUT)/products/browse/index.html"
 	@echo "Run report: $(DEMO_OUT)/reports/latest.html (and latest.json); the first run's report lists every product"
 	@echo "Change products and quick-looks: $(DEMO_OUT)/change (summary.json)"
 

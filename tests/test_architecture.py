@@ -129,6 +129,8 @@ def _imports_of(prefix: str) -> dict[str, set[str]]:
     ("landpulse.backend.ops", ("cupy", "numba", "landpulse.backend.cpu", "landpulse.backend.gpu")),
     ("landpulse.backend.gpu", ("numba", "landpulse.backend.cpu")),
     ("landpulse.backend.cpu", ("cupy", "landpulse.backend.gpu")),
+    # the product browser reads a catalogue: no production internals, no device code
+    ("landpulse.browse", ("landpulse.production", "landpulse.cli", "landpulse.backend", "cupy", "numba")),
 ])
 def test_layers_import_only_what_they_may(layer: str, forbidden: tuple[str, ...]) -> None:
     bad = {mod: sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden))

@@ -134,6 +134,7 @@ def test_console_script_and_help(tmp_path: Path) -> None:
      ["--out", "--product", "--band", "--scale", "--encoding", "--tile"]),
     ("compute", ["--out", "--product", "--band", "--scale", "--encoding", "--tile", "--overwrite", "--backend"],
      ["--wait", "--dry-run", "--cluster", "--scheduler-file"]),
+    ("browse", ["--out", "--basemap", "--title"], ["--wait", "--product", "--backend", "--overwrite"]),
 ])
 def test_each_commands_help_lists_only_its_options(command: str, has: list[str], lacks: list[str],
                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,6 +76,11 @@ def test_demo_job_runs_twice_like_make_demo(tmp_path: Path, sample_item: Path,
         item = json.loads(item_path.read_text())
         assert item["properties"]["landpulse:inputs"] == ["S2A_18SVG_20160112_L1C_crop"], product
 
+    # the spec's output.browse: the product browser over every committed product
+    index = json.loads((store / "browse" / "items.geojson").read_text())
+    assert sorted(f["properties"]["product"] for f in index["features"]) == sorted(products)
+    assert (store / "browse" / "index.html").is_file()
+
     # NDVI: the stored values against NumPy on the bundled GeoTIFFs, with the item's scale/offset
     source = json.loads(sample_item.read_text())
     bands = {}

@@ -316,6 +316,23 @@ def verify(
     return 5 if problems else 0
 
 
+@app.command()
+def browse(
+    store: Annotated[Path, typer.Argument(help="A product store (its catalog.json and every collection and item it links).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Site folder (default: STORE/browse).")] = None,
+    basemap: Annotated[str, typer.Option(help="XYZ tile URL template for the map's background when online, or 'none' (plain background). Default: OpenStreetMap.")] = "osm",
+    title: Annotated[str | None, typer.Option(help="Page title (default: the catalogue's description).")] = None,
+) -> None:
+    """Write a static product browser beside the catalogue: a map of the items, filters, details, links."""
+    from landpulse.browse import OSM_BASEMAP, write_site
+
+    site = write_site(store, out, basemap=OSM_BASEMAP if basemap == "osm" else basemap, title=title)
+    typer.echo(f"product browser: {site.page} ({site.items} item(s) in {site.collections} collection(s); "
+               f"index {site.index.name}, {site.index.stat().st_size / 1e6:.2f} MB; {site.seconds:.2f} s)")
+    for problem in site.problems:
+        typer.echo(f"  not followed: {problem}")
+
+
 def _describe(path: Path) -> dict[str, Any]:
     from landpulse.io.store import datetime_dim, is_zarr_store, open_store
     from landpulse.spec.radiometry import band_radiometry, has_radiometry

@@ -288,6 +288,8 @@ class OutputSpec(_Model):
                     "assets a STAC file:checksum; it costs ~0.1 core-second per Sentinel-2 tile-date).")
     fsync: bool = Field(True, description="Flush every file to disk before a unit is committed (power-loss safety).")
     keep_reports: int = Field(60, ge=1, description="Run reports kept (oldest are removed).")
+    browse: bool = Field(False, description="Also write the product browser (<store>/browse/index.html, "
+                                            "`landpulse browse`) whenever the run changed the catalogue.")
 
     @field_validator("store", "reports", mode="before")
     @classmethod

@@ -23,7 +23,8 @@ from typing import Any
 import dask
 
 from landpulse.backend import resolve_device, set_options
-from landpulse.errors import EnvironmentFaultError, InputError, environment_fault
+from landpulse.browse import SITE_DIR, write_site
+from landpulse.errors import EnvironmentFaultError, InputError, LandpulseError, environment_fault
 from landpulse.io.stac import write_collections
 from landpulse.io.store import PathLike
 from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
@@ -181,6 +182,22 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
     return ordered()
 
 
+def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], timings: dict[str, float]) -> None:
+    """The job's ``output.browse``: rewrite the product browser when the run changed the catalogue
+    (or it is missing); a run with nothing new leaves it, like the store, untouched. A site that
+    cannot be written is reported, never a failure of the committed units."""
+    if not changed and (store / SITE_DIR / "index.html").is_file():
+        return
+    t = time.perf_counter()
+    try:
+        site = write_site(store)
+    except (LandpulseError, OSError) as err:
+        echo(f"product browser not written: {err}")
+        return
+    timings["browse"] = round(time.perf_counter() - t, 3)
+    echo(f"product browser: {site.page} ({site.items} item(s))")
+
+
 def run_job(
     job: JobSpec,
     *,
@@ -291,6 +308,9 @@ def run_job(
                     if fault is None:
                         raise
             timings["catalogue"] = round(time.perf_counter() - t, 3)
+            if job.output.browse and fault is None:
+                _write_browser(store, changed=bool(catalog_files) or any(r.status in ("written", "replaced") for r in results),
+                               echo=echo, timings=timings)
             failed = [r for r in results if r.status == "failed"]
             if fault is not None:
                 exit_code, status = fault.exit_code, "stopped"
