@@ -11,10 +11,11 @@ import xarray as xr
 from landpulse.backend import spatial_dims
 from landpulse.errors import InputError, MissingBandError
 from landpulse.products.provenance import finish_product
-from landpulse.spec.bands import find_band
+from landpulse.spec.bands import declared_sensors, find_band
 from landpulse.spec.index_catalogue import BandSymbol
 from landpulse.spec.radiometry import RADIOMETRY_ATTR, REFLECTANCE, BandRadiometry, has_radiometry, to_reflectance
 from landpulse.spec.saturation import without_saturated
+from landpulse.spec.sensors import sensors
 
 CLASS_NODATA = 255
 INDEX_NODATA = 65535
@@ -111,15 +112,36 @@ def check_sorted(tyear: np.ndarray, what: str) -> None:
 
 
 def band_for(ds: xr.Dataset, symbol: BandSymbol, mapping: Mapping[str, str]) -> tuple[str, xr.DataArray]:
-    """``(common name used, variable)`` for an ASI band symbol; the fallbacks are tried in order."""
+    """``(common name used, variable)`` for an ASI band symbol.
+
+    The symbol's own common name first (``nir``; an explicit ``bands`` mapping counts as that
+    name). A fallback band (``nir08`` for ``nir``) serves only where every sensor the dataset
+    declares says it is equivalent (Landsat, whose only NIR band is the narrow one); elsewhere
+    (Sentinel-2's B8A is not B08) it is refused with the fix named, never substituted silently.
+    The band used is recorded by the products (``formula_bands``, provenance).
+    """
     local = dict(mapping)
     if symbol.symbol in local:  # bands={"N": "B08"} works as well as bands={"nir": "B08"}
         local.setdefault(symbol.common_name, local.pop(symbol.symbol))
-    for name in symbol.candidates:
-        found = find_band(ds, name, local)
-        if found is not None:
-            return name, without_saturated(ds, found)
+    found = find_band(ds, symbol.common_name, local)
+    if found is not None:
+        return symbol.common_name, without_saturated(ds, found)
     present = ", ".join(map(str, ds.data_vars)) or "none"
+    for name in symbol.fallbacks:
+        stand_in = find_band(ds, name, local)
+        if stand_in is None:
+            continue
+        declared = declared_sensors(ds)
+        known = sensors()
+        if declared and all(s in known and name in known[s].equivalent_bands.get(symbol.common_name, ()) for s in declared):
+            return name, without_saturated(ds, stand_in)
+        who = ", ".join(declared) if declared else "a dataset that declares no sensor"
+        raise MissingBandError(
+            f"no {symbol.common_name!r} band in the dataset (variables: {present}); it has {name!r} "
+            f"({stand_in.name}), but {who} does not declare {name!r} equivalent to {symbol.common_name!r} "
+            f"(on Sentinel-2, B8A is a narrower band than B08 and gives other index values), so it is not "
+            f"substituted; if you mean it, name it: bands={{'{symbol.common_name}': '{stand_in.name}'}} "
+            f"(CLI: --band {symbol.common_name}={stand_in.name})")
     also = f" (or {', '.join(repr(f) for f in symbol.fallbacks)})" if symbol.fallbacks else ""
     raise MissingBandError(
         f"no {symbol.common_name!r} band{also} in the dataset (variables: {present}); name the variable "

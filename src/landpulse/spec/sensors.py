@@ -78,6 +78,9 @@ class SensorSpec:
     saturation_band: str | None = None
     reference: str = ""
     solar_irradiance_reference: str = ""
+    #: bands that may serve for a common name they are not (``{"nir": ("nir08",)}``: Landsat's only
+    #: NIR band is the narrow one); nowhere else is a band substituted for another
+    equivalent_bands: dict[str, tuple[str, ...]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def band(self, key: str) -> BandSpec:
@@ -154,6 +157,7 @@ def _spec_from_json(d: dict[str, Any]) -> SensorSpec:
         saturation_band=rad.get("saturation_band"),
         reference=rad.get("reference", ""),
         solar_irradiance_reference=rad.get("solar_irradiance_reference", ""),
+        equivalent_bands={k: tuple(v) for k, v in d.get("equivalent_bands", {}).items() if k != "reference"},
         raw=d,
     )
 
