@@ -37,6 +37,19 @@ ds = l2a[["B02", "B03", "B04", "B08"]]
 clouds = landpulse.mask(l2a) > 0
 ndvi = landpulse.ndvi(l2a).where(~clouds)
 """),
+    # INPE's metadata of a real CBERS-4 MUX scene (its published coefficients) with generated band
+    # files beside it (tests/support/cbers.py): no real CBERS pixels ship with the project
+    ('scene_from_inpe("CBERS_4_MUX_20201031_003_073_L2_BAND7.xml")', """
+import numpy as _np, rasterio as _rio
+from rasterio.transform import from_origin as _origin
+from pathlib import Path as _Path
+from tests.support.cbers import MUX_SCENE as _MUX, write_inpe_xml as _write_xml
+for _band, _dn in {"5": 80, "6": 70, "7": 60, "8": 90}.items():
+    with _rio.open(f"{_MUX['scene_id']}_BAND{_band}.tif", "w", driver="GTiff", width=8, height=8, count=1,
+                   dtype="uint8", crs="EPSG:32723", transform=_origin(500000, 9000000, 20, 20), nodata=0) as _f:
+        _f.write(_np.full((8, 8), _dn, _np.uint8), 1)
+_write_xml(_Path("."))
+"""),
     ("water.index_water(ds)", """
 ds = scene
 maps = landpulse.water.index_water(l2a)
