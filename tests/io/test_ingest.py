@@ -228,3 +228,20 @@ def test_corrupted_product_chunk_raises_on_read(tmp_path: Path, sample_store: Pa
     chunk.write_bytes(bytes(data))
     with pytest.raises(Exception, match="(?i)checksum|crc"):
         _ = open_product(path)["ndvi"].values
+
+
+def test_scene_grids_match_within_a_fraction_of_the_pixel() -> None:
+    # Issue 18: grid identity in pixels, not metres: the float32 rounding of a 10 m UTM grid's
+    # origin (0.03 m at x ~ 600000, 0.003 pixel) is the same grid; 0.3 pixel is not (hand-built
+    # transforms).
+    from affine import Affine
+
+    from landpulse.io.ingest import Grid
+
+    g = Grid("EPSG:32632", Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 5200020.0), (100, 200))
+    rounded = Grid(g.crs, Affine(10.0, 0.0, float(np.float32(600000.03)), 0.0, -10.0, 5200020.0 - 0.03), g.shape)
+    shifted = Grid(g.crs, Affine(10.0, 0.0, 600003.0, 0.0, -10.0, 5200020.0), g.shape)
+    assert g.same_as(rounded) and rounded.same_as(g)
+    assert not g.same_as(shifted)
+    drift = Grid(g.crs, Affine(10.0 + 1e-3, 0.0, 600000.0, 0.0, -10.0, 5200020.0), g.shape)  # 0.2 m at the far edge
+    assert not g.same_as(drift) and g.same_as(Grid(g.crs, Affine(10.0 + 1e-7, 0.0, 600000.0, 0.0, -10.0, 5200020.0), g.shape))

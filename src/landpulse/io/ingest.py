@@ -32,6 +32,7 @@ import rioxarray
 import xarray as xr
 from affine import Affine
 
+from landpulse.backend.grid import same_coords
 from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
@@ -61,10 +62,14 @@ class Grid:
         return self.transform.f + self.transform.e * (np.arange(self.shape[0]) + 0.5)
 
     def same_as(self, other: Grid) -> bool:
+        """Same CRS and shape, and pixel centres within a fraction of the pixel size
+        (:func:`landpulse.backend.grid.same_coords`); a rotated transform must match exactly."""
         return (
             self.crs == other.crs
             and self.shape == other.shape
-            and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(self.transform, other.transform, strict=True))
+            and (self.transform.b, self.transform.d) == (other.transform.b, other.transform.d)
+            and same_coords(self.x_coords(), other.x_coords(), self.resolution)
+            and same_coords(self.y_coords(), other.y_coords(), abs(self.transform.e))
         )
 
 
