@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pystac
+import xarray as xr
 from rasterio.warp import transform_bounds
 
 from landpulse.errors import InputError, LandpulseError
@@ -169,6 +170,14 @@ def _lonlat_bounds(crs: Any, bounds: tuple[float, float, float, float]) -> tuple
         return None
 
 
+def _store_crs(ds: xr.Dataset) -> Any:
+    """The store's CRS as rioxarray reads it (grid mapping or ``crs`` attribute), or None."""
+    try:
+        return ds.rio.crs
+    except Exception:  # rioxarray raises its own errors for unreadable grid mappings
+        return None
+
+
 def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
     scenes: list[SceneRef] = []
     failures: list[PlanFailure] = []
@@ -187,9 +196,17 @@ def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]
         if tdim is None:
             failures.append(PlanFailure(str(entry.path), tile, f"{entry.path} has no time dimension"))
             continue
+        crs = _store_crs(ds)
+        if crs is None:  # refused here, before any unit is written: a product without a CRS is no product
+            failures.append(PlanFailure(
+                str(entry.path), tile,
+                f"{entry.path} has no CRS (no grid-mapping variable such as spatial_ref, no crs attribute): write "
+                "one into the store (ds.rio.write_crs('EPSG:...') then save it) before computing products from it",
+                "GridMismatchError"))
+            continue
         ids = [str(v) for v in ds["scene_id"].values] if "scene_id" in ds.coords else None
         try:
-            bbox = _lonlat_bounds(ds.rio.crs, ds.rio.bounds()) if ds.rio.crs else None
+            bbox = _lonlat_bounds(crs, ds.rio.bounds())
         except Exception:
             bbox = None
         for i, t in enumerate(ds[tdim].values):
