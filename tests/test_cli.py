@@ -182,3 +182,15 @@ def test_foreign_store_without_a_crs_is_refused_before_anything_is_written(
     assert [p.name for p in (tmp_path / "o").iterdir()] == [".landpulse.lock"]  # no unit folder, no product
     report = json.loads((tmp_path / "o-reports" / "latest.json").read_text())
     assert report["units"] == [] and "no CRS" in json.dumps(report)
+
+
+@pytest.mark.shared_data
+def test_compute_refuses_an_offset_the_pixels_rule_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18: --offset -0.1 on the real Bolzano store (the offset is already removed) subtracts
+    # it twice; one declaration holds for every date, so the store is refused before any unit.
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", "shared data not found")
+    code, stdout, err = run_cli(capsys, "compute", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--offset", "-0.1",
+                                "--encoding", "float32", "--tile", "32TPS")
+    assert code == 4 and "offset of -1000 DN" in stdout and "ruled out by the pixels" in stdout and str(BOLZANO) in err
+    assert not list((tmp_path / "o").rglob("item.json")) and not (tmp_path / "o" / "ndvi").exists()

@@ -210,6 +210,7 @@ def declare_radiometry(
     bands: Iterable[str] | None = None,
     nodata: float | None = None,
     valid_range: tuple[float, float] | None = None,
+    max_sample_blocks: int = 2,
 ) -> xr.Dataset:
     """Declare the radiometry of bands that carry none (foreign stores, plain arrays).
 
@@ -226,6 +227,8 @@ def declare_radiometry(
         radiometry, except classification bands named ``SCL``/``scl``/``QA_PIXEL``/``QA_RADSAT``).
     nodata, valid_range : optional
         Raw-value validity to record (``nodata`` attribute, ``valid_range`` attribute).
+    max_sample_blocks : int
+        Blocks per band read to check the declaration against the pixels (default 2).
 
     Returns
     -------
@@ -270,7 +273,8 @@ def declare_radiometry(
             attrs["valid_range"] = list(valid_range)
         out[v] = ds[v].copy()
         out[v].attrs = attrs
-    samples = [(str(v), valid_sample(out[v], _validity(out[v])), float(scale), float(offset)) for v in bands]
+    samples = [(str(v), valid_sample(out[v], _validity(out[v]), max_sample_blocks), float(scale), float(offset))
+               for v in bands]
     found = check_against_pixels(samples, what="declared radiometry",
                                  fix="declare offset=0 (landpulse.declare_radiometry(ds, scale=..., offset=0); CLI: no --offset)")
     return record_radiometry_warnings(out, found)
