@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,37 @@ def test_store_run_items_record_what_was_stored(tmp_path: Path, sample_store: Pa
         values = stored.values
         assert res.stats["valid_pixels"] == int(np.isfinite(values).sum())
         assert res.stats["max"] == pytest.approx(float(np.nanmax(values)), abs=1e-4)
+
+
+@pytest.mark.shared_data
+def test_foreign_store_without_a_crs_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18: a copy of the real Bolzano store without its spatial_ref grid mapping (and the crs
+    # coordinate) used to be computed unit by unit, each failing late; it is a plan failure now.
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", "shared data not found")
+    store = tmp_path / "nocrs.zarr"
+    shutil.copytree(BOLZANO, store, ignore=shutil.ignore_patterns("spatial_ref", "crs", "B02", "B03", "SCL", ".zmetadata"))
+    for attrs_file in store.glob("*/.zattrs"):
+        attrs = json.loads(attrs_file.read_text())
+        attrs.pop("grid_mapping", None), attrs.pop("coordinates", None)
+        attrs_file.write_text(json.dumps(attrs))
+    assert landpulse.open_store(store).rio.crs is None
+    code, stdout, err = run_cli(capsys, "compute", store, "--out", tmp_path / "o", "--scale", "1e-4", "--encoding", "float32")
+    assert code == 4 and f"{store} has no CRS" in stdout and str(store) in err
+    assert "0 unit(s) to compute" in stdout and "failed   ndvi" not in stdout
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [".landpulse.lock"]  # no unit folder, no product
+    report = json.loads((tmp_path / "o-reports" / "latest.json").read_text())
+    assert report["units"] == [] and "no CRS" in json.dumps(report)
+
+
+@pytest.mark.shared_data
+def test_compute_refuses_an_offset_the_pixels_rule_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 18: --offset -0.1 on the real Bolzano store (the offset is already removed) subtracts
+    # it twice; one declaration holds for every date, so the store is refused before any unit.
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", "shared data not found")
+    code, stdout, err = run_cli(capsys, "compute", BOLZANO, "--out", tmp_path / "o", "--scale", "1e-4", "--offset", "-0.1",
+                                "--encoding", "float32", "--tile", "32TPS")
+    assert code == 4 and "offset of -1000 DN" in stdout and "ruled out by the pixels" in stdout and str(BOLZANO) in err
+    assert not list((tmp_path / "o").rglob("item.json")) and not (tmp_path / "o" / "ndvi").exists()

@@ -228,3 +228,67 @@ def test_corrupted_product_chunk_raises_on_read(tmp_path: Path, sample_store: Pa
     chunk.write_bytes(bytes(data))
     with pytest.raises(Exception, match="(?i)checksum|crc"):
         _ = open_product(path)["ndvi"].values
+
+
+def test_scene_grids_match_within_a_fraction_of_the_pixel() -> None:
+    # Issue 18: grid identity in pixels, not metres: the float32 rounding of a 10 m UTM grid's
+    # origin (0.03 m at x ~ 600000, 0.003 pixel) is the same grid; 0.3 pixel is not (hand-built
+    # transforms).
+    from affine import Affine
+
+    from landpulse.io.ingest import Grid
+
+    g = Grid("EPSG:32632", Affine(10.0, 0.0, 600000.0, 0.0, -10.0, 5200020.0), (100, 200))
+    rounded = Grid(g.crs, Affine(10.0, 0.0, float(np.float32(600000.03)), 0.0, -10.0, 5200020.0 - 0.03), g.shape)
+    shifted = Grid(g.crs, Affine(10.0, 0.0, 600003.0, 0.0, -10.0, 5200020.0), g.shape)
+    assert g.same_as(rounded) and rounded.same_as(g)
+    assert not g.same_as(shifted)
+    drift = Grid(g.crs, Affine(10.0 + 1e-3, 0.0, 600000.0, 0.0, -10.0, 5200020.0), g.shape)  # 0.2 m at the far edge
+    assert not g.same_as(drift) and g.same_as(Grid(g.crs, Affine(10.0 + 1e-7, 0.0, 600000.0, 0.0, -10.0, 5200020.0), g.shape))
+
+
+def _relabelled_sample_item(tmp_path: Path, sample_item: Path, edit: str) -> Path:
+    """The bundled real L1C item (baseline < 04.00: DNs = 1e4 x reflectance) with its metadata
+    edited as a wrongly labelled scene would be; the pixels are the real ones, read in place."""
+    item = json.loads(sample_item.read_text())
+    for asset in item["assets"].values():
+        asset["href"] = str((sample_item.parent / asset["href"]).resolve())
+        rb = (asset.get("raster:bands") or [{}])[0]
+        if edit == "baseline":  # no raster offset: the sensor registry's baseline rule applies
+            rb.pop("scale", None), rb.pop("offset", None)
+        elif edit == "raster-offset":
+            rb["offset"] = -0.1
+        elif edit == "scale":
+            rb["scale"] = 0.01  # a percent scale on values x 1e4
+    if edit == "baseline":
+        item["properties"]["s2:processing_baseline"] = "04.00"
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+@pytest.mark.parametrize("edit", ["baseline", "raster-offset"])
+def test_an_offset_the_dns_rule_out_is_refused_at_ingest(tmp_path: Path, sample_item: Path, edit: str) -> None:
+    # Issue 18: the -1000 DN offset of baseline 04.00 on real DNs that never had 1000 added (61-91 %
+    # of the crop's valid red/nir DNs are below 1000): refused before anything is written.
+    from landpulse.io import scene_from_stac_item
+
+    scene = scene_from_stac_item(_relabelled_sample_item(tmp_path, sample_item, edit), bands=["red", "nir"])
+    assert scene.bands["red"].offset == -0.1
+    with pytest.raises(landpulse.RadiometryError, match=r"scene .*offset of -1000 DN \(red, nir\) is ruled out by the pixels.*s2:processing_baseline"):
+        ingest(scene, tmp_path / "x.zarr")
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_a_scale_the_dns_rule_out_is_recorded_in_the_store(tmp_path: Path, sample_item: Path) -> None:
+    from landpulse.errors import ProductMeaningWarning
+    from landpulse.io import scene_from_stac_item
+    from landpulse.products.provenance import provenance
+
+    scene = scene_from_stac_item(_relabelled_sample_item(tmp_path, sample_item, "scale"), bands=["red", "nir"])
+    with pytest.warns(ProductMeaningWarning, match="band 'red': scale 0.01 and offset 0 put 100% of the sampled reflectances above 1.5"):
+        store = ingest(scene, tmp_path / "x.zarr")
+    ds = landpulse.open_store(store)
+    assert len(json.loads(ds.attrs["landpulse_radiometry_warnings"])) == 2
+    assert "probably wrong" in ds["nir"].attrs["landpulse_radiometry_warning"]
+    assert "above 1.5" in provenance(landpulse.ndvi(ds))["radiometry"]["nir"]["warning"]

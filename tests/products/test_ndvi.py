@@ -212,3 +212,24 @@ def test_real_sample_scene_values(sample_store) -> None:  # type: ignore[no-unty
     # ocean (east) is negative, farmland (west) positive, in January
     assert np.nanmedian(out[:, -100:]) < -0.1
     assert np.nanmedian(out[:, :150]) > 0.2
+
+
+@pytest.mark.parametrize("pixel", [10.0, 1.0])
+def test_grid_tolerance_is_a_fraction_of_the_pixel_not_of_the_coordinate(pixel: float) -> None:
+    # Issue 18: at x ~ 600000 m a tolerance relative to the coordinate (1e-6 * 6e5 = 0.6 m) let a
+    # 0.3 pixel offset of a 1 m grid through to xarray's alignment error, and refused to see a
+    # 1e-6 pixel rounding difference as one grid. Hand-built UTM coordinates (generated data).
+    from landpulse.backend import apply_kernel
+
+    red = xr.DataArray(np.full((3, 4), 1000, np.uint16), dims=("y", "x"), name="red",
+                       coords={"y": 5200015.0 - pixel * np.arange(3), "x": 600005.0 + pixel * np.arange(4)})
+    red = red.rio.write_crs("EPSG:32632")
+    kwargs = {"program": index_program(["ndvi"]).program, "valid": (Validity(), Validity())}
+    near = (red * 3).rename("nir").assign_coords(x=red.x + 0.3 * pixel)
+    with pytest.raises(landpulse.GridMismatchError, match=r"red and nir .*'x'.*0\.3 pixel apart") as err:
+        apply_kernel("indices", near, red, 1e-4, 1e-4, 0.0, 0.0, kwargs=kwargs)
+    assert f"{600005.0 + 0.3 * pixel!r}" in str(err.value) and "600005.0" in str(err.value)
+    same = (red * 3).rename("nir").assign_coords(x=red.x + 1e-6 * pixel, y=red.y - 1e-6 * pixel)
+    out = apply_kernel("indices", same, red, 1e-4, 1e-4, 0.0, 0.0, kwargs=kwargs)
+    np.testing.assert_allclose(np.asarray(out), 0.5, rtol=1e-6)  # (0.3 - 0.1) / (0.3 + 0.1)
+    assert out.shape == (3, 4) and (out.x.values == same.x.values).all()  # the first input's grid

@@ -10,9 +10,11 @@ import pytest
 import xarray as xr
 
 import landpulse
+from landpulse.errors import ProductMeaningWarning
 from landpulse.io import ingest, scene_from_files, scene_from_stac_item
+from landpulse.products.provenance import provenance
 from landpulse.spec.sensors import get_sensor, parse_baseline
-from tests.support import EARTH_SEARCH_ITEM, WriteBand, skip_or_fail
+from tests.support import BOLZANO, EARTH_SEARCH_ITEM, WriteBand, skip_or_fail
 
 
 @pytest.mark.parametrize("text,expected", [("05.09", (5, 9)), ("4.0", (4, 0)), ("N0509", (5, 9)), ("0400", (4, 0)), ("02.01", (2, 1))])
@@ -132,3 +134,52 @@ def test_to_reflectance_masks_invalid_raw_values() -> None:
     ds = landpulse.declare_radiometry(_band(np.array([[0, 65535]], np.uint16)), scale=1e-4, offset=0.0,
                                       nodata=0, valid_range=(1, 65534))
     assert np.isnan(landpulse.to_reflectance(ds["red"]).values).all()
+
+
+# --- declarations the pixels rule out (issue 18) ------------------------------------------------
+
+def _bolzano_raw() -> xr.Dataset:
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    return landpulse.open_store(BOLZANO)
+
+
+@pytest.mark.shared_data
+def test_declaring_the_s2_offset_again_on_bolzano_is_refused() -> None:
+    # The real openEO series is reflectance x 1e4 with the -1000 DN offset already removed
+    # (../shared/data/README.md): declaring offset -0.1 subtracts it a second time.
+    raw = _bolzano_raw()
+    with pytest.raises(landpulse.RadiometryError, match=r"offset of -1000 DN .* ruled out by the pixels.*offset=0"):
+        landpulse.declare_radiometry(raw, scale=1e-4, offset=-0.1, bands=["B02", "B03", "B04", "B08"])
+    ok = landpulse.declare_radiometry(raw, scale=1e-4, bands=["B02", "B03", "B04", "B08"])  # right: nothing recorded
+    assert "landpulse_radiometry_warnings" not in ok.attrs
+    assert not any("landpulse_radiometry_warning" in ok[b].attrs for b in ("B02", "B03", "B04", "B08"))
+
+
+@pytest.mark.shared_data
+def test_a_scale_that_puts_reflectance_out_of_range_is_warned_and_recorded() -> None:
+    # Declaring the real x 1e4 values to be reflectance (scale 1) puts them in the hundreds.
+    with pytest.warns(ProductMeaningWarning, match=r"band 'B04': scale 1 and offset 0 put 100% .* above 1\.5"):
+        ds = landpulse.declare_radiometry(_bolzano_raw(), scale=1.0, bands=["B02", "B03", "B04", "B08"])
+    recorded = json.loads(ds.attrs["landpulse_radiometry_warnings"])
+    assert len(recorded) == 4 and all("probably wrong" in m for m in recorded)
+    prov = provenance(landpulse.ndvi(ds.isel(t=[5])))
+    assert "above 1.5" in prov["radiometry"]["red"]["warning"] and "above 1.5" in prov["radiometry"]["nir"]["warning"]
+
+
+def test_check_against_pixels_thresholds() -> None:
+    from landpulse.spec.radiometry import check_against_pixels
+
+    # Hand-worked, generated values: DNs 2000..4000 with scale -1e-4 give -0.2..-0.4 (plausible);
+    # with scale -1e-3, -2..-4: all below -0.5, median -3.
+    values = np.linspace(2000, 4000, 201)
+    assert check_against_pixels([("red", values, -1e-4, 0.0)], what="t", fix="") == {}
+    found = check_against_pixels([("red", values, -1e-3, 0.0)], what="t", fix="")
+    assert "100% of the sampled reflectances below -0.5 (median -3)" in found["red"]
+    # the offset rule at its boundary: 50 of 100 values below 1000 DN is not "most"; 52 of 102 is
+    half = np.r_[np.full(50, 999.0), np.full(50, 1001.0)]
+    assert check_against_pixels([("red", half, 1e-4, -0.1)], what="t", fix="") == {}
+    with pytest.raises(landpulse.RadiometryError, match="51% of the valid values sampled are below 1000"):
+        check_against_pixels([("red", np.r_[half, 999.0, 999.0], 1e-4, -0.1)], what="t", fix="")
+    # fewer than MIN_SAMPLE valid values decide nothing
+    assert check_against_pixels([("red", np.full(99, 10.0), 1e-4, -0.1)], what="t", fix="") == {}

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from landpulse.backend.device import Device, cupy_module, resolve_device
+from landpulse.backend.grid import GRID_TOLERANCE, grid_offset, pixel_step
 from landpulse.backend.oom_recovery import run_gpu_block
 from landpulse.backend.registry import get_kernel, is_splittable
 from landpulse.backend.transfers import is_cupy_array, to_device_array, to_host_array
@@ -122,7 +123,9 @@ def spatial_dims(da: xr.DataArray) -> tuple[str, str]:
 def check_same_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> None:
     """Raise :class:`GridMismatchError` unless all arrays share CRS, shape and coordinates.
 
-    xarray would otherwise align them with an inner join and silently shrink the result.
+    Coordinates match when they agree within :data:`landpulse.backend.grid.GRID_TOLERANCE` of the
+    pixel size (never a tolerance relative to the coordinate's magnitude). xarray would otherwise
+    align them with an inner join and silently shrink the result, or fail with its own error.
     """
     ref, ref_name = arrays[0], names[0]
     ydim, xdim = spatial_dims(ref)
@@ -131,14 +134,33 @@ def check_same_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> Non
             raise GridMismatchError(f"{name} and {ref_name} use different spatial dimension names")
         for dim in (ydim, xdim):
             a, b = ref[dim].values, da[dim].values
-            if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6 * max(1.0, float(np.nanmax(np.abs(a))) if a.size else 1.0)):
+            if a.shape != b.shape:
                 raise GridMismatchError(
                     f"{name} and {ref_name} are on different grids along {dim!r} "
                     f"({b.size} vs {a.size} pixels); resample them to one grid first"
                 )
+            offset = grid_offset(a, b)
+            if offset > GRID_TOLERANCE:
+                raise GridMismatchError(
+                    f"{name} and {ref_name} are on different grids along {dim!r}: {name} starts at {float(b[0])!r}, "
+                    f"{ref_name} at {float(a[0])!r} (pixel {pixel_step(a):g}), {offset:.3g} pixel apart "
+                    f"(one grid allows {GRID_TOLERANCE} pixel); resample them to one grid first"
+                )
         crs_a, crs_b = _crs_or_none(ref), _crs_or_none(da)
         if crs_a is not None and crs_b is not None and crs_a != crs_b:
             raise GridMismatchError(f"{name} is in {crs_b} but {ref_name} is in {crs_a}")
+
+
+def on_one_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> list[xr.DataArray]:
+    """:func:`check_same_grid`, then the arrays with the first one's spatial coordinates.
+
+    Grids within the tolerance are one grid: giving them one set of coordinates lets xarray's exact
+    alignment see them as such.
+    """
+    check_same_grid(arrays, names)
+    ref = arrays[0]
+    ydim, xdim = spatial_dims(ref)
+    return [arrays[0]] + [a.assign_coords({ydim: ref[ydim].variable, xdim: ref[xdim].variable}) for a in arrays[1:]]
 
 
 def _crs_or_none(da: xr.DataArray) -> Any:
@@ -205,7 +227,8 @@ def apply_kernel(
     images = [a for a in inputs if isinstance(a, xr.DataArray) and a.ndim >= 2]
     if not images:
         raise ValueError("apply_kernel needs at least one image (2-D or more) input")
-    check_same_grid(images, [str(a.name) for a in images])
+    aligned = dict(zip(map(id, images), on_one_grid(images, [str(a.name) for a in images]), strict=True))
+    inputs = tuple(aligned.get(id(a), a) for a in inputs)
     ydim, xdim = spatial_dims(images[0])
 
     on_gpu = any(is_device_array(a.data) for a in images)

@@ -120,3 +120,38 @@ def otsu_from_counts(counts: np.ndarray, value_range: tuple[float, float]) -> fl
     if total == 0 or between.max() <= 0:
         return float("nan")
     return float(edges[int(np.argmax(between)) + 1])
+
+
+def sample_blocks(da: xr.DataArray, max_blocks: int = 2, max_values: int = 1 << 18) -> np.ndarray:
+    """A bounded sample of ``da``'s values, for cheap statistics (never a full pass over the data).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Any dtype, NumPy, Dask or CuPy backed.
+    max_blocks : int
+        Dask-backed data: at most this many blocks are read, spread evenly over the block grid
+        (block ``k`` of ``n`` picked is the one at ``(k + 0.5) / n`` of the flattened grid), on the
+        synchronous scheduler (safe inside a task of a distributed worker).
+    max_values : int
+        Each block (or in-memory array) is thinned by a stride to at most about this many values.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float64 values on the host, NaN included (the caller decides what is valid).
+    """
+    data = da.data
+    if isinstance(data, dsa.Array):
+        grid = data.numblocks
+        total = int(np.prod(grid))
+        n = max(1, min(max_blocks, total))
+        picks = sorted({int((k + 0.5) * total / n) for k in range(n)})
+        blocks = dask.compute(*[data.blocks[tuple(int(i) for i in np.unravel_index(p, grid))] for p in picks], scheduler="sync")
+    else:
+        blocks = (data,)
+    out = []
+    for block in blocks:
+        flat = np.ravel(to_host_array(block))
+        out.append(flat[:: max(1, flat.size // max_values)].astype(np.float64))
+    return np.concatenate(out) if out else np.empty(0, np.float64)

@@ -32,11 +32,13 @@ import rioxarray
 import xarray as xr
 from affine import Affine
 
+from landpulse.backend.grid import same_coords
+from landpulse.backend.validity import Validity
 from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
 from landpulse.spec.bands import declared_sensors
-from landpulse.spec.radiometry import RADIOMETRY_ATTR
+from landpulse.spec.radiometry import RADIOMETRY_ATTR, check_against_pixels, record_radiometry_warnings, valid_sample
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1
@@ -61,10 +63,14 @@ class Grid:
         return self.transform.f + self.transform.e * (np.arange(self.shape[0]) + 0.5)
 
     def same_as(self, other: Grid) -> bool:
+        """Same CRS and shape, and pixel centres within a fraction of the pixel size
+        (:func:`landpulse.backend.grid.same_coords`); a rotated transform must match exactly."""
         return (
             self.crs == other.crs
             and self.shape == other.shape
-            and all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(self.transform, other.transform, strict=True))
+            and (self.transform.b, self.transform.d) == (other.transform.b, other.transform.d)
+            and same_coords(self.x_coords(), other.x_coords(), self.resolution)
+            and same_coords(self.y_coords(), other.y_coords(), abs(self.transform.e))
         )
 
 
@@ -155,6 +161,27 @@ def scene_grid(scene: Scene, resolution: float | None = None) -> tuple[Grid, dic
                 f"{sorted({g.resolution for g in grids.values()})})"
             )
     return min(candidates, key=lambda g: g.resolution), grids
+
+
+def check_scene_radiometry(scene: Scene, ds: xr.Dataset) -> dict[str, str]:
+    """Check the scene's scales and offsets against its DNs (at most two blocks per band).
+
+    Returns the warnings of :func:`landpulse.spec.radiometry.check_against_pixels` by band.
+
+    Raises
+    ------
+    RadiometryError
+        When the offset is ruled out: a Sentinel-2 scene of processing baseline 04.00 or later
+        (offset -1000 DN) whose valid DNs are mostly below 1000.
+    """
+    samples = [(name, valid_sample(ds[name], Validity.of(src.nodata, src.valid_range)), float(src.scale), float(src.offset))
+               for name, src in scene.bands.items() if src.kind == "reflectance"]
+    baseline = f"processing baseline {scene.processing_baseline}" if scene.processing_baseline else "no processing baseline"
+    return check_against_pixels(
+        samples, what=f"scene {scene.id} ({baseline})",
+        fix="Check the scene's processing baseline (s2:processing_baseline: 04.00 and later add 1000 to every DN) "
+            "or the offset its metadata declares (raster:bands offset), and correct the item; DNs that already "
+            "had the offset removed need offset 0.")
 
 
 def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int],
@@ -310,6 +337,9 @@ def ingest(
                 "place for (it was ingested without calibration): ingest calibrated scenes into a new store")
         calibrated = in_store
     datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated) for s, g, bg in planned]
+    with _reading_errors():  # two blocks per band and scene: cheap statistics, not a pass over the tile
+        found = {band: message for (s, _, _), sds in zip(planned, datasets, strict=True)
+                 for band, message in check_scene_radiometry(s, sds).items()}
     ds = xr.concat(datasets, dim="time", join="exact", combine_attrs="override", data_vars="all",
                    coords="different", compat="equals")
     ds = ds[names].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)
@@ -321,6 +351,7 @@ def ingest(
         "sensor": json.dumps(sorted({s.sensor or "unknown" for s in scene_list}
                                     | set(declared_sensors(existing) if existing is not None else ()))),
     }
+    ds = record_radiometry_warnings(ds, found)
     zchunks = {"time": 1, "y": cy, "x": cx}
 
     # 2. Write: a new store atomically; an append goes through a complete temporary store first,

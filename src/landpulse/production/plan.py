@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,12 +25,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pystac
+import xarray as xr
 from rasterio.warp import transform_bounds
 
-from landpulse.errors import InputError, LandpulseError
+from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, RadiometryError
 from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
+from landpulse.spec.radiometry import declare_radiometry
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,34 @@ def _lonlat_bounds(crs: Any, bounds: tuple[float, float, float, float]) -> tuple
         return None
 
 
+def _store_crs(ds: xr.Dataset) -> Any:
+    """The store's CRS as rioxarray reads it (grid mapping or ``crs`` attribute), or None."""
+    try:
+        return ds.rio.crs
+    except Exception:  # rioxarray raises its own errors for unreadable grid mappings
+        return None
+
+
+def _declaration_ruled_out(ds: xr.Dataset, tdim: str, rad: tuple[float, float, tuple[str, ...] | None],
+                           dates: int = 4) -> str | None:
+    """Why the pixels rule out the radiometry declared for a whole store, or None.
+
+    One declaration holds for every date, so one date that rules it out refuses the store before
+    any unit is written. Up to ``dates`` dates spread over the store are checked, each on two
+    blocks per band (:func:`landpulse.spec.radiometry.declare_radiometry`): a cloudy date alone
+    cannot tell a missing offset from bright clouds. Units check their own date again.
+    """
+    n = ds.sizes[tdim]
+    for i in sorted({int((k + 0.5) * n / min(dates, n)) for k in range(min(dates, n))}):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ProductMeaningWarning)  # each unit records its own
+                declare_radiometry(ds.isel({tdim: [i]}), scale=rad[0], offset=rad[1], bands=list(rad[2]) if rad[2] else None)
+        except RadiometryError as err:
+            return f"date {i} ({_utc(ds[tdim].values[i]).date()}): {err}"
+    return None
+
+
 def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
     scenes: list[SceneRef] = []
     failures: list[PlanFailure] = []
@@ -187,9 +218,22 @@ def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]
         if tdim is None:
             failures.append(PlanFailure(str(entry.path), tile, f"{entry.path} has no time dimension"))
             continue
+        crs = _store_crs(ds)
+        if crs is None:  # refused here, before any unit is written: a product without a CRS is no product
+            failures.append(PlanFailure(
+                str(entry.path), tile,
+                f"{entry.path} has no CRS (no grid-mapping variable such as spatial_ref, no crs attribute): write "
+                "one into the store (ds.rio.write_crs('EPSG:...') then save it) before computing products from it",
+                "GridMismatchError"))
+            continue
+        if rad is not None:
+            refused = _declaration_ruled_out(ds, tdim, rad)
+            if refused is not None:
+                failures.append(PlanFailure(str(entry.path), tile, refused, "RadiometryError"))
+                continue
         ids = [str(v) for v in ds["scene_id"].values] if "scene_id" in ds.coords else None
         try:
-            bbox = _lonlat_bounds(ds.rio.crs, ds.rio.bounds()) if ds.rio.crs else None
+            bbox = _lonlat_bounds(crs, ds.rio.bounds())
         except Exception:
             bbox = None
         for i, t in enumerate(ds[tdim].values):

@@ -295,7 +295,8 @@ def run_job(
                     timings["compute"] = round(time.perf_counter() - t, 3)
             else:
                 fault = None
-                echo("nothing new to do: every unit is already committed")
+                echo("nothing new to do: every unit is already committed" if plan.committed or not plan.failures
+                     else "nothing to compute: no input could be planned")
             t = time.perf_counter()
             catalog_files: list[Path] = []
             if fault is None:

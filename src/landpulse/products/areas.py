@@ -16,6 +16,7 @@ import xarray as xr
 from pyproj import CRS
 
 from landpulse.backend import spatial_dims, to_host
+from landpulse.backend.grid import pixel_step, same_coords
 from landpulse.errors import GridMismatchError, InputError
 
 
@@ -32,10 +33,11 @@ def grid_steps(da: xr.DataArray) -> tuple[float, float]:
         c = np.asarray(da[dim].values, dtype=np.float64)
         if c.size < 2:
             raise GridMismatchError(f"cannot tell the pixel size from a single {dim} coordinate")
-        d = np.abs(np.diff(c))
-        if not np.allclose(d, d[0], rtol=1e-6):
+        step = pixel_step(c)
+        regular = np.linspace(c[0], c[-1], c.size)
+        if step == 0.0 or not same_coords(c, regular, step):
             raise GridMismatchError(f"{dim} coordinates are not evenly spaced: not a regular grid")
-        steps.append(float(d[0]))
+        steps.append(step)
     return steps[0], steps[1]
 
 

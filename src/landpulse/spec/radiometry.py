@@ -21,6 +21,14 @@ by construction, not by care.
 
 Raw-value validity (nodata, valid range) comes from the ``nodata``/``_FillValue`` and
 ``valid_range`` attributes and is checked on the raw values, before scaling.
+
+A declaration is checked against the pixels (:func:`check_against_pixels`, on a bounded sample of
+blocks: :func:`declare_radiometry` and ``landpulse ingest``): a negative offset of ``k`` DN on
+values mostly below ``k`` (Sentinel-2's -1000 DN offset on values it was already removed from) is a
+:class:`~landpulse.errors.RadiometryError`; a scale that puts most reflectances above 1.5 or below
+-0.5 is a :class:`~landpulse.errors.ProductMeaningWarning`, recorded in the band's
+``landpulse_radiometry_warning`` attribute (and so in every product's provenance) and in the
+dataset's ``landpulse_radiometry_warnings`` attribute.
 """
 
 from __future__ import annotations
@@ -28,20 +36,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 import xarray as xr
 
+from landpulse.backend.reductions import sample_blocks
 from landpulse.backend.validity import Validity
-from landpulse.errors import RadiometryError
+from landpulse.errors import ProductMeaningWarning, RadiometryError
 from landpulse.spec.bands import as_dataset
 
 RADIOMETRY_ATTR = "landpulse_radiometry"
 REFLECTANCE = "reflectance"
 _CF_SCALE, _CF_OFFSET = "scale_factor", "add_offset"
+#: Band attribute (and, plural, dataset attribute) recording a declaration the pixels make doubtful.
+RADIOMETRY_WARNING_ATTR = "landpulse_radiometry_warning"
+RADIOMETRY_WARNINGS_ATTR = "landpulse_radiometry_warnings"
+#: Reflectances outside this range for most sampled pixels mean the declared scale is wrong.
+PLAUSIBLE_REFLECTANCE = (-0.5, 1.5)
+#: "Most": more than this fraction of the valid sampled values.
+MOST = 0.5
+#: Fewer valid sampled values than this decide nothing.
+MIN_SAMPLE = 100
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ class BandRadiometry:
     source: str
     saturation: str | None = None
     calibration: xr.DataArray | None = None
+    warning: str | None = None
 
     def calibration_records(self) -> list[dict[str, object]]:
         """The distinct calibration records of this band (one per calibrated scene), in date order."""
@@ -101,7 +121,7 @@ class BandRadiometry:
             "valid_range": [lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
             "source": self.source,
         } | ({"saturation": self.saturation} if self.saturation else {}) | (
-            {"calibration": calibration} if calibration else {})
+            {"calibration": calibration} if calibration else {}) | ({"warning": self.warning} if self.warning else {})
 
 
 def _validity(da: xr.DataArray) -> Validity:
@@ -132,7 +152,8 @@ def band_radiometry(da: xr.DataArray, name: str | None = None) -> BandRadiometry
     """
     found = _band_radiometry(da, name)
     flags = da.attrs.get("saturation_flags")  # landpulse.spec.saturation.SATURATION_ATTR
-    return dataclasses.replace(found, saturation=str(flags)) if flags else found
+    warning = da.attrs.get(RADIOMETRY_WARNING_ATTR)
+    return dataclasses.replace(found, saturation=str(flags) if flags else None, warning=str(warning) if warning else None)
 
 
 def _band_radiometry(da: xr.DataArray, name: str | None) -> BandRadiometry:
@@ -189,6 +210,7 @@ def declare_radiometry(
     bands: Iterable[str] | None = None,
     nodata: float | None = None,
     valid_range: tuple[float, float] | None = None,
+    max_sample_blocks: int = 2,
 ) -> xr.Dataset:
     """Declare the radiometry of bands that carry none (foreign stores, plain arrays).
 
@@ -205,6 +227,8 @@ def declare_radiometry(
         radiometry, except classification bands named ``SCL``/``scl``/``QA_PIXEL``/``QA_RADSAT``).
     nodata, valid_range : optional
         Raw-value validity to record (``nodata`` attribute, ``valid_range`` attribute).
+    max_sample_blocks : int
+        Blocks per band read to check the declaration against the pixels (default 2).
 
     Returns
     -------
@@ -214,7 +238,14 @@ def declare_radiometry(
     Raises
     ------
     RadiometryError
-        When a band already has radiometry (declaring it again would apply it twice).
+        When a band already has radiometry (declaring it again would apply it twice), or when the
+        pixels rule the offset out (:func:`check_against_pixels`, on at most two blocks per band).
+
+    Warns
+    -----
+    ProductMeaningWarning
+        When the scale puts most sampled reflectances outside [-0.5, 1.5]; the warning is
+        recorded in the band's and the dataset's attributes (and so in product provenance).
     """
     ds = as_dataset(ds)
     out = ds.copy()
@@ -242,7 +273,100 @@ def declare_radiometry(
             attrs["valid_range"] = list(valid_range)
         out[v] = ds[v].copy()
         out[v].attrs = attrs
-    return out
+    samples = [(str(v), valid_sample(out[v], _validity(out[v]), max_sample_blocks), float(scale), float(offset))
+               for v in bands]
+    found = check_against_pixels(samples, what="declared radiometry",
+                                 fix="declare offset=0 (landpulse.declare_radiometry(ds, scale=..., offset=0); CLI: no --offset)")
+    return record_radiometry_warnings(out, found)
+
+
+def valid_sample(da: xr.DataArray, validity: Validity, max_blocks: int = 2) -> np.ndarray:
+    """Valid raw values (float64, 1-D) of a bounded sample of ``da``'s blocks.
+
+    At most ``max_blocks`` Dask blocks are read (:func:`landpulse.backend.reductions.sample_blocks`);
+    NaN, infinite, nodata and out-of-range values are left out.
+    """
+    values = sample_blocks(da, max_blocks)
+    nd, lo, hi = validity
+    ok = np.isfinite(values) & (values >= lo) & (values <= hi)
+    if not math.isnan(nd):
+        ok &= values != nd
+    return values[ok]
+
+
+def check_against_pixels(samples: Sequence[tuple[str, np.ndarray, float, float]], *, what: str,
+                         fix: str) -> dict[str, str]:
+    """Check declared scales and offsets against raw values sampled from the pixels.
+
+    Parameters
+    ----------
+    samples : sequence of (band, values, scale, offset)
+        Per band, valid raw values (float64, from :func:`valid_sample`) and the declared scale and
+        offset (reflectance = value * scale + offset).
+    what : str
+        What is checked (the scene, "declared radiometry"), named in the messages.
+    fix : str
+        How to correct a refused offset, named in the error.
+
+    Returns
+    -------
+    dict of str to str
+        Per band, a warning for a scale that puts more than half of the sampled reflectances
+        outside :data:`PLAUSIBLE_REFLECTANCE` (empty when none does).
+
+    Raises
+    ------
+    RadiometryError
+        When the bands declare a negative offset of ``k`` DN and more than half of their valid
+        sampled values (pooled) are below ``k``: most reflectances would be negative, so the offset
+        was already removed from the values, or never added (Sentinel-2 processing baseline
+        04.00 and later adds 1000 to every DN).
+    """
+    below = total = 0
+    offset_bands, offsets = [], set()
+    for band, values, scale, offset in samples:
+        k = -offset / scale if scale else 0.0
+        if k > 0:
+            below += int((values < k).sum())
+            total += values.size
+            offset_bands.append(band)
+            offsets.add(round(k, 6))
+    if total >= MIN_SAMPLE and below > MOST * total:
+        shown = ", ".join(f"{k:g}" for k in sorted(offsets))
+        raise RadiometryError(
+            f"{what}: an offset of -{shown} DN ({', '.join(offset_bands)}) is ruled out by the pixels: {below / total:.0%} "
+            f"of the valid values sampled are below {shown}, so most reflectances would be negative; the offset "
+            f"was already removed from these values, or never added. {fix}")
+    lo, hi = PLAUSIBLE_REFLECTANCE
+    found = {}
+    for band, values, scale, offset in samples:
+        if values.size < MIN_SAMPLE:
+            continue
+        refl = values * scale + offset
+        for frac, side in (((refl > hi).mean(), f"above {hi:g}"), ((refl < lo).mean(), f"below {lo:g}")):
+            if frac > MOST:
+                found[band] = (f"{what}, band {band!r}: scale {scale:g} and offset {offset:g} put {frac:.0%} of the sampled "
+                               f"reflectances {side} (median {float(np.median(refl)):.4g}); the declared scale is "
+                               "probably wrong")
+    return found
+
+
+def record_radiometry_warnings(ds: xr.Dataset, found: dict[str, str]) -> xr.Dataset:
+    """Record warnings of :func:`check_against_pixels` and emit them as :class:`ProductMeaningWarning`.
+
+    Each band gets its message in ``landpulse_radiometry_warning`` (products record it in their
+    provenance); the dataset lists them all, as a JSON list, in ``landpulse_radiometry_warnings``.
+    Returns ``ds`` itself when there is nothing to record, else a shallow copy.
+    """
+    if not found:
+        return ds
+    ds = ds.copy()
+    for band, message in found.items():
+        ds[band].attrs[RADIOMETRY_WARNING_ATTR] = message
+        warnings.warn(message, ProductMeaningWarning, stacklevel=3)
+    before = json.loads(ds.attrs.get(RADIOMETRY_WARNINGS_ATTR, "[]"))
+    ds.attrs[RADIOMETRY_WARNINGS_ATTR] = json.dumps(before + [m for m in found.values() if m not in before])
+    return ds
 
 
 def to_reflectance(da: xr.DataArray, name: str | None = None) -> xr.DataArray:
