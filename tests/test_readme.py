@@ -5,6 +5,8 @@ compare, a series of water maps); :data:`GIVEN` defines them before the block th
 them, from real data only: the bundled CC0 Sentinel-2 L1C crop, its Landsat 7/8 pair and the
 Bolzano Sentinel-2 L2A series in ../shared/data. ``foreign.zarr`` is the bundled scene's bands
 written without their radiometric metadata (generated from the real scene, to play a foreign store).
+The CBERS block's scene is INPE's metadata of a real scene (its published coefficients, as in
+tests/support/cbers.py) beside GENERATED digital numbers: no real CBERS pixels are at hand.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ BLOCKS = re.findall(r"^```python\n(.*?)^```", (REPO / "README.md").read_text(), 
 GIVEN = [
     ('open_store("foreign.zarr")', "scene = ds\n"),
     ('landpulse.indices(ds, ["ndvi"', "ds = scene\n"),
+    # INPE's metadata of a real CBERS-4 MUX scene (its published coefficients, tests/support/cbers.py)
+    # with generated band files beside it: no real CBERS pixels ship with the project
+    ('scene_from_inpe("CBERS_4_MUX', """
+from pathlib import Path as _Path
+import numpy as _np, rasterio as _rio
+from rasterio.transform import from_origin as _from_origin
+from tests.support.cbers import MUX_SCENE as _MUX, write_inpe_xml as _write_inpe_xml
+_write_inpe_xml(_Path("."))
+for _b, _dn in {"5": 40, "6": 50, "7": 60, "8": 90}.items():  # generated digital numbers
+    with _rio.open(f"{_MUX['scene_id']}_BAND{_b}.tif", "w", driver="GTiff", width=6, height=5, count=1, dtype="uint8",
+                   crs="EPSG:32723", transform=_from_origin(500000.0, 8000000.0, 20.0, 20.0), nodata=0) as _dst:
+        _dst.write(_np.full((5, 6), _dn, _np.uint8), 1)
+"""),
     ("change.difference(", """
 from landpulse.datasets import change_scene_items
 pair = landpulse.open_store(ingest([scene_from_stac_item(p, bands=["red", "nir", "swir16", "swir22"])
@@ -36,19 +51,6 @@ nbr_pre, nbr_post = (landpulse.indices(d, ["nbr"])["nbr"] for d in (pre_ds, post
 ds = l2a[["B02", "B03", "B04", "B08"]]
 clouds = landpulse.mask(l2a) > 0
 ndvi = landpulse.ndvi(l2a).where(~clouds)
-"""),
-    # INPE's metadata of a real CBERS-4 MUX scene (its published coefficients) with generated band
-    # files beside it (tests/support/cbers.py): no real CBERS pixels ship with the project
-    ('scene_from_inpe("CBERS_4_MUX_20201031_003_073_L2_BAND7.xml")', """
-import numpy as _np, rasterio as _rio
-from rasterio.transform import from_origin as _origin
-from pathlib import Path as _Path
-from tests.support.cbers import MUX_SCENE as _MUX, write_inpe_xml as _write_xml
-for _band, _dn in {"5": 80, "6": 70, "7": 60, "8": 90}.items():
-    with _rio.open(f"{_MUX['scene_id']}_BAND{_band}.tif", "w", driver="GTiff", width=8, height=8, count=1,
-                   dtype="uint8", crs="EPSG:32723", transform=_origin(500000, 9000000, 20, 20), nodata=0) as _f:
-        _f.write(_np.full((8, 8), _dn, _np.uint8), 1)
-_write_xml(_Path("."))
 """),
     ("water.index_water(ds)", """
 ds = scene

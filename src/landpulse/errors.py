@@ -51,6 +51,10 @@ class RadiometryError(InputError):
     """Scale/offset metadata missing, contradictory, or about to be applied twice."""
 
 
+class ClassTableMissingError(InputError):
+    """A quality band whose class meanings its source does not state (no STAC classification table)."""
+
+
 class BackendUnavailableError(LandpulseError):
     """The requested compute backend (for example the GPU) is not available here."""
 

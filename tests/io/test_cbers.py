@@ -221,8 +221,11 @@ def test_cbers_surface_reflectance_stac_item_to_ndvi(tmp_path: Path, write_band:
     sr["red"][2, 3] = -9999
     scene = scene_from_stac_item(_sr_item(tmp_path, write_band, sr))
     assert scene.sensor == "cbers4-wfi"  # recognised by platform and instrument
-    assert set(scene.bands) == {"blue", "green", "red", "nir"}  # the quality and INPE NDVI assets are not bands
-    assert all(b.scale == 1e-4 and b.offset == 0.0 and b.nodata == -9999 for b in scene.bands.values())
+    # INPE's NDVI asset is no band; the CMASK quality asset is kept as the classification band,
+    # without a class table here (masks from it: tests/io/test_item_class_tables.py)
+    assert set(scene.bands) == {"blue", "green", "red", "nir", "cmask"}
+    assert scene.bands["cmask"].kind == "classification"
+    assert all(b.scale == 1e-4 and b.offset == 0.0 and b.nodata == -9999 for n, b in scene.bands.items() if n != "cmask")
     ds = landpulse.open_store(ingest(scene, tmp_path / "sr.zarr"))
     out = landpulse.indices(ds, ["ndvi", "evi"])
     red, nir, blue = (sr[c].astype(np.float64) * 1e-4 for c in ("red", "nir", "blue"))

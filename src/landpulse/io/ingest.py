@@ -38,7 +38,13 @@ from landpulse.errors import GridMismatchError, InputError, MissingBandError, Un
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
 from landpulse.spec.bands import declared_sensors
-from landpulse.spec.radiometry import RADIOMETRY_ATTR, check_against_pixels, record_radiometry_warnings, valid_sample
+from landpulse.spec.radiometry import (
+    CLASSIFICATION_ATTR,
+    RADIOMETRY_ATTR,
+    check_against_pixels,
+    record_radiometry_warnings,
+    valid_sample,
+)
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1
@@ -132,11 +138,34 @@ def _band_attrs(src: BandSource, calibrated: bool = False) -> dict[str, object]:
         attrs["long_name"] = f"{src.name} band, raw digital numbers (reflectance = DN * {src.name}_dn_scale + {src.name}_dn_offset)"
     else:
         attrs["long_name"] = f"{src.name} classification band"
+        if src.classification is not None:
+            attrs[CLASSIFICATION_ATTR] = src.classification
     if src.nodata is not None:
         attrs["nodata"] = src.nodata
     if src.valid_range is not None:
         attrs["valid_range"] = list(src.valid_range)
     return attrs
+
+
+def _check_class_tables(scenes: Sequence[Scene], existing: xr.Dataset | None, store: PathLike) -> None:
+    """One class table per classification band in a store: refuse dates whose items state another."""
+    seen: dict[str, tuple[str | None, str]] = {}
+    if existing is not None:
+        for name in existing.data_vars:
+            if existing[name].attrs.get("kind") == "classification":
+                seen[str(name)] = (existing[name].attrs.get(CLASSIFICATION_ATTR), f"the store {store}")
+    for scene in scenes:
+        for name, src in scene.bands.items():
+            if src.kind != "classification":
+                continue
+            # a band without any record (SCL, QA_PIXEL read by the registry's rules) agrees with all
+            if name in seen and None not in (seen[name][0], src.classification) and seen[name][0] != src.classification:
+                raise InputError(
+                    f"the {name} band of scene {scene.id} comes with another class table than {seen[name][1]} "
+                    f"({src.classification!r} vs {seen[name][0]!r}); one store holds one meaning per "
+                    "classification value: ingest these scenes into separate stores")
+            if seen.get(name, (None, ""))[0] is None:
+                seen[name] = (src.classification, f"scene {scene.id}")
 
 
 def scene_grid(scene: Scene, resolution: float | None = None) -> tuple[Grid, dict[str, Grid]]:
@@ -328,6 +357,7 @@ def ingest(
     else:
         cy, cx = chunks or (choose_chunk(ref_grid.shape[0]), choose_chunk(ref_grid.shape[1]))
 
+    _check_class_tables(scene_list, existing, store)
     calibrated = frozenset(n for s in scene_list for n, b in s.bands.items() if b.calibration)
     if existing is not None:
         in_store = frozenset(n for n in names if f"{n}_calibration" in existing.coords)

@@ -48,6 +48,10 @@ class BandSource:
     calibration : str or None
         JSON record of the top-of-atmosphere calibration ``scale``/``offset`` were derived from
         (:class:`landpulse.spec.calibration.BandCalibration`), None for bands that need none.
+    classification : str or None
+        For a quality band read from a STAC item: JSON ``{"asset": key, "classes": [...]}`` or
+        ``{"asset": key, "bitfields": [...]}`` with the item's STAC classification-extension table
+        as published, or ``{"asset": key}`` when the item states none; None otherwise.
     """
 
     name: str
@@ -59,6 +63,7 @@ class BandSource:
     kind: str = "reflectance"
     band_index: int = 1
     calibration: str | None = None
+    classification: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,31 @@ def _sensor_for_item(item: Mapping[str, Any]) -> SensorSpec | None:
     return None
 
 
+# roles (STAC best practices) and key fragments of quality assets; kept only for sensors whose
+# registry entry has no mask rules of its own (CBERS), so that a mask asked of them can say why not
+_QUALITY_ROLES = frozenset({"quality", "cloud", "cloud-shadow", "snow-ice", "data-mask", "land-water"})
+
+
+def _class_table(asset: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The STAC classification-extension table of an asset (on the asset or its one raster band)."""
+    rbs = asset.get("raster:bands") or [{}]
+    for holder in (asset, rbs[0] if len(rbs) == 1 and isinstance(rbs[0], Mapping) else {}):
+        if "classification:classes" in holder:
+            return {"classes": holder["classification:classes"]}
+        if "classification:bitfields" in holder:
+            return {"bitfields": holder["classification:bitfields"]}
+    return None
+
+
+def _has_mask_rules(spec: SensorSpec | None) -> bool:
+    return spec is not None and any("mask" in b for b in spec.raw.get("bands", {}).values())
+
+
+def _is_quality_asset(key: str, asset: Mapping[str, Any]) -> bool:
+    k = key.lower()
+    return bool(_QUALITY_ROLES & set(asset.get("roles") or [])) or "mask" in k or k.startswith("qa")
+
+
 def _local_href(href: str, base: Path) -> str:
     parsed = urlparse(href)
     if parsed.scheme in ("http", "https", "s3", "gs", "az"):
@@ -169,6 +199,14 @@ def scene_from_stac_item(
     assets by key (``scl``); where an item offers a COG and a JP2 of one band, the COG wins.
     Scale, offset and nodata come from each asset's ``raster:bands``; where those are absent they
     come from the sensor registry and the item's ``s2:processing_baseline``.
+
+    A quality asset's class table (STAC classification extension: ``classification:classes`` or
+    ``classification:bitfields``, on the asset or its raster band) is recorded with the band
+    (:attr:`BandSource.classification`, the band attribute ``stac_classification`` after ingest),
+    where masks read it. For sensors without mask rules in the registry (CBERS), a quality asset
+    (roles ``quality``/``cloud``..., or a key with ``mask`` or starting ``qa``: ``CMASK``) is kept
+    as a classification band named by its lower-cased key, with or without a table; a mask asked
+    of one without a table raises :class:`~landpulse.errors.ClassTableMissingError`.
 
     Parameters
     ----------
@@ -215,6 +253,7 @@ def scene_from_stac_item(
         if len(eo) > 1:
             continue  # multi-band composites (visual) are not bands
         common = eo[0].get("common_name") if eo else None
+        table = _class_table(asset)
         band_spec = None
         if spec is not None:
             for candidate in (common, eo[0].get("name") if eo else None, key.split("-")[0]):
@@ -224,13 +263,22 @@ def scene_from_stac_item(
                         break
                     except InputError:
                         pass
-        if "data" not in roles and (band_spec is None or band_spec.kind != "classification"):
+        # for a sensor without mask rules in the registry (CBERS), a quality asset is kept as the
+        # classification band: with the classes the item states (STAC classification extension),
+        # or without, so that a mask asked of it can say why there is none; for sensors with rules
+        # (SCL, QA_PIXEL) the item's table is recorded on their classification band
+        item_quality = (band_spec is None and common is None and not _has_mask_rules(spec)
+                        and (table is not None or _is_quality_asset(key, asset)))
+        if "data" not in roles and not item_quality and (band_spec is None or band_spec.kind != "classification"):
             continue  # quality assets (Landsat qa_pixel has roles cloud/...) only when the sensor knows them
         # the sensor's name wins: Earth Search labels all three red-edge bands common_name "rededge"
-        name = band_spec.name if band_spec else common
+        name = band_spec.name if band_spec else (key.lower() if item_quality else common)
         if name is None:
             continue
-        kind = band_spec.kind if band_spec else ("reflectance" if common else "classification")
+        kind = band_spec.kind if band_spec else ("classification" if item_quality or not common else "reflectance")
+        classification = None
+        if kind == "classification" and (item_quality or table is not None):
+            classification = json.dumps({"asset": key, **(table or {})}, sort_keys=True)
         rb = (asset.get("raster:bands") or [{}])[0]
         if kind == "classification":
             scale, offset = 1.0, 0.0
@@ -250,7 +298,8 @@ def scene_from_stac_item(
         priority = 0 if "tiff" in media else 1  # prefer the COG over the JP2 of the same band
         src = BandSource(name, str(asset["href"]), scale, offset,
                          None if nodata is None or (isinstance(nodata, float) and math.isnan(nodata)) else float(nodata),
-                         tuple(valid) if valid else None, kind)  # type: ignore[arg-type]
+                         tuple(valid) if valid else None, kind,  # type: ignore[arg-type]
+                         classification=classification)
         if name not in sources or priority < sources[name][0]:
             sources[name] = (priority, src)
     chosen = {k: v for k, (_, v) in sources.items()}

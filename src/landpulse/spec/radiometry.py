@@ -50,6 +50,10 @@ from landpulse.errors import ProductMeaningWarning, RadiometryError
 from landpulse.spec.bands import as_dataset
 
 RADIOMETRY_ATTR = "landpulse_radiometry"
+# attribute of a classification band read from a STAC item: JSON {"asset": key, "classes": [...]}
+# (or "bitfields"), the item's classification-extension table as published; {"asset": key} alone
+# when the item states none (landpulse.io.scenes, landpulse.products.masking)
+CLASSIFICATION_ATTR = "stac_classification"
 REFLECTANCE = "reflectance"
 _CF_SCALE, _CF_OFFSET = "scale_factor", "add_offset"
 #: Band attribute (and, plural, dataset attribute) recording a declaration the pixels make doubtful.
