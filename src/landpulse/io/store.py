@@ -19,9 +19,13 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
+import dask
+import dask.base
+import dask.threaded
 import numpy as np
 import xarray as xr
 import zarr
@@ -398,8 +402,18 @@ def roll_back_append(path: PathLike) -> bool:
 
 
 def _compute(delayed: Any, progress: bool) -> None:
-    if progress:
-        with progress_bar():
+    """Compute a store write; when a chunk fails, wait for the chunks still being written first.
+
+    Dask's threaded scheduler raises at the first failed task while others may still write chunks;
+    the caller then removes the unfinished store, and a late writer could recreate part of it. With
+    our own pool the running tasks are waited for (queued ones cancelled) before the error leaves.
+    """
+    with progress_bar() if progress else contextlib.nullcontext():
+        if dask.base.get_scheduler() is not dask.threaded.get:  # sync, processes or a cluster's client
             delayed.compute()
-    else:
-        delayed.compute()
+            return
+        pool = ThreadPoolExecutor(max_workers=dask.config.get("num_workers", None) or os.cpu_count() or 1)
+        try:
+            delayed.compute(scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
