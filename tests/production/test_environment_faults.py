@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from landpulse.cli import main
-from landpulse.production.jobspec import parse_job
-from landpulse.production.run import run_job
 from tests.support import skip_or_fail
-from tests.support.series import job_dict, leftovers, store_digest, write_job, write_series
+from tests.support.series import clean_run_digest, job_dict, leftovers, store_digest, write_job, write_series
 
 DATES = 4
 
@@ -29,9 +27,7 @@ def series(tmp_path_factory: pytest.TempPathFactory, sample_store: Path) -> Path
 
 @pytest.fixture(scope="module")
 def reference(series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    out = tmp_path_factory.mktemp("clean")
-    assert run_job(parse_job(job_dict(series, out)), echo=lambda _: None).exit_code == 0
-    return store_digest(out / "products")
+    return clean_run_digest(series, tmp_path_factory.mktemp("clean"))
 
 
 @pytest.fixture

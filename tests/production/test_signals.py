@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from landpulse.production.jobspec import parse_job
-from landpulse.production.run import run_job
 from tests.support import REPO
-from tests.support.series import job_dict, store_digest, wait_for, write_job, write_series
+from tests.support.series import clean_run_digest, job_dict, store_digest, wait_for, write_job, write_series
 
 PLUGINS = ["tests.support.fault_plugins"]
 # slow_ndvi pauses per chunk (4 chunks per unit, one unit at a time): 5 units take >= 1.6 s
@@ -31,10 +29,8 @@ def series(tmp_path_factory: pytest.TempPathFactory, sample_store: Path) -> Path
 @pytest.fixture(scope="module")
 def reference(series: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The same job, never interrupted."""
-    out = tmp_path_factory.mktemp("clean")
-    job = parse_job(job_dict(series, out, products=PRODUCTS, plugins=PLUGINS, cluster={"kind": "threads"}))
-    assert run_job(job, echo=lambda _: None).exit_code == 0
-    return store_digest(out / "products")
+    return clean_run_digest(series, tmp_path_factory.mktemp("clean"), products=PRODUCTS, plugins=PLUGINS,
+                            cluster={"kind": "threads"})
 
 
 @pytest.mark.parametrize("signum,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

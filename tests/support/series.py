@@ -131,3 +131,14 @@ def temp_folders(store: Path) -> list[Path]:
 def leftovers(store: Path) -> list[Path]:
     """Hidden files and folders an interrupted run could leave behind (the store's lock file excepted)."""
     return [p for p in store.rglob(".*") if p.name != ".landpulse.lock"]
+
+
+def clean_run_digest(series: Path, out: Path, **over: Any) -> dict[str, Any]:
+    """:func:`store_digest` of the products a job over ``series`` writes into ``out`` when nothing
+    interrupts it (run in this process; ``over`` as for :func:`job_dict`): the reference that runs
+    broken by a fault must reach after their rerun."""
+    from landpulse.production.jobspec import parse_job
+    from landpulse.production.run import run_job
+
+    assert run_job(parse_job(job_dict(series, out, **over)), echo=lambda _: None).exit_code == 0
+    return store_digest(out / "products")
