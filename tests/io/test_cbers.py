@@ -22,7 +22,7 @@ from landpulse.io import ingest, read_inpe_metadata, scene_from_files, scene_fro
 from landpulse.products.provenance import provenance
 from landpulse.spec.index_catalogue import catalogue
 from tests.support import Placement, WriteBand
-from tests.support.cbers import MUX_SCENE, write_inpe_xml
+from tests.support.cbers import MUX_SCENE, write_inpe_xml, write_sr_item
 
 SCENE = str(MUX_SCENE["scene_id"])
 MUX_IDS = {"blue": "B5", "green": "B6", "red": "B7", "nir": "B8"}
@@ -185,32 +185,13 @@ def test_a_series_mixing_calibrated_and_raw_scenes_refuses(tmp_path: Path, write
 # --- 3. surface-reflectance products through STAC ----------------------------------------------
 
 def _sr_item(tmp_path: Path, write_band: WriteBand, sr: dict[str, np.ndarray]) -> Path:
-    """A STAC item laid out like INPE's Brazil Data Cube CBERS-4 WFI surface-reflectance items
-    (assets BAND13..BAND16 with eo:bands names and common names, raster:bands int16, nodata -9999,
-    scale 0.0001; a CMASK quality asset; INPE's own NDVI asset). Generated; assets local."""
-    assets: dict[str, dict[str, object]] = {}
-    for (common, arr), band in zip(sr.items(), ("BAND13", "BAND14", "BAND15", "BAND16"), strict=True):
-        write_band(f"sr/{band}.tif", arr, res=64.0, nodata=-9999)
-        assets[band] = {
-            "href": f"{band}.tif", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-            "roles": ["data"], "eo:bands": [{"name": band, "common_name": common}],
-            "raster:bands": [{"data_type": "int16", "nodata": -9999, "scale": 0.0001, "offset": 0}],
-        }
-    write_band("sr/CMASK.tif", np.full(next(iter(sr.values())).shape, 127, np.uint8), res=64.0, nodata=0)
-    assets["CMASK"] = {"href": "CMASK.tif", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                       "roles": ["data"], "raster:bands": [{"data_type": "uint8", "nodata": 0}]}
-    assets["NDVI"] = {"href": "NDVI.tif", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                      "roles": ["data"], "eo:bands": [{"name": "NDVI"}],
-                      "raster:bands": [{"data_type": "int16", "nodata": -9999, "scale": 0.0001}]}
-    item = {
-        "type": "Feature", "stac_version": "1.0.0", "id": "CBERS4-WFI-16D_V2_007004_20200101",
-        "collection": "CBERS4-WFI-16D-2", "geometry": None, "bbox": [-48.0, -13.0, -47.0, -12.0],
-        "properties": {"datetime": "2020-01-01T00:00:00Z", "platform": "CBERS-4", "instruments": ["WFI"]},
-        "links": [], "assets": assets,
-        "stac_extensions": ["https://stac-extensions.github.io/eo/v1.0.0/schema.json",
-                            "https://stac-extensions.github.io/raster/v1.1.0/schema.json"],
-    }
-    path = tmp_path / "sr" / "item.json"
+    """The CBERS-4 WFI surface-reflectance item of :func:`tests.support.cbers.write_sr_item` (CMASK
+    without a class table), plus INPE's own NDVI asset, which must not be taken for a band."""
+    path = write_sr_item(write_band, "sr", sr, np.full(next(iter(sr.values())).shape, 127, np.uint8), classes=None)
+    item = json.loads(path.read_text())
+    item["assets"]["NDVI"] = {"href": "NDVI.tif", "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+                              "roles": ["data"], "eo:bands": [{"name": "NDVI"}],
+                              "raster:bands": [{"data_type": "int16", "nodata": -9999, "scale": 0.0001}]}
     path.write_text(json.dumps(item))
     return path
 
