@@ -106,6 +106,8 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
         elif res.status != "skipped":
             line += f" ({res.seconds:.1f} s)"
         echo(line)
+        for note in res.warnings:
+            echo(f"    note: {note}")
         if res.status == "stopped" and not fault:
             fault.append(EnvironmentFaultError(str(res.error)))
             raise _Stop

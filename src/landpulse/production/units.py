@@ -162,7 +162,8 @@ def _inner_scheduler() -> dict[str, Any]:
 @contextlib.contextmanager
 def _capture_meaning_warnings() -> Iterator[list[str]]:
     """Collect the :class:`ProductMeaningWarning` messages the block emits (they go into the
-    unit's item and the run report); other warnings are passed on as they came."""
+    unit's item and the run report, and the driver prints each once as a note under the unit's
+    progress line); other warnings are passed on as they came."""
     notes: list[str] = []
     # one unit at a time builds its product graph while warnings are captured (the filters are
     # process-wide); the chunks are computed outside the lock
@@ -174,6 +175,7 @@ def _capture_meaning_warnings() -> Iterator[list[str]]:
             if issubclass(w.category, ProductMeaningWarning):
                 if str(w.message) not in notes:
                     notes.append(str(w.message))
+                continue  # recorded, not printed by the worker (its stderr would show a traceback-like line)
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
