@@ -135,41 +135,8 @@ def run_rasterstats(tifs: list[Path], fields: Any) -> dict[str, Any]:
     return {"per_date_s": per_date}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=10980)
-    ap.add_argument("--parcels", type=int, default=100_000)
-    ap.add_argument("--dates", type=int, default=12)
-    ap.add_argument("--ee-parcels", type=int, default=100_000, help="parcels exactextract runs on (scaled up)")
-    ap.add_argument("--ee-dates", type=int, default=12)
-    ap.add_argument("--rs-parcels", type=int, default=1000, help="parcels rasterstats runs on (scaled up)")
-    ap.add_argument("--rs-dates", type=int, default=1)
-    ap.add_argument("--scale-parcels", type=int, nargs="*", default=[300_000, 1_000_000])
-    ap.add_argument("--scale-dates", type=int, default=2)
-    ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--markdown", action="store_true")
-    args = ap.parse_args(argv)
-
-    from landpulse.parcels import generate_parcels
-
-    base, times = bolzano_ndvi(args.dates)
-    dates = [mirror_tile(base[i], args.size) for i in range(len(base))]
-    side = args.size * RES
-    bounds = (X0, Y0 - side, X0 + side, Y0)
-
-    def layout(n: int) -> Any:
-        t = time.perf_counter()
-        f = generate_parcels(bounds, n, crs="EPSG:32632", seed=1, median_area_m2=min(20_000.0, side * side / n / 3))
-        return f, time.perf_counter() - t
-
-    fields, gen_s = layout(args.parcels)
-    report: dict[str, Any] = {"size": args.size, "parcels": args.parcels, "dates": len(dates),
-                              "cpus": os.cpu_count(), "generate_s": gen_s,
-                              "median_parcel_px": float(np.median(fields.area) / RES**2)}
-    print(f"# {args.parcels} GENERATED parcels on {args.size}^2 px x {len(dates)} dates "
-          f"(mirror-tiled real Bolzano NDVI); {os.cpu_count()} CPUs; layout {gen_s:.1f} s", flush=True)
-    # warm the Numba kernels (compiled once per machine, cached) outside the timings
-    run_landpulse([dates[0][:64, :64]], generate_parcels((X0, Y0 - 640, X0 + 640, Y0), 20, crs="EPSG:32632"), 64)
+def compare(args: argparse.Namespace, report: dict[str, Any], dates: list[np.ndarray], fields: Any) -> None:
+    """landpulse, exactextract and rasterstats on the same parcels and dates (into ``report``)."""
     lp = run_landpulse(dates, fields, args.size)
     report["landpulse"] = {k: v for k, v in lp.items() if k != "means"}
     report["landpulse"]["peak_rss_mb"] = peak_mb()
@@ -205,32 +172,78 @@ def main(argv: list[str] | None = None) -> int:
     report["speedup_vs_exactextract"] = ee_total / lp["total_s"]
     report["speedup_vs_rasterstats"] = rs_total / lp["total_s"]
 
-    scaling = [{"parcels": args.parcels, "weights_s": lp["weights_s"], "per_date_s": float(np.mean(lp["per_date_s"])),
-                "nnz": lp["nnz"], "weights_mb": lp["weights_mb"]}]
-    for n in args.scale_parcels:
-        del fields
-        gc.collect()
-        fields, _ = layout(n)
-        r = run_landpulse(dates[:args.scale_dates], fields, args.size)
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=10980)
+    ap.add_argument("--parcels", type=int, default=100_000)
+    ap.add_argument("--dates", type=int, default=12)
+    ap.add_argument("--ee-parcels", type=int, default=100_000, help="parcels exactextract runs on (scaled up)")
+    ap.add_argument("--ee-dates", type=int, default=12)
+    ap.add_argument("--rs-parcels", type=int, default=1000, help="parcels rasterstats runs on (scaled up)")
+    ap.add_argument("--rs-dates", type=int, default=1)
+    ap.add_argument("--scale-parcels", type=int, nargs="*", default=[300_000, 1_000_000])
+    ap.add_argument("--scale-dates", type=int, default=2, help="the clearest dates, for the scaling runs")
+    ap.add_argument("--only-scaling", action="store_true", help="skip the comparison with exactextract and rasterstats")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args(argv)
+
+    from landpulse.parcels import generate_parcels
+
+    base, times = bolzano_ndvi(args.dates)
+    dates = [mirror_tile(base[i], args.size) for i in range(len(base))]
+    side = args.size * RES
+    bounds = (X0, Y0 - side, X0 + side, Y0)
+
+    def layout(n: int) -> Any:
+        t = time.perf_counter()
+        f = generate_parcels(bounds, n, crs="EPSG:32632", seed=1, median_area_m2=min(20_000.0, side * side / n / 3))
+        return f, time.perf_counter() - t
+
+    fields, gen_s = layout(args.parcels)
+    report: dict[str, Any] = {"size": args.size, "parcels": args.parcels, "dates": len(dates),
+                              "cpus": os.cpu_count(), "generate_s": gen_s,
+                              "median_parcel_px": float(np.median(fields.area) / RES**2)}
+    print(f"# {args.parcels} GENERATED parcels on {args.size}^2 px x {len(dates)} dates "
+          f"(mirror-tiled real Bolzano NDVI); {os.cpu_count()} CPUs; layout {gen_s:.1f} s", flush=True)
+    # warm the Numba kernels (compiled once per machine, cached) outside the timings
+    run_landpulse([dates[0][:64, :64]], generate_parcels((X0, Y0 - 640, X0 + 640, Y0), 20, crs="EPSG:32632"), 64)
+    if not args.only_scaling:
+        compare(args, report, dates, fields)
+    clearest = [dates[i] for i in sorted(np.argsort([np.isnan(d).mean() for d in dates])[:args.scale_dates])]
+    scaling = []
+    for n in [args.parcels, *args.scale_parcels]:
+        if n != args.parcels:
+            del fields
+            gc.collect()
+            fields, _ = layout(n)
+        r = run_landpulse(clearest, fields, args.size)
         scaling.append({"parcels": n, "weights_s": r["weights_s"], "per_date_s": float(np.mean(r["per_date_s"])),
-                        "nnz": r["nnz"], "weights_mb": r["weights_mb"]})
-        print(f"scaling: {n} parcels: weights {r['weights_s']:.2f} s, per date {scaling[-1]['per_date_s']:.2f} s, "
+                        "nnz": r["nnz"], "weights_mb": r["weights_mb"],
+                        "median_parcel_px": float(np.median(fields.area) / RES**2)})
+        print(f"scaling: {n} parcels: weights {r['weights_s']:.2f} s, per clear date {scaling[-1]['per_date_s']:.2f} s, "
               f"{r['weights_mb']:.0f} MB of weights", flush=True)
     report["scaling"] = scaling
     report["peak_rss_mb"] = peak_mb()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
     if args.markdown:
-        print("\n| method | weights (s) | per date (s) | 12 dates total (s) | x landpulse |")
-        print("|---|---|---|---|---|")
-        print(f"| landpulse (Numba, {os.cpu_count()} CPUs) | {lp['weights_s']:.2f} | {np.mean(lp['per_date_s']):.2f} | "
-              f"{lp['total_s']:.1f} | 1 |")
-        print(f"| exactextract | - | {ee_total / len(dates):.2f} | {ee_total:.1f} | {report['speedup_vs_exactextract']:.1f} |")
-        print(f"| rasterstats | - | {rs_total / len(dates):.1f} | {rs_total:.0f} | {report['speedup_vs_rasterstats']:.0f} |")
-        print("\n| parcels | weights (s) | per date (s) | weights | matrix (MB) |")
-        print("|---|---|---|---|---|")
-        for s in scaling:
-            print(f"| {s['parcels']} | {s['weights_s']:.2f} | {s['per_date_s']:.2f} | {s['nnz']} | {s['weights_mb']:.0f} |")
+        if "landpulse" in report:
+            lp, ee_total, rs_total = report["landpulse"], report["exactextract"]["total_s_for_all"], \
+                report["rasterstats"]["total_s_for_all"]
+            print(f"\n| method | weights (s) | per date (s) | {len(dates)} dates total (s) | x landpulse |")
+            print("|---|---|---|---|---|")
+            print(f"| landpulse (Numba, {os.cpu_count()} CPUs) | {lp['weights_s']:.2f} | {np.mean(lp['per_date_s']):.2f} | "
+                  f"{lp['total_s']:.1f} | 1 |")
+            print(f"| exactextract | - | {ee_total / len(dates):.2f} | {ee_total:.1f} | "
+                  f"{report['speedup_vs_exactextract']:.1f} |")
+            print(f"| rasterstats | - | {rs_total / len(dates):.1f} | {rs_total:.0f} | {report['speedup_vs_rasterstats']:.0f} |")
+        print("\n| parcels | median parcel (px) | weights (s) | per clear date (s) | weights | matrix (MB) |")
+        print("|---|---|---|---|---|---|")
+        for row in scaling:
+            print(f"| {row['parcels']} | {row['median_parcel_px']:.0f} | {row['weights_s']:.2f} | {row['per_date_s']:.2f} | "
+                  f"{row['nnz']} | {row['weights_mb']:.0f} |")
         print(f"\npeak RSS {report['peak_rss_mb']:.0f} MB")
     return 0
 

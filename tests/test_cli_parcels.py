@@ -44,3 +44,14 @@ def test_parcel_stats_command_refuses_a_bad_mode(tmp_path, capsys) -> None:
                  str(tmp_path / "o.parquet"), "--mode", "fuzzy"])
     assert code == 2 and "--mode" in capsys.readouterr().err
     assert pytest  # (pytest fixtures only)
+
+
+def test_parcel_stats_units_mode_appends_and_then_writes_nothing(tmp_path, capsys) -> None:
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    generate_parcels((675500, 5149000, 683500, 5154000), 10, crs="EPSG:32632", seed=6).to_file(tmp_path / "f.gpkg")
+    args = ["parcel-stats", str(BOLZANO), "--parcels", str(tmp_path / "f.gpkg"), "--out", str(tmp_path / "store"),
+            "--units", "--tile", "32TPS", "--scale", "1e-4"]
+    assert main(args) == 0 and "12 unit(s) committed, 0 already there" in capsys.readouterr().out
+    assert main(args) == 0 and "0 unit(s) committed, 12 already there" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "store")]) == 0

@@ -181,7 +181,9 @@ def compute(
 def parcel_stats(
     store: Annotated[Path, typer.Argument(help="A scene store (landpulse ingest output, or a foreign Zarr store with a time dimension).")],
     parcels: Annotated[Path, typer.Option("--parcels", help="Field boundaries: GeoPackage, GeoParquet (fiboa), GeoJSON or Shapefile.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The long per-parcel table (.parquet); its STAC item is written beside it (.json).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The long per-parcel table (.parquet; its STAC item beside it, .json); with --units, a product store.")],
+    units: Annotated[bool, typer.Option("--units", help="Nightly mode: OUT is a product store of one committed unit per product and date (parcels-<product>/<tile>/<date>/, item last); only dates not yet committed are computed, a run with nothing new writes nothing.")] = False,
+    tile: Annotated[str | None, typer.Option(help="Tile id of the units (--units; default: the store's folder name).")] = None,
     product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Index of the catalogue (repeatable; default: ndvi).")] = None,
     mode: Annotated[str, typer.Option(help="Coverage: exact (fraction of each pixel, exactextract's), centre or all_touched.")] = "exact",
     quantile: Annotated[list[float] | None, typer.Option("--quantile", "-q", help="Weighted quantile in [0, 1] (repeatable; default: 0.5, the median).")] = None,
@@ -209,6 +211,14 @@ def parcel_stats(
 
     if mode not in ("exact", "centre", "all_touched"):
         raise InputError(f"--mode must be exact, centre or all_touched; got {mode!r}")
+    if units:
+        from landpulse.production.parcels import run_parcel_stats
+
+        done = run_parcel_stats(store, parcels, out, products=product or ["ndvi"], tile=tile, mode=mode,
+                                quantiles=quantile or [0.5], bands=_parse_pairs(band, "--band") or None,
+                                radiometry=(scale, offset) if scale is not None else None, mask=mask, id_column=id_column)
+        typer.echo(f"{len(done.committed)} unit(s) committed, {done.skipped} already there -> {out}")
+        return 0
     fields = read_parcels(parcels)
     ds = open_store(store)
     if scale is not None:
