@@ -5,6 +5,7 @@ and NumPy's percentiles. Raster: the real Bolzano NDVI; parcels: GENERATED layou
 
 from __future__ import annotations
 
+import exactextract
 import numpy as np
 import pytest
 import rasterio.features
@@ -17,8 +18,6 @@ from landpulse.backend.ops.parcels import segmented_parcel_stats
 from landpulse.backend.parcels import coverage_weights
 from landpulse.errors import InputError
 from landpulse.parcels import generate_parcels, parcel_weights, zonal_stats
-
-exactextract = pytest.importorskip("exactextract")
 
 X0, Y0 = 674990.0, 5154960.0  # the Bolzano grid's upper-left corner (EPSG:32632, 10 m)
 CHUNK_EDGES_X = [X0 + 2560.0, X0 + 5120.0]  # edges of 256-pixel chunks
