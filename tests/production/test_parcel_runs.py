@@ -85,3 +85,48 @@ def test_changed_parcels_recompute_every_date(bolzano: xr.Dataset, fields_file: 
     redo = run_parcel_stats(bolzano.isel(t=slice(0, 2)), other, out, tile="32TPS", products=["ndvi"])
     assert len(redo.committed) == 2  # another parcel set: the units are replaced, not kept
     assert len(read_parcel_series(out, "ndvi", "32TPS")) == 2 * 10
+
+
+def test_a_job_spec_runs_parcel_statistics_that_append_nightly(sample_store: Path, tmp_path: Path, capsys) -> None:
+    """Parcels in a job spec: each `landpulse run` commits the new dates only, with the raster units."""
+    import landpulse
+    from landpulse.cli import main
+    from tests.support.series import job_dict, write_job, write_series
+
+    store = write_series(sample_store, tmp_path / "18SVG.zarr", [0, 1])
+    x0, y0, x1, y1 = landpulse.open_store(store).rio.bounds()
+    fields = tmp_path / "fields.parquet"
+    generate_parcels((x0 + 500, y0 + 500, x1 - 500, y1 - 500), 15, crs="EPSG:32618", seed=2).to_parquet(fields)
+    job = job_dict(store, tmp_path / "job", parcels=[{"file": str(fields), "quantiles": [0.25, 0.5]}])
+    path = write_job(tmp_path / "job.yaml", job)
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    assert "parcels fields.parquet on 18SVG: 2 unit(s) committed, 0 already there" in capsys.readouterr().out
+    out = tmp_path / "job" / "products"
+    units = out / "parcels-ndvi" / "18SVG"  # (the product's collection.json beside it lists the new units)
+    first = _snapshot(units)
+    write_series(sample_store, store, [2])  # tonight's new date
+    assert main(["run", str(path)]) == 0
+    assert "1 unit(s) committed, 2 already there" in capsys.readouterr().out
+    assert {k: v for k, v in _snapshot(units).items() if k in first} == first
+    settled = _snapshot(out)
+    assert main(["run", str(path)]) == 0
+    assert "0 unit(s) committed, 3 already there" in capsys.readouterr().out
+    assert {k: v for k, v in _snapshot(out).items() if k.startswith("parcels-ndvi/")} == \
+        {k: v for k, v in settled.items() if k.startswith("parcels-ndvi/")}  # nothing rewritten
+    series = read_parcel_series(out, "ndvi", "18SVG")
+    assert len(series) == 3 * 15 and {"p25", "median"} <= set(series.columns)
+    assert main(["verify", str(out)]) == 0
+
+
+@pytest.mark.parametrize("parcels,message", [
+    ({"file": "f.gpkg", "products": ["no-such-index"]}, "no-such-index"),
+    ({"file": "f.gpkg", "quantiles": [1.5]}, "quantiles must lie in"),
+    ({"file": "f.gpkg", "mode": "fuzzy"}, "mode"),
+])
+def test_bad_parcel_sections_of_a_job_spec_are_refused(tmp_path: Path, parcels: dict, message: str) -> None:
+    from landpulse.production.jobspec import JobSpecError, load_job
+    from tests.support.series import job_dict, write_job
+
+    path = write_job(tmp_path / "job.yaml", job_dict(tmp_path / "s.zarr", tmp_path, parcels=[parcels]))
+    with pytest.raises(JobSpecError, match=message):
+        load_job(path)

@@ -16,6 +16,7 @@ time-aware products can be fed in the same way: one DataArray per date or window
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -85,9 +86,10 @@ def _date_dim(ds: xr.Dataset) -> str:
 def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: str | Path, *,
                      products: Sequence[str] = ("ndvi",), tile: str | None = None, mode: str = "exact",
                      quantiles: Sequence[float] = (0.5,), bands: Mapping[str, str] | None = None,
-                     radiometry: tuple[float, float] | None = None, mask: bool = True, id_column: str = "id",
+                     radiometry: tuple[float, float] | tuple[float, float, Sequence[str] | None] | None = None,
+                     mask: bool = True, id_column: str = "id",
                      functions: Mapping[str, Callable[[xr.Dataset], xr.DataArray]] | None = None,
-                     wait: float = 0.0) -> ParcelRunResult:
+                     wait: float = 0.0, locked: bool = False) -> ParcelRunResult:
     """Compute and commit the parcel statistics of every date not yet in ``out``.
 
     Parameters
@@ -106,14 +108,16 @@ def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: s
         As :func:`landpulse.products.parcels.zonal_stats`.
     bands : mapping, optional
         Band mapping passed to the products.
-    radiometry : (scale, offset), optional
-        Declared for a foreign store.
+    radiometry : (scale, offset) or (scale, offset, bands), optional
+        Declared for a foreign store (all bands, or those named).
     mask : bool
         Mask pixels the store's classification band (SCL, QA_PIXEL) flags (NaN: excluded, counted).
     functions : mapping, optional
         Extra products ``name -> compute(ds) -> DataArray`` (e.g. window composites).
     wait : float
         Seconds to wait for another run's lock.
+    locked : bool
+        The caller holds ``out``'s lock already (a job run): it is not taken again.
 
     Returns
     -------
@@ -122,7 +126,9 @@ def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: s
     ds = store if isinstance(store, xr.Dataset) else open_store(store)
     tile = tile or (Path(store).name.split(".")[0] if not isinstance(store, xr.Dataset) else "tile")
     if radiometry is not None:
-        ds = declare_radiometry(ds, scale=radiometry[0], offset=radiometry[1])
+        rad_bands = radiometry[2] if len(radiometry) > 2 else None
+        ds = declare_radiometry(ds, scale=radiometry[0], offset=radiometry[1],
+                                bands=list(rad_bands) if rad_bands else None)
     tdim = _date_dim(ds)
     parcels = Path(parcels)
     fields = read_parcels(parcels)
@@ -135,7 +141,7 @@ def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: s
             computes[name] = _registry_product(name, bands)
     has_class = mask and any(b in ds for b in CLASS_BANDS)
     digest = _digest(parcels, mode=mode, quantiles=[float(q) for q in quantiles], bands=dict(bands or {}),
-                     mask=has_class, id_column=id_column, radiometry=radiometry)
+                     mask=has_class, id_column=id_column, radiometry=list(radiometry) if radiometry else None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = ParcelRunResult()
@@ -150,8 +156,9 @@ def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: s
         result.skipped += len(times) - len(todo[name])
     if not any(todo.values()):
         return result
-    with store_lock(out, wait=wait):
-        clean_orphans(out)
+    with contextlib.nullcontext() if locked else store_lock(out, wait=wait):
+        if not locked:
+            clean_orphans(out)
         for name, idx in todo.items():
             unit = f"parcels-{name}"
             idx = [i for i in idx if (e := ledger.entry(unit, tile, period_label(times[i]))) is None
