@@ -199,3 +199,27 @@ def test_bad_inputs_are_typed_errors(ndvi, fields) -> None:
     with pytest.raises(InputError, match="floating"):
         zonal_stats(ndvi.fillna(0).astype(np.int16).rio.write_crs("EPSG:32632"), fields)
     assert Polygon  # (imported for readers extending the hand-worked cases)
+
+
+def test_weighted_quantiles_match_exactextract_where_no_values_tie(ndvi, fields, tmp_path) -> None:
+    """The definition is exactextract's: parcels without equal values agree within 1e-6 relative.
+    Where values tie, the cumulative weights depend on the order of the tied pixels (here raster
+    order; exactextract's order is its own), which moves a quantile within the gap between two
+    neighbouring values of the parcel."""
+    one = ndvi.isel(t=0)
+    tif = str(tmp_path / "clear.tif")
+    one.rio.to_raster(tif)
+    ee = _exactextract(tif, fields, ["median", "quantile(q=0.1)", "quantile(q=0.9)"])
+    ours = zonal_stats(one, fields, quantiles=(0.1, 0.5, 0.9))
+    m = parcel_weights(one, fields).to_scipy()
+    flat = one.values.reshape(-1)
+    values = [v[~np.isnan(v)].astype(float) for v in (flat[m[[i]].indices] for i in range(len(fields)))]
+    tied = np.array([len(np.unique(v)) < len(v) for v in values])
+    gap = np.array([np.diff(np.sort(v)).max() if len(v) > 1 else 0.0 for v in values])
+    assert (~tied).sum() > 100 and tied.sum() > 0
+    for a, b in (("median", "median"), ("p10", "quantile_10"), ("p90", "quantile_90")):
+        x, y = ours[a].to_numpy(), ee[b].to_numpy(float)
+        assert np.array_equal(np.isnan(x), np.isnan(y))
+        ok = ~np.isnan(x)
+        np.testing.assert_allclose(x[ok & ~tied], y[ok & ~tied], rtol=1e-6)
+        assert (np.abs(x - y)[ok & tied] <= gap[ok & tied] + 1e-7).all()
