@@ -96,6 +96,36 @@ def run_landpulse(dates: list[np.ndarray], fields: Any, size: int) -> dict[str, 
             "means": first}
 
 
+def run_gpu(dates: list[np.ndarray], fields: Any, size: int) -> dict[str, Any]:
+    """The CuPy reduction against the Numba one on the same weights and dates (values on the device)."""
+    try:
+        import cupy as cp  # optional: only with --gpu
+    except ImportError:
+        raise SystemExit("--gpu needs CuPy and a CUDA device (pip install -e '.[gpu]')") from None
+
+    from landpulse.backend.parcels import coverage_weights, parcel_statistics
+
+    cw = coverage_weights(fields.geometry.values, transform(size), (size, size), "exact")
+    cw.on_device()
+    gpu_s, cpu_s, diff = [], [], 0.0
+    for values in dates:
+        dev = cp.asarray(values)
+        parcel_statistics(dev, cw, [0.5])  # warm (CuPy compiles its kernels once)
+        cp.cuda.Device().synchronize()
+        t = time.perf_counter()
+        g = parcel_statistics(dev, cw, [0.5])
+        gpu_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        c = parcel_statistics(values, cw, [0.5])
+        cpu_s.append(time.perf_counter() - t)
+        both = ~np.isnan(c)
+        diff = max(diff, float(np.abs(g[both] - c[both]).max()) if both.any() else 0.0)
+        del dev
+        if len(gpu_s) >= 3:  # three dates are enough for a ratio
+            break
+    return {"per_date_s": gpu_s, "cpu_per_date_s": cpu_s, "max_abs_diff": diff, "nnz": cw.nnz}
+
+
 def write_tif(values: np.ndarray, path: Path, size: int) -> None:
     import rasterio
     from rasterio.transform import Affine
@@ -185,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale-parcels", type=int, nargs="*", default=[300_000, 1_000_000])
     ap.add_argument("--scale-dates", type=int, default=2, help="the clearest dates, for the scaling runs")
     ap.add_argument("--only-scaling", action="store_true", help="skip the comparison with exactextract and rasterstats")
+    ap.add_argument("--gpu", action="store_true", help="also time the CuPy reduction (needs CuPy and a CUDA device)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
@@ -211,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     run_landpulse([dates[0][:64, :64]], generate_parcels((X0, Y0 - 640, X0 + 640, Y0), 20, crs="EPSG:32632"), 64)
     if not args.only_scaling:
         compare(args, report, dates, fields)
+    if args.gpu:
+        report["gpu"] = run_gpu(dates, fields, args.size)
+        print(f"gpu: per date {np.mean(report['gpu']['per_date_s']):.3f} s (CPU {np.mean(report['gpu']['cpu_per_date_s']):.3f} s), "
+              f"max difference {report['gpu']['max_abs_diff']:.1e}", flush=True)
     clearest = [dates[i] for i in sorted(np.argsort([np.isnan(d).mean() for d in dates])[:args.scale_dates])]
     scaling = []
     for n in [args.parcels, *args.scale_parcels]:

@@ -223,3 +223,17 @@ def test_weighted_quantiles_match_exactextract_where_no_values_tie(ndvi, fields,
         ok = ~np.isnan(x)
         np.testing.assert_allclose(x[ok & ~tied], y[ok & ~tied], rtol=1e-6)
         assert (np.abs(x - y)[ok & tied] <= gap[ok & tied] + 1e-7).all()
+
+
+@pytest.mark.gpu
+def test_the_gpu_kernel_gives_the_cpu_numbers(ndvi, fields) -> None:
+    """On a GPU machine: CuPy values run the CuPy reduction; the table equals the Numba one."""
+    import pandas as pd
+
+    from landpulse.backend import to_device
+
+    cpu = zonal_stats(ndvi, fields, quantiles=(0.1, 0.5, 0.9))
+    gpu = zonal_stats(to_device(ndvi), fields, quantiles=(0.1, 0.5, 0.9))
+    lazy = zonal_stats(to_device(ndvi.chunk({"t": 1})), fields, quantiles=(0.1, 0.5, 0.9))
+    pd.testing.assert_frame_equal(gpu, cpu, rtol=1e-9)
+    pd.testing.assert_frame_equal(lazy, cpu, rtol=1e-9)

@@ -41,10 +41,11 @@ def segmented_parcel_stats(xp: Any, values: Any, indptr: Any, indices: Any, weig
     if n == 0 or nt == 0:
         return out
     lengths = xp.diff(indptr)
-    rows = xp.repeat(xp.arange(n, dtype=xp.int64), lengths)
     starts = indptr[:-1]
     nnz = int(indices.shape[0])
     pos = xp.arange(nnz, dtype=xp.int64)
+    # the row of every stored weight (searchsorted, not repeat: CuPy's repeat wants host counts)
+    rows = xp.searchsorted(indptr, pos, side="right") - 1
     wtot = xp.bincount(rows, weights=weights, minlength=n)
     for t in range(nt):
         x = values[t][indices].astype(xp.float64)
@@ -70,7 +71,7 @@ def segmented_parcel_stats(xp: Any, values: Any, indptr: Any, indices: Any, weig
         ws = wv[order]
         cnt = count.astype(xp.int64)
         first = xp.minimum(starts, max(nnz - 1, 0))
-        last = xp.clip(starts + cnt - 1, 0, max(nnz - 1, 0))
+        last = xp.minimum(xp.maximum(starts + cnt - 1, 0), max(nnz - 1, 0))
         out[:, t, 6] = xp.where(have, xs[first], xp.nan)
         out[:, t, 7] = xp.where(have, xs[last], xp.nan)
         if nq == 0:
@@ -87,12 +88,12 @@ def segmented_parcel_stats(xp: Any, values: Any, indptr: Any, indices: Any, weig
         for j in range(nq):
             q = float(quantiles[j])
             i = xp.searchsorted(key, xp.arange(n, dtype=xp.float64) + 0.5 * q, side="left") - 1
-            i = xp.clip(i, starts, xp.maximum(starts + cnt - 2, starts))
-            i = xp.clip(i, 0, max(nnz - 2, 0))
+            i = xp.minimum(xp.maximum(i, starts), xp.maximum(starts + cnt - 2, starts))
+            i = xp.minimum(xp.maximum(i, 0), max(nnz - 2, 0))
             s0 = s[i]
             s1 = s[xp.minimum(i + 1, nnz - 1)]
             span = s1 - s0
-            frac = xp.clip(xp.where(span > 0, (q * sn - s0) / xp.where(span > 0, span, 1.0), 0.0), 0.0, 1.0)
+            frac = xp.minimum(xp.maximum(xp.where(span > 0, (q * sn - s0) / xp.where(span > 0, span, 1.0), 0.0), 0.0), 1.0)
             x0 = xs[i]
             x1 = xs[xp.minimum(i + 1, nnz - 1)]
             val = xp.where(cnt == 1, xs[first], x0 + frac * (x1 - x0))
