@@ -113,8 +113,10 @@ def test_holes_multipolygons_overlaps_and_pixels_outside_by_hand() -> None:
     parts = MultiPolygon([box(0, 3.5, 0.5, 4), box(3, 0, 4, 0.25)])  # a quarter pixel, a quarter pixel
     outside = box(10, 10, 12, 12)
     a, b = box(0, 0, 2, 4), box(1, 0, 3, 4)  # overlapping: each on its own
-    cw = coverage_weights([ring, parts, outside, a, b, None], tr, (4, 4))
-    dense = cw.to_scipy().toarray().reshape(6, 4, 4)
+    across = Polygon([(-2.5, 1), (2, 1), (2, 5.5), (-2.5, 5.5)])  # over the tile's west and north edges
+    cw = coverage_weights([ring, parts, outside, a, b, None, across], tr, (4, 4))
+    dense = cw.to_scipy().toarray().reshape(7, 4, 4)
+    assert dense[6].sum() == pytest.approx(6.0) and (dense[6][:3, :2] == 1).all()  # only the part on the grid
     assert dense[0].sum() == pytest.approx(12) and (dense[0][1:3, 1:3] == 0).all()
     assert dense[1][0, 0] == pytest.approx(0.25) and dense[1][3, 3] == pytest.approx(0.25) and dense[1].sum() == 0.5
     assert cw.indptr[3] - cw.indptr[2] == 0 and cw.indptr[6] - cw.indptr[5] == 0
@@ -198,7 +200,6 @@ def test_bad_inputs_are_typed_errors(ndvi, fields) -> None:
         zonal_stats(ndvi, fields, quantiles=(1.5,))
     with pytest.raises(InputError, match="floating"):
         zonal_stats(ndvi.fillna(0).astype(np.int16).rio.write_crs("EPSG:32632"), fields)
-    assert Polygon  # (imported for readers extending the hand-worked cases)
 
 
 def test_weighted_quantiles_match_exactextract_where_no_values_tie(ndvi, fields, tmp_path) -> None:
