@@ -4,7 +4,7 @@ The coverage matrix is a CSR matrix ``(n_parcels, ny * nx)`` of float64 weights:
 fraction of each pixel's area inside the parcel (exactextract's definition), or 1 for the pixels
 whose centre lies inside (``centre``) or that the parcel touches (``all_touched``). It is built on
 the host by the Numba kernel ``parcel_coverage`` and reused for every date, band and product on
-the same grid. Statistics go through the dispatch seam by where the values live: NumPy values run
+the same grid (a host kernel for every device). Statistics go through the dispatch seam by where the values live: NumPy values run
 the Numba kernel, CuPy values the CuPy twin (the matrix is copied to the device once).
 
 Pixel values are reduced per date over the whole grid, so a parcel that crosses chunk edges is
@@ -171,9 +171,11 @@ def coverage_weights(geoms: Sequence[Any] | np.ndarray, transform: Sequence[floa
     """
     if mode not in MODES:
         raise InputError(f"coverage mode {mode!r} is not one of {sorted(MODES)}")
+    # the coverage kernel runs on the host for every device (imported here: the CPU leaf loads Numba)
+    from landpulse.backend.cpu.parcels import parcel_coverage
+
     coords, ring_off, hole, parcel_rings = rings_in_pixel_space(geoms, transform)
-    kernel = get_kernel("parcel_coverage", "cpu")
-    indptr, indices, weights = kernel(coords, ring_off, hole, parcel_rings, shape=(int(shape[0]), int(shape[1])),
+    indptr, indices, weights = parcel_coverage(coords, ring_off, hole, parcel_rings, shape=(int(shape[0]), int(shape[1])),
                                       mode=MODES[mode])
     return CoverageWeights(indptr, indices, weights, (int(shape[0]), int(shape[1])), mode)
 

@@ -219,11 +219,13 @@ def _compact_parallel(boxes, slot, first, nnz_off, cell_idx, cell_w, nx, indices
             weights[o + k] = cell_w[slot[j] + k]
 
 
-@register("parcel_coverage", "cpu")
 def parcel_coverage(coords: np.ndarray, ring_offsets: np.ndarray, ring_is_hole: np.ndarray,
                     parcel_rings: np.ndarray, *, shape: tuple[int, int], mode: int = MODE_EXACT,
                     batch_cells: int = 1 << 24) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coverage of pixels by parcels as a CSR matrix ``(n_parcels, ny * nx)``.
+
+    A host kernel for every device (not a registry entry with a GPU twin): the matrix is built
+    once per grid and parcel set from host geometry, and copied to a GPU once where needed.
 
     Parameters
     ----------
