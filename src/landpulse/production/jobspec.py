@@ -272,6 +272,38 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
             raise ValueError(f"parameter {key!r} of product {name} must be one of {list(choices)}; got {value!r}")
 
 
+class ParcelStatsSpec(_Model):
+    """Per-parcel statistics of scene products: one unit per product, tile and date
+    (``parcels-<product>/<tile>/<date>/``), appended by each run for the dates not yet committed."""
+
+    file: Path = Field(description="Field boundaries: GeoPackage, GeoParquet (fiboa), GeoJSON or Shapefile.")
+    products: list[str] = Field(default_factory=lambda: ["ndvi"], min_length=1)
+    mode: Literal["exact", "centre", "all_touched"] = "exact"
+    quantiles: list[float] = Field(default_factory=lambda: [0.5])
+    mask: bool = Field(True, description="Mask what the classification band (SCL, QA_PIXEL) flags.")
+    id_column: str = "id"
+
+    @field_validator("products")
+    @classmethod
+    def _known_products(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        for name in v:
+            if _deferred(name, info):
+                continue
+            try:
+                get_product(name)
+            except InputError as err:
+                raise ValueError(str(err)) from None
+        return v
+
+    @field_validator("quantiles")
+    @classmethod
+    def _unit_interval(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0.0 <= q <= 1.0]
+        if bad:
+            raise ValueError(f"quantiles must lie in [0, 1]; got {bad}")
+        return v
+
+
 class OutputSpec(_Model):
     """Where products go and how they are stored."""
 
@@ -435,6 +467,7 @@ class JobSpec(_Model):
     plugins: list[str] = Field(default_factory=list, description="Modules imported on the driver and every worker "
                                                                   "(each must be allowed by the operator: LANDPULSE_PLUGINS) "
                                                                   "before running (to register extra products).")
+    parcels: list[ParcelStatsSpec] = Field(default_factory=list, description="Per-parcel statistics (zarr inputs).")
 
     @field_validator("name")
     @classmethod
@@ -458,6 +491,13 @@ class JobSpec(_Model):
             if not all(part.isidentifier() for part in m.split(".")):
                 raise ValueError(f"plugin {m!r} is not a module name (like mypackage.products)")
         return v
+
+    @model_validator(mode="after")
+    def _parcels_need_stores(self) -> JobSpec:
+        if self.parcels and self.inputs.kind != "zarr":
+            raise ValueError("parcels: per-parcel statistics read scene stores; use inputs of kind zarr "
+                             f"(these are {self.inputs.kind!r})")
+        return self
 
     @model_validator(mode="after")
     def _unique_products(self) -> JobSpec:

@@ -200,6 +200,25 @@ def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], t
     echo(f"product browser: {site.page} ({site.items} item(s))")
 
 
+def _run_parcels(job: JobSpec, echo: Callable[[str], None]) -> None:
+    """The job's per-parcel statistics, under the lock the run holds (see production.parcels)."""
+    from landpulse.production.jobspec import ZarrInputs
+    from landpulse.production.parcels import run_parcel_stats
+
+    inputs = job.inputs
+    assert isinstance(inputs, ZarrInputs)  # (the spec refuses parcels with other inputs)
+    rad = inputs.radiometry
+    for store in inputs.stores:
+        for spec in job.parcels:
+            done = run_parcel_stats(store.path, spec.file, job.output.store, products=spec.products, tile=store.tile_id,
+                                    mode=spec.mode, quantiles=spec.quantiles, bands=inputs.bands, mask=spec.mask,
+                                    id_column=spec.id_column,
+                                    radiometry=(rad.scale, rad.offset, rad.bands) if rad is not None else None,
+                                    locked=True)
+            echo(f"parcels {spec.file.name} on {store.tile_id}: {len(done.committed)} unit(s) committed, "
+                 f"{done.skipped} already there")
+
+
 def run_job(
     job: JobSpec,
     *,
@@ -299,6 +318,10 @@ def run_job(
                 fault = None
                 echo("nothing new to do: every unit is already committed" if plan.committed or not plan.failures
                      else "nothing to compute: no input could be planned")
+            if fault is None and job.parcels:
+                t = time.perf_counter()
+                _run_parcels(job, echo)
+                timings["parcels"] = round(time.perf_counter() - t, 3)
             t = time.perf_counter()
             catalog_files: list[Path] = []
             if fault is None:
