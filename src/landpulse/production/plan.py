@@ -29,8 +29,10 @@ import xarray as xr
 from rasterio.warp import transform_bounds
 
 from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, RadiometryError
+from landpulse.io.remote import RemoteOptions, public_href
+from landpulse.io.stac_api import StacSearch, search_items
 from landpulse.io.store import datetime_dim, open_store, validate_name
-from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
+from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacApiInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
 from landpulse.spec.radiometry import declare_radiometry
 
@@ -46,11 +48,17 @@ class ZarrSource:
 
 @dataclass(frozen=True)
 class ItemSource:
-    """A scene described by a local STAC item (its assets are read directly)."""
+    """A scene described by a STAC item (its assets are read directly, local or remote).
+
+    ``item`` is the item's file, or for an item found by a STAC API search its URL; ``document``
+    then holds the item as the API served it (JSON text), so workers never search again.
+    """
 
     item: str
     resolution: float | None = None
     chunk: int | None = None
+    document: str | None = None
+    remote: RemoteOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -274,8 +282,8 @@ def _check_assets(item: Mapping[str, Any], item_path: Path, root: Path) -> None:
                              f"{root} ({href}); keep assets inside the catalogue")
 
 
-def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path, inputs: SceneFolderInputs | StacInputs
-                ) -> SceneRef:
+def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path,
+                inputs: SceneFolderInputs | StacInputs | StacApiInputs, *, api_url: str | None = None) -> SceneRef:
     if item.get("type") != "Feature" or "assets" not in item:
         raise InputError(f"{item_path} is not a STAC item")
     sid = validate_name(str(item.get("id", "")), "scene id")
@@ -288,8 +296,19 @@ def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path, inputs: Sc
     when = props.get("datetime") or props.get("start_datetime")
     if not when:
         raise InputError(f"item {sid} has no datetime")
-    _check_assets(item, item_path, root)
     bbox = tuple(item["bbox"][:4]) if item.get("bbox") and len(item["bbox"]) >= 4 else None
+    if api_url is not None:
+        assert isinstance(inputs, StacApiInputs)
+        for key, asset in (item.get("assets") or {}).items():
+            href = str(asset.get("href", ""))
+            if not urlparse(href).scheme and not href.startswith("/"):
+                raise InputError(f"asset {key!r} of item {sid} has a relative href ({href}); a STAC API's items "
+                                 "need absolute asset hrefs")
+        r = inputs.remote
+        source = ItemSource(api_url, inputs.resolution, inputs.chunk, json.dumps(item, sort_keys=True),
+                            RemoteOptions(r.timeout, r.retries, r.backoff, r.max_backoff))
+        return SceneRef(sid, tile, _utc(when), source, bbox)
+    _check_assets(item, item_path, root)
     return SceneRef(sid, tile, _utc(when), ItemSource(str(item_path.resolve()), inputs.resolution, inputs.chunk),
                     bbox)
 
@@ -340,6 +359,25 @@ def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]
     return scenes, failures
 
 
+def _stac_api_scenes(inputs: StacApiInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    """Scenes of a STAC API search (every page), found at plan time; pixels stay where they are."""
+    search = StacSearch(inputs.url, tuple(inputs.collections), inputs.bbox, inputs.intersects, inputs.datetime,
+                        inputs.query, inputs.filter, inputs.limit, inputs.max_items)
+    try:
+        items = search_items(search)
+    except LandpulseError as err:
+        return [], [PlanFailure(public_href(inputs.url), None, str(err), type(err).__name__)]
+    scenes, failures = [], []
+    for item in items:
+        self_href = next((str(link.get("href")) for link in item.get("links") or [] if link.get("rel") == "self"),
+                         f"{inputs.url}/collections/{item.get('collection')}/items/{item.get('id')}")
+        try:
+            scenes.append(_item_scene(item, Path("."), Path("."), inputs, api_url=public_href(self_href)))
+        except LandpulseError as err:
+            failures.append(PlanFailure(str(item.get("id")), None, str(err), type(err).__name__))
+    return scenes, failures
+
+
 def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
     """All input scenes of a job (metadata only), and the inputs that could not be read."""
     inputs = job.inputs
@@ -347,6 +385,8 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
         scenes, failures = _zarr_scenes(inputs)
     elif isinstance(inputs, SceneFolderInputs):
         scenes, failures = _folder_scenes(inputs)
+    elif isinstance(inputs, StacApiInputs):
+        scenes, failures = _stac_api_scenes(inputs)
     else:
         scenes, failures = _stac_scenes(inputs)
     excluded = set(inputs.exclude)

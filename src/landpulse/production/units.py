@@ -45,6 +45,7 @@ from landpulse.errors import InputError, ProductMeaningWarning, environment_faul
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.products import item_encoding, write_product_blocks
+from landpulse.io.remote import DEFAULT_OPTIONS
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
@@ -137,11 +138,12 @@ def open_unit_input(unit: Unit) -> xr.Dataset:
         return ds
     assert isinstance(src, ItemSource)
 
-    sc = scene_from_stac_item(src.item)
-    grid, band_grids = scene_grid(sc, src.resolution)
+    sc = scene_from_stac_item(json.loads(src.document) if src.document is not None else src.item)
+    remote = src.remote or DEFAULT_OPTIONS
+    grid, band_grids = scene_grid(sc, src.resolution, remote)
     cy = src.chunk or choose_chunk(grid.shape[0])
     cx = src.chunk or choose_chunk(grid.shape[1])
-    return scene_dataset(sc, grid, band_grids, (cy, cx))
+    return scene_dataset(sc, grid, band_grids, (cy, cx), remote=remote)
 
 
 def _inner_scheduler() -> dict[str, Any]:
@@ -328,7 +330,8 @@ def _input_properties(unit: Unit) -> dict[str, Any]:
     if not isinstance(scene.source, ItemSource):
         return {}
     try:
-        props = json.loads(Path(scene.source.item).read_text()).get("properties", {})
+        doc = scene.source.document if scene.source.document is not None else Path(scene.source.item).read_text()
+        props = json.loads(doc).get("properties", {})
     except (OSError, ValueError):
         return {}
     return {k: props[k] for k in ("eo:cloud_cover", "platform", "constellation", "instruments") if k in props}
