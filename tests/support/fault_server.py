@@ -4,7 +4,7 @@
 ``X-Accel-Redirect`` to nginx's internal ``/internal-cogs/<path>``, so nginx serves the file
 (with its Range handling). ``/truncate/<path>``: the requested byte range is announced in full
 (``206``, ``Content-Length``) and half of it is sent before the connection closes.
-``/hang/<path>``: nothing is sent for 30 s. ``/switch/<path>``: what the state file (``--state``)
+``/hang/<path>``: nothing is sent for 30 s. ``/switch/<tag>/<path>``: what the state file (``--state``)
 says when the request arrives: ``500`` (answer 500), ``truncate`` (as ``/truncate/``) or anything
 else / no file (served by nginx): a server that breaks and recovers while a test runs.
 ``/ping``: ``ok``.
@@ -55,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/switch/"):
             mode = STATE.read_text().strip() if STATE is not None and STATE.exists() else ""
-            rel = path[len("/switch/"):]
+            rel = path[len("/switch/"):].split("/", 1)[-1]  # /switch/<tag>/<path>: a tag keeps URLs apart
             if mode == "500":
                 self._send(500, b"injected failure")
             elif mode == "truncate":

@@ -94,28 +94,31 @@ def write_bolzano_cogs(out: Path, dates: Sequence[int] = (1, 4, 7),
                                                              [west, north], [west, south]]]},
             "properties": {"datetime": f"{when:%Y-%m-%dT%H:%M:%SZ}", "platform": "sentinel-2a",
                            "constellation": "sentinel-2", "proj:epsg": 32632, "s2:mgrs_tile": "32TPS",
+                           "s2:product_type": "S2MSI2A",
                            "eo:cloud_cover": float(np.isin(scl, (8, 9, 10)).mean() * 100)},
             "assets": assets, "links": [],
         })
     return items
 
 
-def with_base(item: dict[str, Any], base: str) -> dict[str, Any]:
-    """A copy of ``item`` whose asset hrefs are ``base/<href>``."""
+def with_base(item: dict[str, Any], base: str, collection: str | None = None) -> dict[str, Any]:
+    """A copy of ``item`` whose asset hrefs are ``base/<href>`` (and in ``collection``, if given)."""
     out = json.loads(json.dumps(item))
+    if collection is not None:
+        out["collection"] = collection
     for asset in out["assets"].values():
         asset["href"] = f"{base.rstrip('/')}/{asset['href']}"
     return out
 
 
-def collection(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def collection(items: Sequence[dict[str, Any]], cid: str = COLLECTION_ID) -> dict[str, Any]:
     """A STAC collection covering ``items``."""
     w = min(i["bbox"][0] for i in items)
     s = min(i["bbox"][1] for i in items)
     e = max(i["bbox"][2] for i in items)
     n = max(i["bbox"][3] for i in items)
     times = sorted(i["properties"]["datetime"] for i in items)
-    return {"type": "Collection", "stac_version": "1.0.0", "id": COLLECTION_ID,
+    return {"type": "Collection", "stac_version": "1.0.0", "id": cid,
             "description": "COGs of the real Bolzano Sentinel-2 L2A series (derived packaging, see tests/support/remote_data.py)",
             "license": "proprietary", "links": [],
             "extent": {"spatial": {"bbox": [[w, s, e, n]]}, "temporal": {"interval": [[times[0], times[-1]]]}}}

@@ -35,6 +35,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -204,6 +205,7 @@ class StacApi:
                     p.kill()
         if self.pg_data is not None:
             _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.pg_data), "-m", "fast", "stop"], check=False)
+            shutil.rmtree(self.pg_data.parent, ignore_errors=True)
 
 
 def _as_postgres(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -230,21 +232,25 @@ def start_stac_api(tmp: Path) -> StacApi:
         except KeyError as err:
             raise ServerUnavailable("no 'postgres' user to run PostgreSQL as") from err
     tmp.mkdir(parents=True, exist_ok=True)
-    data = tmp / "pgdata"
+    # the database lives in a folder of its own under /tmp: the postgres user cannot enter
+    # pytest's temporary folders (private to root); removed by StacApi.stop
+    pg_root = Path(tempfile.mkdtemp(prefix="landpulse-pgstac-"))
+    data = pg_root / "pgdata"
     data.mkdir()
     if os.getuid() == 0:
-        shutil.chown(tmp, "postgres")
+        shutil.chown(pg_root, "postgres")
         shutil.chown(data, "postgres")
     try:
         _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"])
     except subprocess.CalledProcessError as err:
         raise ServerUnavailable(f"initdb failed: {err.stderr[-1000:]}") from err
     port = free_port()
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    res = _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "pg.log"),
+    opts = f"-p {port} -k {pg_root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    res = _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(pg_root / "pg.log"),
                         "-w", "-t", "60", "start"], check=False)
     if res.returncode != 0:
-        log = (tmp / "pg.log").read_text()[-1500:] if (tmp / "pg.log").exists() else ""
+        log = (pg_root / "pg.log").read_text()[-1500:] if (pg_root / "pg.log").exists() else ""
+        shutil.rmtree(pg_root, ignore_errors=True)
         raise ServerUnavailable(f"PostgreSQL did not start: {res.stderr[-500:]} {log}")
     dsn = f"postgresql://postgres:landpulse@127.0.0.1:{port}/postgres"
     api = StacApi("", dsn, tmp, pg_data=data)
