@@ -145,3 +145,21 @@ def test_unreachable_api_is_a_named_input_failure(tmp_path: Path) -> None:
     plan = make_plan(job)
     assert not plan.todo and len(plan.failures) == 1 and "STAC API search at http://127.0.0.1" in plan.failures[0].error
     assert run_job(job, **QUIET).exit_code == 4
+
+
+def test_cli_ingest_searches_the_api_and_reads_over_http(stac_api: Any, cog_server: Any, bolzano_cogs: Any,
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import xarray as xr
+
+    from landpulse.cli import main
+    from landpulse.io import ingest, open_store, scene_from_stac_item
+
+    root, items = bolzano_cogs
+    _load(stac_api, "bolzano-cli", items, f"{cog_server.url}/cogs")
+    code = main(["ingest", str(tmp_path / "api.zarr"), "--stac-api", stac_api.url, "--collection", "bolzano-cli",
+                 "--filter", "eo:cloud_cover < 50", "--datetime", "2022-06-01/2022-06-30", "--chunk", "256"])
+    assert code == 0, capsys.readouterr().err
+    assert "ingested 2 scene(s)" in capsys.readouterr().out
+    clear = [with_base(i, str(root)) for i in items if i["properties"]["eo:cloud_cover"] < 50]
+    local = ingest([scene_from_stac_item(i) for i in clear], tmp_path / "local.zarr", chunks=(256, 256))
+    xr.testing.assert_identical(open_store(tmp_path / "api.zarr"), open_store(local))

@@ -32,7 +32,8 @@ class StacSearch:
     query : mapping, optional
         The query extension (``{"eo:cloud_cover": {"lt": 20}}``).
     filter : mapping or str, optional
-        A CQL2 filter (CQL2-JSON mapping, or CQL2-text), for APIs with the filter extension.
+        A CQL2 filter (CQL2-JSON mapping, searched by POST; or CQL2-text, searched by GET), for
+        APIs with the filter extension.
     limit : int
         Page size asked of the server.
     max_items : int, optional
@@ -81,6 +82,8 @@ def search_items(search: StacSearch) -> list[dict[str, Any]]:
             filter_lang=filter_lang,
             limit=search.limit,
             max_items=search.max_items,
+            # CQL2-text travels in the query string (a POST body takes CQL2-JSON only)
+            method="GET" if isinstance(search.filter, str) else "POST",
         )
         items = [dict(i) for i in found.items_as_dicts()]
     except (OSError, pystac_client.exceptions.APIError, ValueError) as err:
