@@ -22,7 +22,7 @@ import contextlib
 import json
 import math
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from landpulse.io.remote import (
 )
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
+from landpulse.io.warp import TargetGrid, band_on_grid, resampling_for
 from landpulse.spec.bands import declared_sensors
 from landpulse.spec.radiometry import (
     CLASSIFICATION_ATTR,
@@ -128,8 +129,17 @@ def _nearest_index(target: np.ndarray, origin: float, step: float, n: int, what:
     return idx
 
 
-def _read_band(src: BandSource, grid: Grid, source_grid: Grid, chunks: tuple[int, int],
-               remote: RemoteOptions = DEFAULT_OPTIONS, what: str = "") -> xr.DataArray:
+def _read_band(src: BandSource, grid: Grid | TargetGrid, source_grid: Grid, chunks: tuple[int, int],
+               remote: RemoteOptions = DEFAULT_OPTIONS, what: str = "",
+               resampling: Mapping[str, str] | None = None) -> xr.DataArray:
+    if isinstance(grid, TargetGrid):  # onto a target grid: read (on the grid) or warp per block
+        assert source_grid.dtype is not None
+        method = resampling_for(src.kind, src.name, resampling)
+        data = band_on_grid(src.href, src.band_index, source_grid.crs, source_grid.transform, source_grid.shape,
+                            source_grid.dtype, src.nodata, grid, chunks, method, what or f"band {src.name}", remote)
+        da = xr.DataArray(data, dims=("y", "x"), coords={"y": grid.y_coords(), "x": grid.x_coords()})
+        da.attrs = {}
+        return da
     if is_remote(src.href):  # windowed range reads with retries (landpulse.io.remote)
         assert source_grid.dtype is not None
         info = RemoteInfo(source_grid.crs, source_grid.transform, source_grid.shape, source_grid.dtype,
@@ -240,13 +250,17 @@ def check_scene_radiometry(scene: Scene, ds: xr.Dataset) -> dict[str, str]:
             "had the offset removed need offset 0.")
 
 
-def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int],
-                  calibrated: frozenset[str] = frozenset(), remote: RemoteOptions = DEFAULT_OPTIONS) -> xr.Dataset:
+def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, Grid], chunks: tuple[int, int],
+                  calibrated: frozenset[str] = frozenset(), remote: RemoteOptions = DEFAULT_OPTIONS,
+                  resampling: Mapping[str, str] | None = None) -> xr.Dataset:
     """Lazy ``(time=1, y, x)`` Dataset of one scene on ``grid``, with its radiometry coordinates.
 
     Bands named in ``calibrated`` get a ``<band>_calibration`` coordinate (the JSON calibration
     record, ``""`` for a scene without one) named by their radiometry attribute. Remote bands are
     read by windows with ``remote``'s timeouts and retries (:func:`landpulse.io.remote.remote_band`).
+    With a :class:`~landpulse.io.warp.TargetGrid` as ``grid``, every band is put onto it per block
+    (:func:`landpulse.io.warp.band_on_grid`) with its resampling (:func:`landpulse.io.warp.resampling_for`:
+    ``resampling`` by band name; nearest for classification bands, bilinear for reflectance).
     """
     data_vars = {}
     coords: dict[str, object] = {
@@ -257,7 +271,7 @@ def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks:
     }
     for name, src in scene.bands.items():
         da = _read_band(src, grid, band_grids[name], chunks, remote,
-                        f"scene {scene.id}, band {name}").expand_dims(time=1)
+                        f"scene {scene.id}, band {name}", resampling).expand_dims(time=1)
         da.attrs = _band_attrs(src, name in calibrated)
         data_vars[name] = da
         if src.kind == "reflectance":
