@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dask.array
 import numpy as np
-import rasterio
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
@@ -35,7 +35,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window
 
 from landpulse.errors import GridMismatchError, InputError
-from landpulse.io.remote import DEFAULT_OPTIONS, RemoteOptions, is_remote, read_window
+from landpulse.io.remote import DEFAULT_OPTIONS, RemoteOptions, is_remote, opened, read_window
 
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med", "q1", "q3")
 
@@ -125,8 +125,9 @@ def _read(href: str, band: int, rows: tuple[int, int], cols: tuple[int, int], dt
           options: RemoteOptions) -> np.ndarray:
     if is_remote(href):
         return read_window(href, band, rows, cols, dtype, what, options)
-    with rasterio.open(href) as src:
-        out: np.ndarray = src.read(band, window=Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0]))
+    stat = os.stat(href)
+    src = opened(href, (stat.st_size, stat.st_mtime_ns))  # this thread's open dataset of that version
+    out: np.ndarray = src.read(band, window=Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0]))
     return out.astype(dtype, copy=False)
 
 
