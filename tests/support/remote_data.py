@@ -122,3 +122,36 @@ def collection(items: Sequence[dict[str, Any]], cid: str = COLLECTION_ID) -> dic
             "description": "COGs of the real Bolzano Sentinel-2 L2A series (derived packaging, see tests/support/remote_data.py)",
             "license": "proprietary", "links": [],
             "extent": {"spatial": {"bbox": [[w, s, e, n]]}, "temporal": {"interval": [[times[0], times[-1]]]}}}
+
+
+def zone_halves(root: Path, item: dict[str, Any], out: Path, band: str = "B04") -> list[dict[str, Any]]:
+    """Two items of one real date: the left half of ``band`` as it is (UTM 32N), and the right half
+    warped by Debian's ``gdalwarp`` into UTM 33N at 10 m, nearest neighbour (a *made* second zone:
+    no real zone-33 acquisition). Raises FileNotFoundError when gdalwarp is missing."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("gdalwarp")
+    if exe is None:
+        raise FileNotFoundError("gdalwarp")
+    src = root / item["assets"][band]["href"]
+    with rasterio.open(src) as ds:
+        t, (h, w) = ds.transform, ds.shape
+    left, top, right, bottom = t.c, t.f, t.c + w * t.a, t.f + h * t.e
+    mid = t.c + (w // 2) * t.a
+    halves = {"west": ["-te", str(left), str(bottom), str(mid), str(top)],
+              "east": ["-te", str(mid), str(bottom), str(right), str(top), "-te_srs", "EPSG:32632",
+                       "-t_srs", "EPSG:32633", "-tr", "10", "10", "-tap", "-r", "near"]}
+    items = []
+    for name, args in halves.items():
+        path = out / name / f"{band}.tif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([exe, "-q", "-overwrite", *args, "-of", "COG", str(src), str(path)], check=True,
+                       capture_output=True, timeout=120)
+        it = json.loads(json.dumps(item))
+        it["id"] = f"{item['id']}_{name}"
+        asset = {k: v for k, v in item["assets"][band].items() if not k.startswith("proj:")}
+        it["assets"] = {band: {**asset, "href": str(path)}}
+        (path.parent / "item.json").write_text(json.dumps(it))
+        items.append(it)
+    return items

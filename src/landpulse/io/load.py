@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -28,6 +29,20 @@ def solar_day(scene: Scene, longitude: float) -> np.datetime64:
     """The local solar day of a scene at ``longitude`` (UTC time + longitude / 15 hours), as a date."""
     shift = np.timedelta64(int(round(longitude / 15.0 * 3600)), "s")
     return (scene.datetime + shift).astype("datetime64[D]")
+
+
+def grid_longitude(grid: TargetGrid) -> float:
+    """Longitude (degrees) of the centre of ``grid``."""
+    left, bottom, right, top = grid.bounds()
+    (lon,), _ = transform_points(grid.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
+    return float(lon)
+
+
+def solar_day_at(when: Any, grid: TargetGrid) -> str:
+    """The local solar day (``YYYY-MM-DD``) at the centre of ``grid`` of a UTC time (datetime or datetime64)."""
+    t = np.datetime64(when.replace(tzinfo=None) if hasattr(when, "tzinfo") else when, "s")
+    shift = np.timedelta64(int(round(grid_longitude(grid) / 15.0 * 3600)), "s")
+    return str((t + shift).astype("datetime64[D]"))
 
 
 def load_on_grid(scenes: Sequence[Scene], grid: TargetGrid, *, bands: Sequence[str] | None = None,
@@ -68,8 +83,7 @@ def load_on_grid(scenes: Sequence[Scene], grid: TargetGrid, *, bands: Sequence[s
         raise InputError("no scenes to load")
     names = list(bands) if bands is not None else list(scenes[0].bands)
     ordered = sorted((s.select(names) for s in scenes), key=lambda s: (s.datetime, s.id))
-    left, bottom, right, top = grid.bounds()
-    (lon,), _ = transform_points(grid.crs, "EPSG:4326", [(left + right) / 2], [(bottom + top) / 2])
+    lon = grid_longitude(grid)
     groups: dict[object, list[Scene]] = {}
     for s in ordered:
         groups.setdefault(solar_day(s, lon) if group_by_solar_day else s.id, []).append(s)

@@ -40,9 +40,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
 
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
+from landpulse.io.warp import RESAMPLINGS
 from landpulse.products.registry import get_product, is_registered
 
 #: Spec format version; bump when a field changes meaning.
@@ -129,7 +132,43 @@ class ZarrInputs(_InputBase):
         return self
 
 
+class GridSpec(_Model):
+    """A target grid for scene inputs (:class:`landpulse.io.warp.TargetGrid`): every scene is put
+    onto it (read where it sits on it, warped per block where not), scenes of one solar day are
+    mosaicked, and the grid's ``name`` is the tile of every unit."""
+
+    name: str = Field(description="Tile id of the units on this grid (a folder name).")
+    crs: str = Field(description="CRS of the grid, e.g. EPSG:32632.")
+    resolution: float = Field(gt=0, description="Pixel size in CRS units.")
+    bounds: tuple[float, float, float, float] = Field(description="left, bottom, right, top in the grid's CRS.")
+    alignment: tuple[float, float] | None = Field(None, description="x, y the pixel corners are aligned to (default 0, 0).")
+    resampling: dict[str, str] = Field(default_factory=dict, description="Method per band name ({red: average}); "
+                                       "classification bands nearest, others bilinear.")
+
+    @field_validator("name")
+    @classmethod
+    def _tile(cls, v: str) -> str:
+        return validate_name(v, "grid name")
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, v: str) -> str:
+        try:
+            return str(CRS.from_user_input(v).to_string())
+        except CRSError as err:
+            raise ValueError(f"unknown CRS {v!r}: {err}") from err
+
+    @field_validator("resampling")
+    @classmethod
+    def _methods(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = {k: m for k, m in v.items() if m not in RESAMPLINGS}
+        if bad:
+            raise ValueError(f"unknown resampling {bad}; one of {', '.join(RESAMPLINGS)}")
+        return v
+
+
 class _SceneInputs(_InputBase):
+    grid: GridSpec | None = Field(None, description="Put every scene onto this grid (mosaics of one solar day).")
     resolution: float | None = Field(None, gt=0, description="Target pixel size in metres (default: finest band).")
     chunk: int | None = Field(None, ge=256, description="Spatial chunk size (default: a divisor of the tile near 2048).")
     tile_property: str | None = Field(None, description="Item property holding the tile id (default: MGRS/grid properties).")
