@@ -100,6 +100,7 @@ def gdal_config(options: RemoteOptions = DEFAULT_OPTIONS, *, uncached: str | Non
         "GDAL_HTTP_MAX_RETRY": "0",  # the retries are landpulse's (_with_retries)
         "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
         "GDAL_HTTP_MULTIPLEX": "YES",
+        "GDAL_INGESTED_BYTES_AT_OPEN": "65536",  # a COG's header (IFDs, tile offsets) in one request
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.jp2,.JP2,.vrt",
     }
     if not any(k in os.environ for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
