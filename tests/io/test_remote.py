@@ -70,8 +70,9 @@ def test_server_faults_fail_the_scene_with_the_error_named(cog_server: Any, bolz
                                                            location: str, error: str) -> None:
     _, items = bolzano_cogs
     scene = _scenes(items[:1], f"{cog_server.url}/{location}")[0]
+    options = RemoteOptions(timeout=1.0, retries=2, backoff=0.05, max_backoff=0.1) if location == "hang" else FAST
     with pytest.raises(RemoteReadError, match=error) as err:
-        ingest(scene, tmp_path / "r.zarr", remote=FAST)
+        ingest(scene, tmp_path / "r.zarr", remote=options)
     message = str(err.value)
     assert f"scene {items[0]['id']}" in message and "band" in message and "after 3 attempts" in message
     assert not (tmp_path / "r.zarr").exists() and not list(tmp_path.iterdir())  # nothing written
