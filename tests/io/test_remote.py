@@ -8,6 +8,7 @@ requests of each file, truncated bodies, a server that never answers.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -125,3 +126,22 @@ def test_credentials_come_from_the_environment_never_from_tasks_or_messages(
         ingest(bad, tmp_path / "bad.zarr", remote=FAST)
     assert secret not in str(err.value) and not re.search(r"AKIA|Signature", str(err.value))
     assert "AWS_SECRET_ACCESS_KEY" in os.environ  # taken from the environment, not passed along
+
+
+def test_a_jp2_over_http_is_read_in_place(cog_server: Any, bolzano_cogs: Any, tmp_path: Path) -> None:
+    # JPEG 2000 (lossless, as ESA's Sentinel-2 bands) of one real band, through GDAL's OpenJPEG driver
+    root, items = bolzano_cogs
+    with rasterio.open(root / items[1]["assets"]["B04"]["href"]) as src:
+        red, profile = src.read(1), src.profile
+    jp2 = root / "jp2" / "B04.jp2"
+    jp2.parent.mkdir(exist_ok=True)
+    with rasterio.open(jp2, "w", driver="JP2OpenJPEG", width=red.shape[1], height=red.shape[0], count=1,
+                       dtype="uint16", crs=profile["crs"], transform=profile["transform"], QUALITY="100",
+                       REVERSIBLE="YES", BLOCKXSIZE="256", BLOCKYSIZE="256") as dst:
+        dst.write(red, 1)
+    item = json.loads(json.dumps(items[1]))
+    item["assets"] = {"B04": {**item["assets"]["B04"], "href": f"{cog_server.url}/cogs/jp2/B04.jp2", "type": "image/jp2"}}
+    scene = scene_from_stac_item(item)
+    ds = open_store(ingest(scene, tmp_path / "jp2.zarr", chunks=(256, 256)))
+    np.testing.assert_array_equal(ds["red"].values[0], red)
+    assert any("/cogs/jp2/B04.jp2 206 bytes=" in line for line in cog_server.requests())
