@@ -107,3 +107,45 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = previous
+
+
+@pytest.fixture(scope="session")
+def bolzano_cogs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """COGs of three real Bolzano dates (one cloudy, two clear; 512 x 512 px) and their STAC items
+    (hrefs relative to the folder: tests/support/remote_data.py)."""
+    from tests.support.remote_data import write_bolzano_cogs
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"real data not found: {BOLZANO}")
+    root = tmp_path_factory.mktemp("bolzano-cogs")
+    return root, write_bolzano_cogs(root)
+
+
+@pytest.fixture(scope="session")
+def cog_server(bolzano_cogs: tuple[Path, list[dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's nginx over the Bolzano COGs, with its fault locations (tests/support/servers.py)."""
+    from tests.support.servers import ServerUnavailable, start_nginx
+
+    try:
+        server = start_nginx(bolzano_cogs[0], tmp_path_factory.mktemp("nginx"))
+    except ServerUnavailable as err:
+        skip_or_fail("nginx", f"nginx cannot be started here: {err}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stac_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real STAC API: stac-fastapi-pgstac over PostgreSQL + pgstac (tests/support/servers.py), empty."""
+    from tests.support.servers import ServerUnavailable, start_stac_api
+
+    try:
+        api = start_stac_api(tmp_path_factory.mktemp("stac-api"))
+    except ServerUnavailable as err:
+        skip_or_fail("stac-api", f"the STAC API cannot be started here: {err}")
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -59,3 +59,16 @@ def test_pipeline_benchmark_smoke(tmp_path: Path) -> None:
     assert row["identical_chunks"] is True  # the benchmark's own cross-check: pipeline chunks == floor chunks
     assert row["floor_s"] > 0 and row["pipeline_s"] > 0 and row["pipeline_compute_s"] > 0
     assert row["bytes_floor"] > 0 and row["bytes_pipeline"] > 0
+
+
+def test_remote_read_benchmark_smoke(tmp_path: Path) -> None:
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"real data not found: {BOLZANO}")
+    if not any(Path(p).exists() for p in ("/usr/sbin/nginx", "/usr/bin/nginx")):
+        skip_or_fail("nginx", "nginx not installed (Debian nginx; .ci/run installs it)")
+    out = tmp_path / "bench_remote.json"
+    _run("bench_remote.py", "--smoke", "--json", str(out), tmp_path=tmp_path, timeout=300)
+    report = json.loads(out.read_text())
+    assert set(report["best_s"]) == {"landpulse local", "landpulse http", "odc-stac local", "odc-stac http"}

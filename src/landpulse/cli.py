@@ -70,11 +70,18 @@ def _split(text: str | None) -> list[str] | None:
 @app.command()
 def ingest(
     store: Annotated[Path, typer.Argument(help="Zarr store to create (or append to, with --append).")],
-    item: Annotated[list[Path] | None, typer.Option("--item", "-i", help="STAC item JSON of a scene (repeatable); assets must be local files.")] = None,
+    item: Annotated[list[Path] | None, typer.Option("--item", "-i", help="STAC item JSON of a scene (repeatable); assets local files or http(s)/s3 URLs (read in place).")] = None,
+    stac_api: Annotated[str | None, typer.Option("--stac-api", help="Search this STAC API (landing page URL) and ingest every item found (all pages).")] = None,
+    collection: Annotated[list[str] | None, typer.Option("--collection", help="Collection to search with --stac-api (repeatable).")] = None,
+    bbox: Annotated[str | None, typer.Option(help="Search area for --stac-api: west,south,east,north in degrees.")] = None,
+    intersects: Annotated[Path | None, typer.Option(help="Search area for --stac-api: a GeoJSON file (geometry or feature).")] = None,
+    query: Annotated[str | None, typer.Option(help='Query extension for --stac-api as JSON, e.g. \'{"eo:cloud_cover": {"lt": 20}}\'.')] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help="CQL2-text filter for --stac-api, e.g. \"eo:cloud_cover < 20\".")] = None,
+    max_items: Annotated[int | None, typer.Option(help="Stop a --stac-api search after this many items.")] = None,
     inpe: Annotated[list[Path] | None, typer.Option("--inpe", help="INPE metadata XML of a CBERS-4/4A scene (repeatable): its bands (SCENE_BANDn.tif beside it) are calibrated to top-of-atmosphere reflectance.")] = None,
     band: Annotated[list[str] | None, typer.Option("--band", "-b", help="NAME=FILE for one band of a single scene given as files, e.g. red=B04.tif (repeatable).")] = None,
     sensor: Annotated[str | None, typer.Option(help="Sensor of --band files (sentinel2-l2a, sentinel2-l1c, landsat8-9-c2-l2, cbers4-mux...).")] = None,
-    datetime: Annotated[str | None, typer.Option("--datetime", help="Acquisition time of --band files (ISO 8601).")] = None,
+    datetime: Annotated[str | None, typer.Option("--datetime", help="Acquisition time of --band files (ISO 8601); with --stac-api, the search's datetime or interval (2022-06-01/2022-06-30).")] = None,
     processing_baseline: Annotated[str | None, typer.Option(help="Sentinel-2 processing baseline of --band files, e.g. 05.09 (decides the -1000 DN offset).")] = None,
     scale: Annotated[float | None, typer.Option(help="Override: reflectance = DN * scale + offset (with --offset).")] = None,
     offset: Annotated[float | None, typer.Option(help="Override: see --scale.")] = None,
@@ -85,13 +92,19 @@ def ingest(
     append: Annotated[bool, typer.Option(help="Append new dates to an existing store (dates already there are skipped).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
-    """Ingest scenes (STAC items, INPE CBERS scenes, or band files) into a tiled Zarr v3 store."""
+    """Ingest scenes (STAC items, a STAC API search, INPE CBERS scenes, or band files) into a tiled Zarr v3 store."""
     from landpulse.io.ingest import ingest as do_ingest
     from landpulse.io.inpe import scene_from_inpe
     from landpulse.io.scenes import scene_from_files, scene_from_stac_item
 
     keep = _split(bands)
     scenes = [scene_from_stac_item(p, bands=keep) for p in item or []]
+    if stac_api:
+        scenes += [scene_from_stac_item(found, bands=keep)
+                   for found in _search(stac_api, collection, bbox, intersects, datetime, query, filter_, max_items)]
+        if not scenes:
+            raise InputError(f"the search of {stac_api} found no item")
+        datetime = None
     scenes += [scene_from_inpe(p) for p in inpe or []]
     files = _parse_pairs(band, "--band")
     if files:
@@ -100,10 +113,35 @@ def ingest(
         scenes.append(scene_from_files(files, datetime=datetime, sensor=sensor, processing_baseline=processing_baseline,
                                        scale=scale, offset=offset, scene_id=scene_id))
     if not scenes:
-        raise InputError("nothing to ingest: give --item ITEM.json, --inpe SCENE_BANDn.xml or --band NAME=FILE")
+        raise InputError("nothing to ingest: give --item ITEM.json, --stac-api URL, --inpe SCENE_BANDn.xml or --band NAME=FILE")
     path = do_ingest(scenes, store, bands=keep, resolution=resolution, chunks=(chunk, chunk) if chunk else None,
                      overwrite=overwrite, append=append, progress=True)
     typer.echo(f"ingested {len(scenes)} scene(s) into {path}")
+
+
+def _search(url: str, collections: list[str] | None, bbox: str | None, intersects: Path | None, when: str | None,
+            query: str | None, cql2: str | None, max_items: int | None) -> list[dict[str, Any]]:
+    from landpulse.io.stac_api import StacSearch, search_items
+
+    box = None
+    if bbox:
+        try:
+            w, s, e, n = (float(v) for v in bbox.split(","))
+        except ValueError as err:
+            raise InputError(f"--bbox must be west,south,east,north; got {bbox!r}") from err
+        box = (w, s, e, n)
+    geometry = None
+    if intersects is not None:
+        try:
+            geometry = json.loads(intersects.read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read --intersects {intersects}: {err}") from err
+        geometry = geometry.get("geometry", geometry) if isinstance(geometry, dict) else geometry
+    try:
+        q = json.loads(query) if query else None
+    except ValueError as err:
+        raise InputError(f"--query must be JSON: {err}") from err
+    return search_items(StacSearch(url, tuple(collections or ()), box, geometry, when, q, cql2, max_items=max_items))
 
 
 BackendOption = Annotated[str | None, typer.Option(help="auto, cpu or gpu (default: the job's backend, else LANDPULSE_BACKEND, else auto).")]

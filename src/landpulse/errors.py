@@ -39,6 +39,11 @@ class UnreadableInputError(InputError):
     """A file exists but cannot be read as imagery (corrupt, wrong format, permissions)."""
 
 
+class RemoteReadError(UnreadableInputError):
+    """A remote asset (HTTP(S), S3) could not be read after its retries; names the scene, the
+    asset (its URL without query string or credentials) and the last HTTP/GDAL error."""
+
+
 class NotAZarrStoreError(InputError):
     """A path that should be a Zarr store is not one."""
 

@@ -76,11 +76,17 @@ def test_offset_from_stac_raster_bands(tmp_path: Path, write_band: WriteBand) ->
     np.testing.assert_allclose(landpulse.ndvi(ds).values[0], (nir - red) / (nir + red), rtol=1e-6, atol=1e-6)
 
 
-def test_remote_hrefs_are_refused_clearly() -> None:
+def test_remote_hrefs_are_kept_other_schemes_refused_clearly() -> None:
     if not EARTH_SEARCH_ITEM.exists():
         skip_or_fail("shared_data", "shared data not found")
-    with pytest.raises(landpulse.UnreadableInputError, match="remote"):
-        scene_from_stac_item(EARTH_SEARCH_ITEM, bands=["red"])
+    # https assets are read in place (landpulse.io.remote; tests/io/test_remote.py reads them)
+    scene = scene_from_stac_item(EARTH_SEARCH_ITEM, bands=["red"])
+    assert scene.bands["red"].href.startswith("https://")
+    item = json.loads(EARTH_SEARCH_ITEM.read_text())
+    item["assets"]["red"]["href"] = "gs://bucket/B04.tif?token=secret"
+    with pytest.raises(landpulse.UnreadableInputError, match="gs://") as err:
+        scene_from_stac_item(item, bands=["red"])
+    assert "secret" not in str(err.value)
 
 
 def _band(values: np.ndarray, **attrs: object) -> xr.Dataset:

@@ -45,7 +45,7 @@ class Placement:
 #: What this machine promises the tests (comma-separated names in LANDPULSE_REQUIRE; .ci/run sets
 #: it): a test that needs one of them fails instead of skipping when it is missing, so a CI run
 #: cannot go green by skipping the tests it was meant to run. Names: shared_data, nvcc, g++,
-#: nvrtc, slurm, browser.
+#: nvrtc, slurm, browser, nginx, stac-api, gdalwarp.
 REQUIRED = frozenset(filter(None, os.environ.get("LANDPULSE_REQUIRE", "").split(",")))
 
 

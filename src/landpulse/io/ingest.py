@@ -22,8 +22,8 @@ import contextlib
 import json
 import math
 import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,18 @@ from affine import Affine
 from landpulse.backend.grid import same_coords
 from landpulse.backend.validity import Validity
 from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
+from landpulse.io.remote import (
+    DEFAULT_OPTIONS,
+    RemoteInfo,
+    RemoteOptions,
+    is_remote,
+    probe_remote,
+    public_href,
+    remote_band,
+)
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
+from landpulse.io.warp import TargetGrid, band_on_grid, resampling_for
 from landpulse.spec.bands import declared_sensors
 from landpulse.spec.radiometry import (
     CLASSIFICATION_ATTR,
@@ -57,6 +67,7 @@ class Grid:
     crs: str
     transform: Affine
     shape: tuple[int, int]
+    dtype: str | None = field(default=None, compare=False)  # of the band file probed (remote reads need it)
 
     @property
     def resolution(self) -> float:
@@ -92,14 +103,21 @@ def choose_chunk(n: int, target: int = 2048) -> int:
     return min(divisors, key=lambda d: abs(d - target)) if divisors else target
 
 
-def _probe(src: BandSource, scene: Scene) -> Grid:
+def _probe(src: BandSource, scene: Scene, remote: RemoteOptions = DEFAULT_OPTIONS) -> Grid:
+    if is_remote(src.href):
+        info = probe_remote(src.href, f"scene {scene.id}, band {src.name}", remote)
+        if src.band_index > info.count:
+            raise UnreadableInputError(f"{public_href(src.href)} has {info.count} band(s); band {src.band_index} was asked for")
+        if info.crs is None:
+            raise UnreadableInputError(f"{public_href(src.href)} has no CRS")
+        return Grid(info.crs, info.transform, info.shape, info.dtype)
     try:
         with rasterio.open(src.href) as ds:
             if src.band_index > ds.count:
                 raise UnreadableInputError(f"{src.href} has {ds.count} band(s); band {src.band_index} was asked for")
             if ds.crs is None:
                 raise UnreadableInputError(f"{src.href} has no CRS")
-            return Grid(ds.crs.to_string(), ds.transform, (ds.height, ds.width))
+            return Grid(ds.crs.to_string(), ds.transform, (ds.height, ds.width), str(ds.dtypes[src.band_index - 1]))
     except rasterio.errors.RasterioIOError as err:
         raise UnreadableInputError(f"scene {scene.id}, band {src.name}: cannot read {src.href}: {err}") from err
 
@@ -111,11 +129,28 @@ def _nearest_index(target: np.ndarray, origin: float, step: float, n: int, what:
     return idx
 
 
-def _read_band(src: BandSource, grid: Grid, source_grid: Grid, chunks: tuple[int, int]) -> xr.DataArray:
-    da = rioxarray.open_rasterio(src.href, chunks={"y": chunks[0], "x": chunks[1]}, lock=False,
-                                 masked=False, mask_and_scale=False)
-    assert isinstance(da, xr.DataArray)
-    da = da.isel(band=src.band_index - 1, drop=True)
+def _read_band(src: BandSource, grid: Grid | TargetGrid, source_grid: Grid, chunks: tuple[int, int],
+               remote: RemoteOptions = DEFAULT_OPTIONS, what: str = "",
+               resampling: Mapping[str, str] | None = None) -> xr.DataArray:
+    if isinstance(grid, TargetGrid):  # onto a target grid: read (on the grid) or warp per block
+        assert source_grid.dtype is not None
+        method = resampling_for(src.kind, src.name, resampling)
+        data = band_on_grid(src.href, src.band_index, source_grid.crs, source_grid.transform, source_grid.shape,
+                            source_grid.dtype, src.nodata, grid, chunks, method, what or f"band {src.name}", remote)
+        da = xr.DataArray(data, dims=("y", "x"), coords={"y": grid.y_coords(), "x": grid.x_coords()})
+        da.attrs = {}
+        return da
+    if is_remote(src.href):  # windowed range reads with retries (landpulse.io.remote)
+        assert source_grid.dtype is not None
+        info = RemoteInfo(source_grid.crs, source_grid.transform, source_grid.shape, source_grid.dtype,
+                          src.band_index, src.nodata)
+        data = remote_band(src.href, src.band_index, info, chunks, what or f"band {src.name}", remote)
+        da = xr.DataArray(data, dims=("y", "x"), coords={"y": source_grid.y_coords(), "x": source_grid.x_coords()})
+    else:
+        opened = rioxarray.open_rasterio(src.href, chunks={"y": chunks[0], "x": chunks[1]}, lock=False,
+                                         masked=False, mask_and_scale=False)
+        assert isinstance(opened, xr.DataArray)
+        da = opened.isel(band=src.band_index - 1, drop=True)
     if not source_grid.same_as(grid):
         if source_grid.crs != grid.crs:
             raise GridMismatchError(f"{src.href} is in {source_grid.crs}, the scene grid in {grid.crs}")
@@ -168,16 +203,18 @@ def _check_class_tables(scenes: Sequence[Scene], existing: xr.Dataset | None, st
                 seen[name] = (src.classification, f"scene {scene.id}")
 
 
-def scene_grid(scene: Scene, resolution: float | None = None) -> tuple[Grid, dict[str, Grid]]:
+def scene_grid(scene: Scene, resolution: float | None = None,
+               remote: RemoteOptions = DEFAULT_OPTIONS) -> tuple[Grid, dict[str, Grid]]:
     """Open every band file of ``scene`` (metadata only) and choose the scene's target grid.
 
-    The target is the finest band grid, or the band grid with ``resolution`` metres.
+    The target is the finest band grid, or the band grid with ``resolution`` metres. Remote
+    bands (``http(s)``, ``s3``) are probed with ``remote``'s timeouts and retries.
 
     Raises
     ------
     UnreadableInputError, GridMismatchError
     """
-    grids = {name: _probe(src, scene) for name, src in scene.bands.items()}
+    grids = {name: _probe(src, scene, remote) for name, src in scene.bands.items()}
     crss = {g.crs for g in grids.values()}
     if len(crss) > 1:
         raise GridMismatchError(f"scene {scene.id} mixes CRSs {sorted(crss)}; reproject to one first")
@@ -213,12 +250,17 @@ def check_scene_radiometry(scene: Scene, ds: xr.Dataset) -> dict[str, str]:
             "had the offset removed need offset 0.")
 
 
-def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks: tuple[int, int],
-                  calibrated: frozenset[str] = frozenset()) -> xr.Dataset:
+def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, Grid], chunks: tuple[int, int],
+                  calibrated: frozenset[str] = frozenset(), remote: RemoteOptions = DEFAULT_OPTIONS,
+                  resampling: Mapping[str, str] | None = None) -> xr.Dataset:
     """Lazy ``(time=1, y, x)`` Dataset of one scene on ``grid``, with its radiometry coordinates.
 
     Bands named in ``calibrated`` get a ``<band>_calibration`` coordinate (the JSON calibration
-    record, ``""`` for a scene without one) named by their radiometry attribute.
+    record, ``""`` for a scene without one) named by their radiometry attribute. Remote bands are
+    read by windows with ``remote``'s timeouts and retries (:func:`landpulse.io.remote.remote_band`).
+    With a :class:`~landpulse.io.warp.TargetGrid` as ``grid``, every band is put onto it per block
+    (:func:`landpulse.io.warp.band_on_grid`) with its resampling (:func:`landpulse.io.warp.resampling_for`:
+    ``resampling`` by band name; nearest for classification bands, bilinear for reflectance).
     """
     data_vars = {}
     coords: dict[str, object] = {
@@ -228,7 +270,8 @@ def scene_dataset(scene: Scene, grid: Grid, band_grids: dict[str, Grid], chunks:
         "processing_baseline": ("time", np.array([scene.processing_baseline or ""], dtype=object)),
     }
     for name, src in scene.bands.items():
-        da = _read_band(src, grid, band_grids[name], chunks).expand_dims(time=1)
+        da = _read_band(src, grid, band_grids[name], chunks, remote,
+                        f"scene {scene.id}, band {name}", resampling).expand_dims(time=1)
         da.attrs = _band_attrs(src, name in calibrated)
         data_vars[name] = da
         if src.kind == "reflectance":
@@ -260,6 +303,7 @@ def ingest(
     overwrite: bool = False,
     append: bool = False,
     progress: bool = False,
+    remote: RemoteOptions = DEFAULT_OPTIONS,
 ) -> Path:
     """Ingest scenes into a Zarr v3 store (create it, or append new dates to it).
 
@@ -283,6 +327,8 @@ def ingest(
         the store (same ``scene_id``) are skipped, so re-running an ingest is harmless.
     progress : bool
         Show a progress bar while writing.
+    remote : RemoteOptions
+        Timeouts and retries of ``http(s)``/``s3`` assets, read in place by windows.
 
     Returns
     -------
@@ -293,6 +339,8 @@ def ingest(
     ------
     MissingBandError, UnreadableInputError, GridMismatchError, InputError
         Before anything is written.
+    RemoteReadError
+        When a remote asset cannot be read after its retries (nothing is written).
     """
     scene_list = [scenes] if isinstance(scenes, Scene) else list(scenes)
     if not scene_list:
@@ -340,7 +388,7 @@ def ingest(
     planned = []
     ref_grid: Grid | None = _store_grid(existing) if existing is not None else None
     for scene in scene_list:
-        grid, band_grids = scene_grid(scene, resolution)
+        grid, band_grids = scene_grid(scene, resolution, remote)
         if ref_grid is None:
             ref_grid = grid
         elif not grid.same_as(ref_grid):
@@ -366,7 +414,7 @@ def ingest(
                 f"the scenes bring calibration records for {sorted(calibrated - in_store)}, which {store} has no "
                 "place for (it was ingested without calibration): ingest calibrated scenes into a new store")
         calibrated = in_store
-    datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated) for s, g, bg in planned]
+    datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated, remote) for s, g, bg in planned]
     with _reading_errors():  # two blocks per band and scene: cheap statistics, not a pass over the tile
         found = {band: message for (s, _, _), sds in zip(planned, datasets, strict=True)
                  for band, message in check_scene_radiometry(s, sds).items()}

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from landpulse.errors import InputError, MissingBandError, UnreadableInputError
+from landpulse.io.remote import REMOTE_SCHEMES, public_href
 from landpulse.spec.sensors import SensorSpec, get_sensor, sensors
 
 _IMAGE_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
@@ -34,7 +35,7 @@ class BandSource:
     name : str
         landpulse band name (common name, or lower-case id for non-spectral bands: ``scl``).
     href : str
-        Local path of the GeoTIFF/COG/JP2 file.
+        Local path of the GeoTIFF/COG/JP2 file, or its ``http(s)://``/``s3://`` URL.
     scale, offset : float
         Reflectance = DN * scale + offset (1, 0 for classification bands).
     nodata : float or None
@@ -177,11 +178,15 @@ def _is_quality_asset(key: str, asset: Mapping[str, Any]) -> bool:
 
 
 def _local_href(href: str, base: Path) -> str:
+    """A local path made absolute; an ``http(s)``/``s3`` URL kept as it is (read in place by
+    :mod:`landpulse.io.remote`); other schemes refused."""
     parsed = urlparse(href)
-    if parsed.scheme in ("http", "https", "s3", "gs", "az"):
+    if parsed.scheme in REMOTE_SCHEMES:
+        return href
+    if parsed.scheme in ("gs", "az", "abfs", "ftp"):
         raise UnreadableInputError(
-            f"asset href {href} is remote; landpulse ingests local static catalogues: download the "
-            "assets and rewrite the hrefs to local paths"
+            f"asset href {public_href(href)} uses {parsed.scheme}://, which landpulse does not read; "
+            "http(s):// and s3:// assets are read in place, other assets must be local files"
         )
     path = Path(parsed.path if parsed.scheme == "file" else href)
     return str(path if path.is_absolute() else (base / path).resolve())
@@ -220,7 +225,8 @@ def scene_from_stac_item(
     Raises
     ------
     UnreadableInputError
-        When the item cannot be read, or an asset is remote.
+        When the item cannot be read, or an asset's scheme is not read (``gs://``, ``az://``);
+        ``http(s)://`` and ``s3://`` hrefs are kept and read in place (:mod:`landpulse.io.remote`).
     MissingBandError
         When a requested band has no asset.
     """

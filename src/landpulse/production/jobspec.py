@@ -6,7 +6,7 @@ spec without running it. A minimal spec::
 
     name: ndvi-nightly
     inputs:
-      kind: zarr                    # zarr | scenes | stac
+      kind: zarr                    # zarr | scenes | stac | stac-api
       stores: [{path: scenes.zarr, tile: 18SVG}]
     products: [ndvi]
     output:
@@ -40,9 +40,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
 
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
+from landpulse.io.warp import RESAMPLINGS
 from landpulse.products.registry import get_product, is_registered
 
 #: Spec format version; bump when a field changes meaning.
@@ -129,7 +132,43 @@ class ZarrInputs(_InputBase):
         return self
 
 
+class GridSpec(_Model):
+    """A target grid for scene inputs (:class:`landpulse.io.warp.TargetGrid`): every scene is put
+    onto it (read where it sits on it, warped per block where not), scenes of one solar day are
+    mosaicked, and the grid's ``name`` is the tile of every unit."""
+
+    name: str = Field(description="Tile id of the units on this grid (a folder name).")
+    crs: str = Field(description="CRS of the grid, e.g. EPSG:32632.")
+    resolution: float = Field(gt=0, description="Pixel size in CRS units.")
+    bounds: tuple[float, float, float, float] = Field(description="left, bottom, right, top in the grid's CRS.")
+    alignment: tuple[float, float] | None = Field(None, description="x, y the pixel corners are aligned to (default 0, 0).")
+    resampling: dict[str, str] = Field(default_factory=dict, description="Method per band name ({red: average}); "
+                                       "classification bands nearest, others bilinear.")
+
+    @field_validator("name")
+    @classmethod
+    def _tile(cls, v: str) -> str:
+        return validate_name(v, "grid name")
+
+    @field_validator("crs")
+    @classmethod
+    def _crs(cls, v: str) -> str:
+        try:
+            return str(CRS.from_user_input(v).to_string())
+        except CRSError as err:
+            raise ValueError(f"unknown CRS {v!r}: {err}") from err
+
+    @field_validator("resampling")
+    @classmethod
+    def _methods(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = {k: m for k, m in v.items() if m not in RESAMPLINGS}
+        if bad:
+            raise ValueError(f"unknown resampling {bad}; one of {', '.join(RESAMPLINGS)}")
+        return v
+
+
 class _SceneInputs(_InputBase):
+    grid: GridSpec | None = Field(None, description="Put every scene onto this grid (mosaics of one solar day).")
     resolution: float | None = Field(None, gt=0, description="Target pixel size in metres (default: finest band).")
     chunk: int | None = Field(None, ge=256, description="Spatial chunk size (default: a divisor of the tile near 2048).")
     tile_property: str | None = Field(None, description="Item property holding the tile id (default: MGRS/grid properties).")
@@ -159,7 +198,51 @@ class StacInputs(_SceneInputs):
         return _resolve(v, info)
 
 
-Inputs = Annotated[ZarrInputs | SceneFolderInputs | StacInputs, Field(discriminator="kind")]
+class RemoteSpec(_Model):
+    """Timeouts and retries of remote (``http(s)``, ``s3``) assets (:class:`landpulse.io.remote.RemoteOptions`)."""
+
+    timeout: float = Field(30.0, gt=0, description="Seconds one HTTP request may take.")
+    retries: int = Field(4, ge=0, le=20, description="Retries of a failed read before its scene fails.")
+    backoff: float = Field(0.5, ge=0, description="First delay between retries in seconds, doubled each retry.")
+    max_backoff: float = Field(8.0, ge=0, description="Longest delay between two retries.")
+
+
+class StacApiInputs(_SceneInputs):
+    """Scenes found by a STAC API item search at plan time; their assets are read where they are.
+
+    Credentials are never part of a spec: GDAL takes them from the environment of the workers
+    (``AWS_*``, ``GDAL_HTTP_*``), and pystac-client searches anonymously.
+    """
+
+    kind: Literal["stac-api"]
+    url: str = Field(description="The API's landing page (http(s)://...).")
+    collections: list[str] = Field(min_length=1)
+    bbox: tuple[float, float, float, float] | None = Field(None, description="west, south, east, north (degrees).")
+    intersects: dict[str, Any] | None = Field(None, description="A GeoJSON geometry (exclusive with bbox).")
+    datetime: str | None = Field(None, description="A STAC datetime or interval: 2022-06-01/2022-06-30, 2022-06-01/..")
+    query: dict[str, Any] | None = Field(None, description="Query extension, e.g. {eo:cloud_cover: {lt: 20}}.")
+    filter: dict[str, Any] | str | None = Field(None, description="CQL2 filter (CQL2-JSON mapping or CQL2-text).")
+    limit: int = Field(100, ge=1, le=10000, description="Page size asked of the server.")
+    max_items: int | None = Field(None, ge=1, description="Stop after this many items.")
+    remote: RemoteSpec = Field(default_factory=RemoteSpec)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"inputs.url must be an http(s) URL of a STAC API, not {v!r}")
+        if "@" in v.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError("inputs.url must not carry credentials; give them through the environment")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _where(self) -> StacApiInputs:
+        if self.bbox is not None and self.intersects is not None:
+            raise ValueError("give bbox or intersects, not both")
+        return self
+
+
+Inputs = Annotated[ZarrInputs | SceneFolderInputs | StacInputs | StacApiInputs, Field(discriminator="kind")]
 
 
 class AreaSpec(_Model):
@@ -552,7 +635,7 @@ def _import_plugins(data: Any) -> None:
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid job spec ({err.error_count()} problem(s)):"]
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in ("zarr", "scenes", "stac")))
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in ("zarr", "scenes", "stac", "stac-api")))
         msg = str(e["msg"]).removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             field = str(e["loc"][-1])
@@ -564,9 +647,9 @@ def _format_errors(err: ValidationError, source: str) -> str:
         elif e["type"] == "missing":
             msg = "required field missing"
         elif e["type"] == "union_tag_invalid":
-            msg = "inputs.kind must be one of zarr, scenes, stac"
+            msg = "inputs.kind must be one of zarr, scenes, stac, stac-api"
         elif e["type"] == "union_tag_not_found":
-            msg = "inputs needs `kind`: zarr, scenes or stac"
+            msg = "inputs needs `kind`: zarr, scenes, stac or stac-api"
         lines.append(f"  {loc or '(top level)'}: {msg}")
     return "\n".join(lines)
 
@@ -578,7 +661,7 @@ def _known_fields(parent: str) -> list[str]:
             continue
         fld = getattr(model, "model_fields", {}).get(part)
         if fld is None:
-            return sorted(getattr(model, "model_fields", {})) if part in ("zarr", "scenes", "stac") else []
+            return sorted(getattr(model, "model_fields", {})) if part in ("zarr", "scenes", "stac", "stac-api") else []
         ann = fld.annotation
         args = [a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)]
         model = args[0] if args else ann

@@ -29,8 +29,12 @@ import xarray as xr
 from rasterio.warp import transform_bounds
 
 from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, RadiometryError
+from landpulse.io.load import solar_day_at
+from landpulse.io.remote import RemoteOptions, public_href
+from landpulse.io.stac_api import StacSearch, search_items
 from landpulse.io.store import datetime_dim, open_store, validate_name
-from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
+from landpulse.io.warp import TargetGrid
+from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacApiInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
 from landpulse.spec.radiometry import declare_radiometry
 
@@ -46,11 +50,20 @@ class ZarrSource:
 
 @dataclass(frozen=True)
 class ItemSource:
-    """A scene described by a local STAC item (its assets are read directly)."""
+    """A scene described by a STAC item (its assets are read directly, local or remote).
+
+    ``item`` is the item's file, or for an item found by a STAC API search its URL; ``document``
+    then holds the item as the API served it (JSON text), so workers never search again.
+    """
 
     item: str
     resolution: float | None = None
     chunk: int | None = None
+    document: str | None = None
+    remote: RemoteOptions | None = None
+    #: with a target grid (``inputs.grid``): the grid and the resampling per band
+    grid: TargetGrid | None = None
+    resampling: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,16 +161,18 @@ def _utc(t: Any) -> dt.datetime:
 
 
 def params_hash(product: str, params: Mapping[str, Any], encoding: str, bands: Mapping[str, str] | None,
-                radiometry: Any = None, resolution: float | None = None) -> str:
+                radiometry: Any = None, resolution: float | None = None, grid: Mapping[str, Any] | None = None) -> str:
     """Digest of everything that changes a product's values (not its storage layout).
 
-    ``resolution`` (the pixel size scene inputs are read at) enters only when set, so digests of
-    units committed before it was part of the digest stay valid.
+    ``resolution`` (the pixel size scene inputs are read at) and ``grid`` (the target grid) enter
+    only when set, so digests of units committed before they were part of the digest stay valid.
     """
     doc = {"product": product, "params": dict(params), "encoding": encoding, "bands": dict(bands or {}),
            "radiometry": radiometry}
     if resolution is not None:
         doc["resolution"] = float(resolution)
+    if grid is not None:
+        doc["grid"] = dict(grid)
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -274,13 +289,13 @@ def _check_assets(item: Mapping[str, Any], item_path: Path, root: Path) -> None:
                              f"{root} ({href}); keep assets inside the catalogue")
 
 
-def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path, inputs: SceneFolderInputs | StacInputs
-                ) -> SceneRef:
+def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path,
+                inputs: SceneFolderInputs | StacInputs | StacApiInputs, *, api_url: str | None = None) -> SceneRef:
     if item.get("type") != "Feature" or "assets" not in item:
         raise InputError(f"{item_path} is not a STAC item")
     sid = validate_name(str(item.get("id", "")), "scene id")
     props = item.get("properties") or {}
-    tile = _tile_of(props, inputs.tile_property)
+    tile = inputs.grid.name if inputs.grid is not None else _tile_of(props, inputs.tile_property)
     if tile is None:
         raise InputError(f"item {sid} has no tile id (grid:code, s2:mgrs_tile or mgrs:* properties); "
                          "set inputs.tile_property to the property that holds it")
@@ -288,10 +303,28 @@ def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path, inputs: Sc
     when = props.get("datetime") or props.get("start_datetime")
     if not when:
         raise InputError(f"item {sid} has no datetime")
-    _check_assets(item, item_path, root)
     bbox = tuple(item["bbox"][:4]) if item.get("bbox") and len(item["bbox"]) >= 4 else None
-    return SceneRef(sid, tile, _utc(when), ItemSource(str(item_path.resolve()), inputs.resolution, inputs.chunk),
-                    bbox)
+    if api_url is not None:
+        assert isinstance(inputs, StacApiInputs)
+        for key, asset in (item.get("assets") or {}).items():
+            href = str(asset.get("href", ""))
+            if not urlparse(href).scheme and not href.startswith("/"):
+                raise InputError(f"asset {key!r} of item {sid} has a relative href ({href}); a STAC API's items "
+                                 "need absolute asset hrefs")
+        r = inputs.remote
+        source = ItemSource(api_url, inputs.resolution, inputs.chunk, json.dumps(item, sort_keys=True),
+                            RemoteOptions(r.timeout, r.retries, r.backoff, r.max_backoff), *_grid_of(inputs))
+        return SceneRef(sid, tile, _utc(when), source, bbox)
+    _check_assets(item, item_path, root)
+    return SceneRef(sid, tile, _utc(when), ItemSource(str(item_path.resolve()), inputs.resolution, inputs.chunk,
+                                                      None, None, *_grid_of(inputs)), bbox)
+
+
+def _grid_of(inputs: SceneFolderInputs | StacInputs | StacApiInputs) -> tuple[TargetGrid | None, tuple[tuple[str, str], ...]]:
+    g = inputs.grid
+    if g is None:
+        return None, ()
+    return (TargetGrid.from_bounds(g.crs, g.resolution, g.bounds, g.alignment), tuple(sorted(g.resampling.items())))
 
 
 def _folder_scenes(inputs: SceneFolderInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
@@ -340,6 +373,25 @@ def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]
     return scenes, failures
 
 
+def _stac_api_scenes(inputs: StacApiInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    """Scenes of a STAC API search (every page), found at plan time; pixels stay where they are."""
+    search = StacSearch(inputs.url, tuple(inputs.collections), inputs.bbox, inputs.intersects, inputs.datetime,
+                        inputs.query, inputs.filter, inputs.limit, inputs.max_items)
+    try:
+        items = search_items(search)
+    except LandpulseError as err:
+        return [], [PlanFailure(public_href(inputs.url), None, str(err), type(err).__name__)]
+    scenes, failures = [], []
+    for item in items:
+        self_href = next((str(link.get("href")) for link in item.get("links") or [] if link.get("rel") == "self"),
+                         f"{inputs.url}/collections/{item.get('collection')}/items/{item.get('id')}")
+        try:
+            scenes.append(_item_scene(item, Path("."), Path("."), inputs, api_url=public_href(self_href)))
+        except LandpulseError as err:
+            failures.append(PlanFailure(str(item.get("id")), None, str(err), type(err).__name__))
+    return scenes, failures
+
+
 def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
     """All input scenes of a job (metadata only), and the inputs that could not be read."""
     inputs = job.inputs
@@ -347,6 +399,8 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
         scenes, failures = _zarr_scenes(inputs)
     elif isinstance(inputs, SceneFolderInputs):
         scenes, failures = _folder_scenes(inputs)
+    elif isinstance(inputs, StacApiInputs):
+        scenes, failures = _stac_api_scenes(inputs)
     else:
         scenes, failures = _stac_scenes(inputs)
     excluded = set(inputs.exclude)
@@ -364,20 +418,28 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
 # planning
 
 
-def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], SceneRef], list[PlanFailure]]:
+def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], tuple[SceneRef, ...]], list[PlanFailure]]:
+    """Scenes by (tile, period): one scene each, except on a target grid, where the scenes of one
+    local solar day form one unit (a mosaic, period: the earliest scene's time)."""
     by_key: dict[tuple[str, str], list[SceneRef]] = {}
     for s in scenes:
-        by_key.setdefault((s.tile, s.period), []).append(s)
+        grid = s.source.grid if isinstance(s.source, ItemSource) else None
+        key = (s.tile, solar_day_at(s.datetime, grid) if grid is not None else s.period)
+        by_key.setdefault(key, []).append(s)
     out, failures = {}, []
-    for key, group in sorted(by_key.items()):
-        ids = sorted({s.id for s in group})
-        if len(ids) > 1:
+    for (tile, _), group in sorted(by_key.items()):
+        group = sorted(group, key=lambda s: (s.datetime, s.id))
+        ids = [s.id for s in group]
+        gridded = isinstance(group[0].source, ItemSource) and group[0].source.grid is not None
+        if len(set(ids)) > 1 and not gridded:
+            ids = sorted(set(ids))
             failures.append(PlanFailure(
-                ", ".join(ids), key[0],
-                f"{len(ids)} scenes for tile {key[0]} at {key[1]} ({', '.join(ids)}): one unit takes one scene; "
-                "leave one out with inputs.exclude"))
+                ", ".join(ids), tile,
+                f"{len(ids)} scenes for tile {tile} at {group[0].period} ({', '.join(ids)}): one unit takes one scene; "
+                "leave one out with inputs.exclude, or give inputs.grid to mosaic them"))
             continue
-        out[key] = group[0]
+        unique = tuple({s.id: s for s in group}.values())
+        out[(tile, unique[0].period)] = unique
     return out, failures
 
 
@@ -399,16 +461,18 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
     plan = Plan(failures=failures, scenes=list(scenes))
     rad = job.inputs.radiometry.model_dump() if isinstance(job.inputs, ZarrInputs) and job.inputs.radiometry else None
     bands = tuple(sorted(job.inputs.bands.items())) if job.inputs.bands else None
+    grid_spec = getattr(job.inputs, "grid", None)
+    grid = grid_spec.model_dump() if grid_spec is not None else None
     for spec in job.products:
         encoding = job.encoding_of(spec)
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
-                             getattr(job.inputs, "resolution", None))
+                             getattr(job.inputs, "resolution", None), grid)
         newest: dict[str, str | None] = {}
-        for (tile, period), scene in grouped.items():
-            if not _in_dates(job, spec.name, tile, scene.datetime, ledger, newest):
+        for (tile, period), group in grouped.items():
+            if not _in_dates(job, spec.name, tile, group[0].datetime, ledger, newest):
                 plan.out_of_dates += 1
                 continue
-            unit = Unit(spec.name, tile, period, scene.datetime, (scene,), tuple(sorted(spec.params.items())),
+            unit = Unit(spec.name, tile, period, group[0].datetime, group, tuple(sorted(spec.params.items())),
                         encoding, bands, digest)
             folder = ledger.folder(unit.product, unit.tile, unit.period)
             damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []

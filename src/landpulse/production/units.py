@@ -44,7 +44,9 @@ from landpulse.backend.oom_recovery import FAULTS
 from landpulse.errors import InputError, ProductMeaningWarning, environment_fault
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
+from landpulse.io.load import load_on_grid
 from landpulse.io.products import item_encoding, write_product_blocks
+from landpulse.io.remote import DEFAULT_OPTIONS
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
@@ -122,8 +124,16 @@ def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
 def open_unit_input(unit: Unit) -> xr.Dataset:
     """The input scene of a unit as a lazy ``(time=1, y, x)`` Dataset of raw bands."""
 
-    (scene,) = unit.scenes
+    scene = unit.scenes[0]
     src = scene.source
+    if isinstance(src, ItemSource) and src.grid is not None:  # onto the job's grid; one solar day mosaicked
+        items = [s.source for s in unit.scenes if isinstance(s.source, ItemSource)]
+        scenes = [scene_from_stac_item(json.loads(i.document) if i.document is not None else i.item) for i in items]
+        chunk = src.chunk or min(choose_chunk(src.grid.shape[0]), choose_chunk(src.grid.shape[1]))
+        return load_on_grid(scenes, src.grid, chunks=(chunk, chunk), resampling=dict(src.resampling),
+                            remote=src.remote or DEFAULT_OPTIONS)
+    if len(unit.scenes) != 1:
+        raise InputError(f"unit {unit.id} has {len(unit.scenes)} input scenes; only a target grid mosaics scenes")
     if isinstance(src, ZarrSource):
         ds = open_store(src.store)
         tdim = datetime_dim(ds)
@@ -137,11 +147,12 @@ def open_unit_input(unit: Unit) -> xr.Dataset:
         return ds
     assert isinstance(src, ItemSource)
 
-    sc = scene_from_stac_item(src.item)
-    grid, band_grids = scene_grid(sc, src.resolution)
+    sc = scene_from_stac_item(json.loads(src.document) if src.document is not None else src.item)
+    remote = src.remote or DEFAULT_OPTIONS
+    grid, band_grids = scene_grid(sc, src.resolution, remote)
     cy = src.chunk or choose_chunk(grid.shape[0])
     cx = src.chunk or choose_chunk(grid.shape[1])
-    return scene_dataset(sc, grid, band_grids, (cy, cx))
+    return scene_dataset(sc, grid, band_grids, (cy, cx), remote=remote)
 
 
 def _inner_scheduler() -> dict[str, Any]:
@@ -326,11 +337,12 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
 
 def _input_properties(unit: Unit) -> dict[str, Any]:
     """Properties of the input scene worth carrying over (cloud cover, platform), where known."""
-    (scene,) = unit.scenes
+    scene = unit.scenes[0]
     if not isinstance(scene.source, ItemSource):
         return {}
     try:
-        props = json.loads(Path(scene.source.item).read_text()).get("properties", {})
+        doc = scene.source.document if scene.source.document is not None else Path(scene.source.item).read_text()
+        props = json.loads(doc).get("properties", {})
     except (OSError, ValueError):
         return {}
     return {k: props[k] for k in ("eo:cloud_cover", "platform", "constellation", "instruments") if k in props}
