@@ -43,10 +43,14 @@ from pydantic import (
 
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
-from landpulse.products.registry import get_product, is_registered
+from landpulse.production.windows import check_window_spec
+from landpulse.products.registry import ProductKind, get_product, is_registered, product_names
 
 #: Spec format version; bump when a field changes meaning.
 SPEC_VERSION: Final = 1
+
+#: Product kinds production runs plan units of.
+PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window")
 
 
 class JobSpecError(InputError):
@@ -216,11 +220,25 @@ class DateSpec(_Model):
 
 
 class ProductSpec(_Model):
-    """A product to compute, with the parameters of its function."""
+    """A product to compute, with the parameters of its function (and, for a window product, its
+    time window: :mod:`landpulse.production.windows`)."""
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
     encoding: Literal["int16", "float32"] | None = Field(None, description="Override output.encoding.")
+    window: dict[str, Any] | None = Field(
+        None, description="Window products: the windows of their units, {kind: month | quarter | season | year | "
+                          "dekad | rolling | range | event | reference | all, ...} (default: all).")
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        try:
+            return check_window_spec(v)
+        except InputError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("name")
     @classmethod
@@ -232,15 +250,24 @@ class ProductSpec(_Model):
             product = get_product(v)
         except InputError as err:
             raise ValueError(str(err)) from None
-        if product.kind != "scene":
-            raise ValueError(f"product {v!r} is a {product.kind} product; job runs compute scene products")
+        if product.kind not in PLANNED_KINDS:
+            raise ValueError(f"product {v!r} is a {product.kind} product; job runs compute "
+                             f"{' and '.join(PLANNED_KINDS)} products")
         return v
 
     @model_validator(mode="after")
     def _params(self, info: ValidationInfo) -> ProductSpec:
         if not _deferred(self.name, info):
             check_product_params(self.name, self.params)
+            if self.window is not None and get_product(self.name).kind == "scene":
+                raise ValueError(f"product {self.name!r} is a scene product (one unit per date): `window` is for "
+                                 f"window products ({', '.join(product_names(['window']))})")
         return self
+
+    @property
+    def window_spec(self) -> dict[str, Any]:
+        """The window of a window product's units (``{kind: all}`` when the spec gives none)."""
+        return dict(self.window) if self.window is not None else {"kind": "all"}
 
 
 def _deferred(name: str, info: ValidationInfo) -> bool:

@@ -32,6 +32,8 @@ from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, 
 from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
+from landpulse.production.windows import Window, windows_of
+from landpulse.products.registry import get_product
 from landpulse.spec.radiometry import declare_radiometry
 
 
@@ -85,6 +87,10 @@ class Unit:
     replace: bool = False
     #: compute even when the ledger holds this unit as it is (``--overwrite``)
     force: bool = False
+    #: the time window of a window unit (None: a scene unit)
+    window: Window | None = None
+    #: a window unit whose window was still open at planning time
+    provisional: bool = False
 
     @property
     def id(self) -> str:
@@ -92,7 +98,9 @@ class Unit:
 
     @property
     def inputs(self) -> list[str]:
-        return [s.id for s in self.scenes]
+        """Input scene ids: the one scene of a scene unit; the sorted ids of a window unit's scenes
+        (its identity: one more scene in the window makes it another unit)."""
+        return sorted(s.id for s in self.scenes) if self.window is not None else [s.id for s in self.scenes]
 
     def folder(self, store: str | Path) -> Path:
         return Ledger(store).folder(self.product, self.tile, self.period)
@@ -101,7 +109,10 @@ class Unit:
         """True when ``ledger`` holds this unit made from the same inputs with the same parameters
         (the one rule for "nothing to do", used by the plan and again by the unit's task)."""
         entry = ledger.entry(self.product, self.tile, self.period)
-        return entry is not None and entry.inputs == self.inputs and entry.params_hash == self.params_hash
+        if entry is None or entry.inputs != self.inputs or entry.params_hash != self.params_hash:
+            return False
+        # a unit committed while its window was open is made final once, after the window closes
+        return self.window is None or entry.provisional == self.provisional
 
 
 @dataclass
@@ -381,7 +392,8 @@ def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], SceneRef],
     return out, failures
 
 
-def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False, verify: bool = False) -> Plan:
+def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False, verify: bool = False,
+              now: dt.datetime | None = None) -> Plan:
     """Discover the inputs and decide, unit by unit, what has to be computed.
 
     A unit is *committed* (skipped) when its STAC item exists and records the same input scene ids
@@ -391,7 +403,14 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
     checksums (:func:`landpulse.production.ledger.verify_unit`, reading its files) and a damaged one
     is recomputed and replaces it (``Plan.damaged`` lists them). Dates outside ``job.dates`` are
     left out.
+
+    Window products (:mod:`landpulse.production.windows`) get one unit per tile and window holding
+    at least one scene (inside ``job.dates``; ``since: last-run`` does not apply to them: the
+    ledger's input ids already leave every unchanged window alone). Its inputs are the sorted ids
+    of the window's scenes, so a scene arriving in a window recomputes exactly that window's units.
+    A unit whose window is still open at ``now`` (naive UTC, default the clock) is provisional.
     """
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     scenes, failures = discover(job)
     grouped, dup_failures = _group(scenes)
     failures += dup_failures
@@ -403,6 +422,11 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
         encoding = job.encoding_of(spec)
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
                              getattr(job.inputs, "resolution", None))
+        if get_product(spec.name).kind == "window":
+            units = _window_units(job, spec.name, spec.window_spec, grouped, encoding, bands, digest, now, plan)
+            for unit in units:
+                _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
+            continue
         newest: dict[str, str | None] = {}
         for (tile, period), scene in grouped.items():
             if not _in_dates(job, spec.name, tile, scene.datetime, ledger, newest):
@@ -410,15 +434,49 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
                 continue
             unit = Unit(spec.name, tile, period, scene.datetime, (scene,), tuple(sorted(spec.params.items())),
                         encoding, bands, digest)
-            folder = ledger.folder(unit.product, unit.tile, unit.period)
-            damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []
-            if damage:
-                plan.damaged[unit.id] = damage
-            if not overwrite and not damage and unit.is_committed(ledger):
-                plan.committed.append(unit)
-            else:
-                plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
+            _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
     return plan
+
+
+def _classify(plan: Plan, unit: Unit, ledger: Ledger, *, overwrite: bool, verify: bool) -> None:
+    """Put ``unit`` into ``plan.committed`` or ``plan.todo`` (replacing or repairing what is there)."""
+    folder = ledger.folder(unit.product, unit.tile, unit.period)
+    damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []
+    if damage:
+        plan.damaged[unit.id] = damage
+    if not overwrite and not damage and unit.is_committed(ledger):
+        plan.committed.append(unit)
+    else:
+        plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
+
+
+def window_digest(digest: str, window: Window) -> str:
+    """The parameter digest of a window unit: the product's, and the window's bounds and kind
+    (a window redefined under the same label is another unit)."""
+    doc = {"params_hash": digest, "window": window.as_dict()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any], grouped: Mapping[tuple[str, str], SceneRef],
+                  encoding: str, bands: tuple[tuple[str, str], ...] | None, digest: str, now: dt.datetime,
+                  plan: Plan) -> list[Unit]:
+    """One unit per tile and window holding at least one of the tile's scenes (in ``job.dates``)."""
+    d = job.dates
+    by_tile: dict[str, list[SceneRef]] = {}
+    for (tile, _), scene in sorted(grouped.items()):
+        if (d.start and scene.datetime < d.start) or (d.end and scene.datetime > d.end):
+            plan.out_of_dates += 1
+            continue
+        by_tile.setdefault(tile, []).append(scene)
+    params = tuple(sorted(next(p for p in job.products if p.name == product).params.items()))
+    units = []
+    for tile, scenes in by_tile.items():
+        scenes.sort(key=lambda s: (s.datetime, s.id))
+        for w in windows_of(window_spec, [s.datetime for s in scenes]):
+            inside = tuple(s for s in scenes if w.contains(s.datetime))
+            units.append(Unit(product, tile, w.label, w.start, inside, params, encoding, bands,
+                              window_digest(digest, w), window=w, provisional=w.is_open(now)))
+    return units
 
 
 def _in_dates(job: JobSpec, product: str, tile: str, when: dt.datetime, ledger: Ledger,
@@ -444,7 +502,9 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
     return {
         "tiles": plan.tiles,
         "scenes": len(plan.scenes),
-        "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace} for u in plan.todo],
+        "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace,
+                        **({"window": u.window.as_dict(), "provisional": u.provisional} if u.window else {})}
+                       for u in plan.todo],
         "committed": len(plan.committed),
         "damaged": plan.damaged,
         "outside_dates": plan.out_of_dates,

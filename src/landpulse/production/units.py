@@ -50,7 +50,7 @@ from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, prod
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
 from landpulse.production.commit import check_complete, commit_folder, fsync_tree
 from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
-from landpulse.production.plan import ItemSource, Unit, ZarrSource
+from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
 from landpulse.products.registry import get_product
@@ -120,9 +120,52 @@ def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
 
 
 def open_unit_input(unit: Unit) -> xr.Dataset:
-    """The input scene of a unit as a lazy ``(time=1, y, x)`` Dataset of raw bands."""
+    """The input scenes of a unit as a lazy ``(time, y, x)`` Dataset of raw bands: the one scene
+    of a scene unit, every scene of a window unit's window (oldest first)."""
 
+    if unit.window is not None:
+        return _open_window_input(unit)
     (scene,) = unit.scenes
+    return _open_scene(scene)
+
+
+def _open_window_input(unit: Unit) -> xr.Dataset:
+    """The scenes of a window unit, lazily, in time order. Scenes of one Zarr store are one
+    selection along its time dimension (no copy; chunks stay the store's, read block by block);
+    scenes from STAC items are stacked along ``time`` and must share one grid."""
+    scenes = sorted(unit.scenes, key=lambda s: (s.datetime, s.id))
+    sources = [s.source for s in scenes]
+    if all(isinstance(src, ZarrSource) for src in sources) and len({src.store for src in sources}) == 1:  # type: ignore[union-attr]
+        first = sources[0]
+        assert isinstance(first, ZarrSource)
+        ds = open_store(first.store)
+        tdim = datetime_dim(ds)
+        index = [src.index for src in sources]  # type: ignore[union-attr]
+        ds = ds.isel({tdim: index})
+        if "scene_id" in ds.coords:
+            found = [str(v) for v in ds["scene_id"].values]
+            expected = [s.id for s in scenes]
+            if found != expected:
+                raise InputError(f"{first.store} changed since planning: dates {index} are now scenes {found}, "
+                                 f"not {expected}; rerun the job")
+        if first.radiometry is not None:
+            scale, offset, bands = first.radiometry
+            ds = declare_radiometry(ds, scale=scale, offset=offset, bands=list(bands) if bands else None)
+        return ds
+    parts = [_open_scene(s) for s in scenes]
+    tdims = {datetime_dim(p) or "time" for p in parts}
+    if len(tdims) != 1:
+        raise InputError(f"the scenes of window {unit.period} name their time dimension differently: {sorted(tdims)}")
+    tdim = tdims.pop()
+    parts = [p if tdim in p.dims else p.expand_dims(tdim) for p in parts]
+    try:
+        return xr.concat(parts, dim=tdim, join="exact", coords="minimal", compat="override", combine_attrs="override")
+    except ValueError as err:
+        raise InputError(f"the scenes of window {unit.period} on tile {unit.tile} are not on one grid ({err}); "
+                         "window products need the scenes of a tile on one grid (ingest them into one store)") from None
+
+
+def _open_scene(scene: SceneRef) -> xr.Dataset:
     src = scene.source
     if isinstance(src, ZarrSource):
         ds = open_store(src.store)
@@ -323,7 +366,10 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
 
 
 def _input_properties(unit: Unit) -> dict[str, Any]:
-    """Properties of the input scene worth carrying over (cloud cover, platform), where known."""
+    """Properties of the input scene worth carrying over (cloud cover, platform), where known
+    (none for window units: they are made of many scenes)."""
+    if unit.window is not None:
+        return {}
     (scene,) = unit.scenes
     if not isinstance(scene.source, ItemSource):
         return {}
@@ -364,6 +410,13 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
     })
     if warnings_noted:
         props["landpulse:warnings"] = list(warnings_noted)
+    if unit.window is not None:
+        # the product's time is its window (STAC: datetime null, start and end inclusive)
+        item.datetime = None
+        props["start_datetime"] = unit.window.start.isoformat(timespec="seconds") + "Z"
+        props["end_datetime"] = unit.window.last_second.isoformat(timespec="seconds") + "Z"
+        props["landpulse:window"] = unit.window.as_dict()
+        props["landpulse:provisional"] = bool(unit.provisional)
     props["processing:software"] = {"landpulse": __version__}
     item.collection_id = unit.product
     item.add_link(pystac.Link("collection", "../../collection.json", media_type="application/json"))
