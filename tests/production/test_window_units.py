@@ -193,6 +193,19 @@ def test_percentile_and_max_composites(series: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(unit_values(tmp_path / "max" / "products", "index_composite", "2022-06").values, expected)
 
 
+def test_trend_products_equal_theil_sen(series: Path, tmp_path: Path) -> None:
+    job = window_job(series, tmp_path, [{"name": "trend_slope", "window": {"kind": "month"}},
+                                        {"name": "trend_class", "window": {"kind": "month"}, "params": {"alpha": 0.1}}])
+    assert run_job(parse_job(job), echo=quiet, now=NIGHT).exit_code == 0
+    ndvi = landpulse.ndvi(reference_stack(list(range(12))), mask="auto")
+    np.testing.assert_array_equal(unit_values(tmp_path / "products", "trend_slope", "2022-06").values,
+                                  change.theil_sen(ndvi)["slope"].values)
+    classes = change.theil_sen(ndvi, alpha=0.1)["trend"].values
+    stored = unit_values(tmp_path / "products", "trend_class", "2022-06").values  # CF-decoded: 255 -> NaN
+    np.testing.assert_array_equal(np.where(np.isnan(stored), 255, stored), classes)
+    assert {1, 2} <= set(np.unique(classes))  # June greening and drying both occur
+
+
 def test_a_scene_in_an_open_window_recomputes_exactly_its_units(tmp_path: Path) -> None:
     store = bolzano_store(tmp_path / "scenes.zarr", range(10))  # up to 25 June
     products = [{"name": "index_composite", "window": {"kind": "dekad"}},
