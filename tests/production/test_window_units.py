@@ -289,6 +289,12 @@ def test_window_specs_are_validated() -> None:
         ({"name": "index_composite", "window": {"kind": "reference", "start": "2022-06-30", "end": "2022-06-01"}},
          "is before start"),
         ({"name": "index_composite", "params": {"method": "mean"}}, "must be one of"),
+        ({"name": "water_change", "window": {"kind": "month"}}, "needs a `baseline` window"),
+        ({"name": "water_change", "baseline": {"kind": "reference", "start": "2022-06-01", "end": "2022-06-15"}},
+         "needs a `window`"),
+        ({"name": "water_change", "window": {"kind": "month"}, "baseline": {"kind": "month"}}, "one fixed window"),
+        ({"name": "index_composite", "window": {"kind": "month"},
+          "baseline": {"kind": "reference", "start": "2022-06-01", "end": "2022-06-15"}}, "is for comparison products"),
     ):
         with pytest.raises(JobSpecError, match=None) as info:
             parse_job({**base, "products": [product]})
@@ -296,3 +302,45 @@ def test_window_specs_are_validated() -> None:
     job = parse_job({**base, "products": [{"name": "water_frequency", "window": "season"}]})
     assert job.products[0].window_spec == {"kind": "season"}
     assert parse_job({**base, "products": ["water_frequency"]}).products[0].window_spec == {"kind": "all"}
+
+
+def test_comparison_products_of_two_windows(series: Path, tmp_path: Path) -> None:
+    """Water change, dNDVI and the z-score anomaly of the second half of June against the first
+    (baseline 1-15 June: six dates; current 16-30 June: six dates), and dNDVI around an event."""
+    baseline = {"kind": "reference", "start": "2022-06-01", "end": "2022-06-15", "label": "early"}
+    late = {"kind": "range", "ranges": [{"start": "2022-06-16", "end": "2022-06-30", "label": "late"}]}
+    job = window_job(series, tmp_path, [
+        {"name": "water_change", "window": late, "baseline": baseline},
+        {"name": "index_anomaly", "window": late, "baseline": baseline},
+        {"name": "dndvi_composite", "window": {"kind": "event", "date": "2022-06-16", "pre_days": 15, "post_days": 15}},
+    ])
+    result = run_job(parse_job(job), echo=quiet, now=NIGHT)
+    assert result.exit_code == 0, [u.error for u in result.failed]
+    out = tmp_path / "products"
+    early, later = reference_stack(list(range(6))), reference_stack(list(range(6, 12)))
+
+    expected = water.compare(water.summary(water.index_water(early)), water.summary(water.index_water(later)))
+    got = unit_values(out, "water_change", "late_vs_early").values  # CF-decoded: 255 -> NaN
+    np.testing.assert_array_equal(np.where(np.isnan(got), 255, got), expected["water_change"].values)
+    item = item_of(out, "water_change", "late_vs_early")["properties"]
+    assert item["landpulse:baseline"]["label"] == "early" and item["landpulse:window"]["label"] == "late"
+    assert len(item["landpulse:inputs"]) == 12 and item["landpulse:provisional"] is True
+    pixel_ha = 10 * 10 / 1e4
+    areas = item["landpulse:stats"]["areas_ha"]
+    assert abs(areas["stable_water"] - (expected["water_change"].values == 1).sum() * pixel_ha) < 1e-6
+
+    # the anomaly, by hand: (median of the current window - baseline mean) / baseline sample std
+    base = landpulse.ndvi(early, mask="auto").values.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        current = np.nanmedian(landpulse.ndvi(later, mask="auto").values, axis=0)
+        n = np.isfinite(base).sum(axis=0)
+        z = (current - np.nanmean(base, axis=0)) / np.nanstd(base, axis=0, ddof=1)
+    z[(n < 2) | ~np.isfinite(z)] = np.nan
+    np.testing.assert_allclose(unit_values(out, "index_anomaly", "late_vs_early").values, z, rtol=1e-4, atol=1e-5,
+                               equal_nan=True)
+
+    pre = change.composite(landpulse.ndvi(reference_stack([0, 1, 2, 3, 4, 5]), mask="auto"))["ndvi"]
+    post = change.composite(landpulse.ndvi(later, mask="auto"))["ndvi"]
+    np.testing.assert_array_equal(unit_values(out, "dndvi_composite", "post-20220616_vs_pre-20220616").values,
+                                  change.difference(pre, post)["difference"].values)

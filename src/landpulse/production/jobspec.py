@@ -43,14 +43,14 @@ from pydantic import (
 
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
-from landpulse.production.windows import check_window_spec
+from landpulse.production.windows import check_window_spec, fixed_windows
 from landpulse.products.registry import ProductKind, get_product, is_registered, product_names
 
 #: Spec format version; bump when a field changes meaning.
 SPEC_VERSION: Final = 1
 
 #: Product kinds production runs plan units of.
-PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window")
+PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window", "comparison")
 
 
 class JobSpecError(InputError):
@@ -230,6 +230,24 @@ class ProductSpec(_Model):
         None, description="Window products: the windows of their units, {kind: month | quarter | season | year | "
                           "dekad | rolling | range | event | reference | all, ...} (default: all).")
 
+    baseline: dict[str, Any] | None = Field(
+        None, description="Comparison products: the one window every current window is compared with "
+                          "({kind: reference | range, ...}); with `window: {kind: event}` the pre-event window.")
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        try:
+            spec = check_window_spec(v)
+            fixed = fixed_windows(spec)
+        except InputError as err:
+            raise ValueError(str(err)) from None
+        if fixed is None or len(fixed) != 1:
+            raise ValueError("baseline must be one fixed window: {kind: reference, start, end} or a range with one range")
+        return spec
+
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, v: Any) -> Any:
@@ -259,9 +277,22 @@ class ProductSpec(_Model):
     def _params(self, info: ValidationInfo) -> ProductSpec:
         if not _deferred(self.name, info):
             check_product_params(self.name, self.params)
-            if self.window is not None and get_product(self.name).kind == "scene":
+            kind = get_product(self.name).kind
+            if self.window is not None and kind == "scene":
                 raise ValueError(f"product {self.name!r} is a scene product (one unit per date): `window` is for "
                                  f"window products ({', '.join(product_names(['window']))})")
+            if self.baseline is not None and kind != "comparison":
+                raise ValueError(f"product {self.name!r} is a {kind} product: `baseline` is for comparison products "
+                                 f"({', '.join(product_names(['comparison']))})")
+            if kind == "comparison" and self.window is None:
+                raise ValueError(f"comparison product {self.name!r} needs a `window` (the current windows, or "
+                                 "{kind: event, date: ...})")
+            if kind == "comparison" and self.baseline is None and (self.window or {}).get("kind") != "event":
+                raise ValueError(f"comparison product {self.name!r} needs a `baseline` window (or `window: {{kind: event, "
+                                 "date: ...}}`, whose pre-event window is the baseline)")
+            if kind == "comparison" and self.baseline is not None and (self.window or {}).get("kind") == "event":
+                raise ValueError(f"comparison product {self.name!r}: an event window brings its own baseline (the pre-event "
+                                 "window); leave `baseline` out")
         return self
 
     @property

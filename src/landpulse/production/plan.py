@@ -32,7 +32,7 @@ from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, 
 from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
-from landpulse.production.windows import Window, windows_of
+from landpulse.production.windows import Window, fixed_windows, windows_of
 from landpulse.products.registry import get_product
 from landpulse.spec.radiometry import declare_radiometry
 
@@ -91,6 +91,8 @@ class Unit:
     window: Window | None = None
     #: a window unit whose window was still open at planning time
     provisional: bool = False
+    #: the baseline window of a comparison unit (``window`` is then the current one)
+    baseline: Window | None = None
 
     @property
     def id(self) -> str:
@@ -422,8 +424,10 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
         encoding = job.encoding_of(spec)
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
                              getattr(job.inputs, "resolution", None))
-        if get_product(spec.name).kind == "window":
-            units = _window_units(job, spec.name, spec.window_spec, grouped, encoding, bands, digest, now, plan)
+        kind = get_product(spec.name).kind
+        if kind in ("window", "comparison"):
+            units = _window_units(job, spec.name, spec.window_spec, grouped, encoding, bands, digest, now, plan,
+                                  baseline=spec.baseline if kind == "comparison" else None, comparison=kind == "comparison")
             for unit in units:
                 _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
             continue
@@ -450,17 +454,23 @@ def _classify(plan: Plan, unit: Unit, ledger: Ledger, *, overwrite: bool, verify
         plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
 
 
-def window_digest(digest: str, window: Window) -> str:
+def window_digest(digest: str, window: Window, baseline: Window | None = None) -> str:
     """The parameter digest of a window unit: the product's, and the window's bounds and kind
-    (a window redefined under the same label is another unit)."""
-    doc = {"params_hash": digest, "window": window.as_dict()}
+    (a window redefined under the same label is another unit); a comparison's baseline too."""
+    doc: dict[str, Any] = {"params_hash": digest, "window": window.as_dict()}
+    if baseline is not None:
+        doc["baseline"] = baseline.as_dict()
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any], grouped: Mapping[tuple[str, str], SceneRef],
                   encoding: str, bands: tuple[tuple[str, str], ...] | None, digest: str, now: dt.datetime,
-                  plan: Plan) -> list[Unit]:
-    """One unit per tile and window holding at least one of the tile's scenes (in ``job.dates``)."""
+                  plan: Plan, *, baseline: dict[str, Any] | None = None, comparison: bool = False) -> list[Unit]:
+    """One unit per tile and window holding at least one of the tile's scenes (in ``job.dates``).
+
+    Comparison units: one per tile and current window, against the baseline window (``baseline``,
+    or an event's pre-event window); their inputs are the scenes of both. A tile whose baseline
+    holds no scene is a plan failure (nothing to compare with)."""
     d = job.dates
     by_tile: dict[str, list[SceneRef]] = {}
     for (tile, _), scene in sorted(grouped.items()):
@@ -472,10 +482,32 @@ def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any], group
     units = []
     for tile, scenes in by_tile.items():
         scenes.sort(key=lambda s: (s.datetime, s.id))
-        for w in windows_of(window_spec, [s.datetime for s in scenes]):
-            inside = tuple(s for s in scenes if w.contains(s.datetime))
-            units.append(Unit(product, tile, w.label, w.start, inside, params, encoding, bands,
-                              window_digest(digest, w), window=w, provisional=w.is_open(now)))
+        times = [s.datetime for s in scenes]
+        if not comparison:
+            for w in windows_of(window_spec, times):
+                inside = tuple(s for s in scenes if w.contains(s.datetime))
+                units.append(Unit(product, tile, w.label, w.start, inside, params, encoding, bands,
+                                  window_digest(digest, w), window=w, provisional=w.is_open(now)))
+            continue
+        if baseline is None:  # an event: the pre-event window against the post-event one
+            pre, post = fixed_windows(window_spec) or []
+            pairs = [(pre, post)] if any(post.contains(t) for t in times) else []
+        else:
+            (base,) = fixed_windows(baseline) or []
+            # current windows overlapping the baseline are no comparison (the scenes would be on both sides)
+            pairs = [(base, w) for w in windows_of(window_spec, times) if w.end <= base.start or w.start >= base.end]
+        for base, w in pairs:
+            before = [s for s in scenes if base.contains(s.datetime)]
+            if not before:
+                plan.failures.append(PlanFailure(f"{product} {w.label}", tile,
+                                                 f"baseline window {base.label} of {product} holds no scene of tile {tile}: "
+                                                 "nothing to compare with", "WindowError"))
+                continue
+            inside = tuple(sorted({*before, *(s for s in scenes if w.contains(s.datetime))},
+                                  key=lambda s: (s.datetime, s.id)))
+            units.append(Unit(product, tile, f"{w.label}_vs_{base.label}", w.start, inside, params, encoding, bands,
+                              window_digest(digest, w, base), window=w, provisional=w.is_open(now) or base.is_open(now),
+                              baseline=base))
     return units
 
 

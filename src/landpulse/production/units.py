@@ -29,7 +29,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,16 +124,24 @@ def open_unit_input(unit: Unit) -> xr.Dataset:
     of a scene unit, every scene of a window unit's window (oldest first)."""
 
     if unit.window is not None:
-        return _open_window_input(unit)
+        return _open_scenes(unit, unit.scenes)
     (scene,) = unit.scenes
     return _open_scene(scene)
 
 
-def _open_window_input(unit: Unit) -> xr.Dataset:
-    """The scenes of a window unit, lazily, in time order. Scenes of one Zarr store are one
+def open_comparison_input(unit: Unit) -> tuple[xr.Dataset, xr.Dataset]:
+    """The baseline window's scenes and the current window's scenes of a comparison unit."""
+    assert unit.window is not None and unit.baseline is not None
+    base, current = unit.baseline, unit.window
+    return (_open_scenes(unit, [s for s in unit.scenes if base.contains(s.datetime)]),
+            _open_scenes(unit, [s for s in unit.scenes if current.contains(s.datetime)]))
+
+
+def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
+    """Scenes of a window unit, lazily, in time order. Scenes of one Zarr store are one
     selection along its time dimension (no copy; chunks stay the store's, read block by block);
     scenes from STAC items are stacked along ``time`` and must share one grid."""
-    scenes = sorted(unit.scenes, key=lambda s: (s.datetime, s.id))
+    scenes = sorted(chosen, key=lambda s: (s.datetime, s.id))
     sources = [s.source for s in scenes]
     if all(isinstance(src, ZarrSource) for src in sources) and len({src.store for src in sources}) == 1:  # type: ignore[union-attr]
         first = sources[0]
@@ -309,17 +317,19 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     with set_options(backend=settings.backend):  # type: ignore[arg-type]
         placed = resolve_device()
         device = device_info(placed).as_dict()
-        ds = open_unit_input(unit)
-        if placed == "gpu":
-            # the I/O edge: each input chunk crosses to the GPU once and every step of the product
-            # (mask, indices, water, change) runs there; write_blocks brings only the product back
-            ds = to_device(ds)
+        # the I/O edge (on a GPU): each input chunk crosses to the GPU once and every step of the
+        # product (mask, indices, water, change) runs there; write_blocks brings only the product back
+        if unit.baseline is not None:
+            inputs = [to_device(d) if placed == "gpu" else d for d in open_comparison_input(unit)]
+        else:
+            ds = open_unit_input(unit)
+            inputs = [to_device(ds) if placed == "gpu" else ds]
         kwargs = dict(unit.params)
         if unit.bands:
             kwargs["bands"] = dict(unit.bands)
         # the stored variable is named like the product in the registry (and the unit's files)
         with _capture_meaning_warnings() as notes:
-            product = _strip_created(definition.compute(ds, **kwargs)).rename(unit.product)
+            product = _strip_created(definition.compute(*inputs, **kwargs)).rename(unit.product)
         result.warnings = notes
         chunks = {str(product.dims[-2]): settings.chunk, str(product.dims[-1]): settings.chunk} if settings.chunk else None
         zarr_path = tmp / f"{unit.product}.zarr"
@@ -417,6 +427,8 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
         props["end_datetime"] = unit.window.last_second.isoformat(timespec="seconds") + "Z"
         props["landpulse:window"] = unit.window.as_dict()
         props["landpulse:provisional"] = bool(unit.provisional)
+    if unit.baseline is not None:
+        props["landpulse:baseline"] = unit.baseline.as_dict()
     props["processing:software"] = {"landpulse": __version__}
     item.collection_id = unit.product
     item.add_link(pystac.Link("collection", "../../collection.json", media_type="application/json"))

@@ -1,4 +1,5 @@
-"""Window products: one result per pixel from every scene of a time window.
+"""Window and comparison products: one result per pixel from every scene of a time window, or
+from the scenes of two windows (a baseline and the current one).
 
 Each is a ``compute(ds, *, bands=None, **params) -> DataArray`` of a ``(time, y, x)`` scene
 Dataset holding the window's scenes (raw bands with radiometry), registered with kind
@@ -25,13 +26,19 @@ from typing import Literal
 import xarray as xr
 
 from landpulse.errors import InputError
+from landpulse.products.change.bitemporal import DNBR_CLASSES, difference, dnbr
 from landpulse.products.change.composites import composite
-from landpulse.products.change.timeseries import theil_sen
+from landpulse.products.change.timeseries import theil_sen, zscore_anomaly
 from landpulse.products.indices import indices
 from landpulse.products.registry import Product, register_product
 from landpulse.products.water.classify import index_water
-from landpulse.products.water.codes import SUMMARY_FLAG_MEANINGS, SUMMARY_FLAG_VALUES
-from landpulse.products.water.periods import summary
+from landpulse.products.water.codes import (
+    CHANGE_FLAG_MEANINGS,
+    CHANGE_FLAG_VALUES,
+    SUMMARY_FLAG_MEANINGS,
+    SUMMARY_FLAG_VALUES,
+)
+from landpulse.products.water.periods import compare, summary
 
 MaskChoice = Literal["auto", "none"]
 CompositeMethod = Literal["median", "max", "percentile"]
@@ -156,6 +163,76 @@ def water_permanence(ds: xr.Dataset, *, min_clear: int = 1, bands: Mapping[str, 
     return _water_summary(ds, bands, min_clear)["water_class"].rename("water_permanence")
 
 
+# ---- comparison products: a baseline window against a current one ---------------------------------
+#
+# compute(before, after, *, bands=None, **params): ``before`` holds the scenes of the baseline
+# (reference period, pre-event) window, ``after`` those of the current (post-event) window.
+
+
+def water_change(before: xr.Dataset, after: xr.Dataset, *, threshold: float = 0.5, min_clear: int = 1,
+                 bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """Water change between a reference window and the current one: :func:`landpulse.water.compare`
+    of the two windows' summaries. uint8: 0 stable not water, 1 stable water (permanent),
+    2 new water (flooding), 3 lost water (drying), 255 nodata; hectares per class in the unit's
+    statistics."""
+    a = _water_summary(before, bands, min_clear)
+    b = _water_summary(after, bands, min_clear)
+    return compare(a, b, threshold=threshold, min_clear=min_clear)["water_change"].rename("water_change")
+
+
+def _composite_index(ds: xr.Dataset, index: str, mask: MaskChoice, bands: Mapping[str, str] | None) -> xr.DataArray:
+    series = index_series(ds, index, bands=bands, mask=mask)
+    return composite(series, "median")[str(series.name)]
+
+
+def dndvi_composite(before: xr.Dataset, after: xr.Dataset, *, mask: MaskChoice = "auto",
+                    bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """NDVI difference (after - before) of the two windows' median NDVI composites (one cloudy date
+    cannot break it); float32, NaN where either window has no valid observation."""
+    return difference(_composite_index(before, "ndvi", mask, bands), _composite_index(after, "ndvi", mask, bands),
+                      name="dndvi")["dndvi"].rename("dndvi_composite")
+
+
+def _dnbr(before: xr.Dataset, after: xr.Dataset, offset: float, mask: MaskChoice,
+          bands: Mapping[str, str] | None) -> xr.Dataset:
+    return dnbr(_composite_index(before, "nbr", mask, bands), _composite_index(after, "nbr", mask, bands), offset=offset)
+
+
+def dnbr_composite(before: xr.Dataset, after: xr.Dataset, *, offset: float = 0.0, mask: MaskChoice = "auto",
+                   bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """dNBR (pre - post - offset) of the pre- and post-event windows' median NBR composites
+    (:func:`landpulse.change.dnbr`); float32, unscaled."""
+    return _dnbr(before, after, offset, mask, bands)["dnbr"].rename("dnbr_composite")
+
+
+def burn_severity(before: xr.Dataset, after: xr.Dataset, *, offset: float = 0.0, mask: MaskChoice = "auto",
+                  bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """USGS burn-severity classes of :func:`dnbr_composite` (uint8, 1..7, 255 nodata; hectares per
+    class in the unit's statistics)."""
+    return _dnbr(before, after, offset, mask, bands)["burn_severity"].rename("burn_severity")
+
+
+def index_anomaly(before: xr.Dataset, after: xr.Dataset, *, index: str = "ndvi", min_obs: int = 2,
+                  mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """Z-score of the current window's median composite of ``index`` against the pixel's baseline
+    observations (:func:`landpulse.change.zscore_anomaly`: mean and sample standard deviation of
+    the baseline's valid observations); float32, NaN with fewer than ``min_obs`` baseline
+    observations or zero spread. The baseline must end before the current window's first scene."""
+    base = index_series(before, index, bands=bands, mask=mask)
+    current = index_series(after, index, bands=bands, mask=mask)
+    tdim = str(base.dims[0])
+    first = current[tdim].values.min()
+    if base[tdim].values.max() >= first:
+        raise InputError("index_anomaly: the baseline window must end before the current window's first scene")
+    comp = composite(current, "median")[str(current.name)].expand_dims({tdim: [first]})
+    # per-date coordinates (scene ids) have no value for the composite: the stack goes without them
+    base = base.drop_vars([c for c in base.coords if c != tdim and tdim in base[c].dims])
+    stack = xr.concat([base, comp.astype(base.dtype)], dim=tdim, join="exact", coords="minimal", compat="override",
+                      combine_attrs="override")
+    z = zscore_anomaly(stack, baseline_end=first, min_obs=min_obs)["zscore"].isel({tdim: 0}, drop=True)
+    return z.rename("index_anomaly")
+
+
 _TREND = ((0, 1, 2, 255), ("no_trend", "increasing", "decreasing", "nodata"))
 for _product in (
     Product("index_composite", index_composite, kind="window", quicklook="index",
@@ -175,9 +252,21 @@ for _product in (
     Product("water_permanence", water_permanence, kind="window", dtype="uint8",
             flags=(SUMMARY_FLAG_VALUES, SUMMARY_FLAG_MEANINGS),
             description="never / seasonal / permanent water over a window, uint8, nodata 255"),
+    Product("water_change", water_change, kind="comparison", dtype="uint8",
+            flags=(CHANGE_FLAG_VALUES, CHANGE_FLAG_MEANINGS),
+            description="water change between a reference window and the current one, uint8, nodata 255"),
+    Product("dndvi_composite", dndvi_composite, kind="comparison", inputs=("red", "nir"), quicklook="difference",
+            description="NDVI difference of two windows' median composites, float32"),
+    Product("dnbr_composite", dnbr_composite, kind="comparison", inputs=("nir", "swir22"), quicklook="difference",
+            description="dNBR of pre- and post-event median composites, float32"),
+    Product("burn_severity", burn_severity, kind="comparison", inputs=("nir", "swir22"), dtype="uint8",
+            flags=(tuple(range(1, len(DNBR_CLASSES) + 1)), tuple(DNBR_CLASSES)),
+            description="USGS burn-severity classes of pre/post median composites, uint8, nodata 255"),
+    Product("index_anomaly", index_anomaly, kind="comparison", quicklook="difference",
+            description="z-score of a window's median composite against a baseline window, float32"),
 ):
     register_product(_product)
 
 
-__all__ = ["clear_count", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
+__all__ = ["burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
            "water_clear", "water_frequency", "water_permanence", "water_wet"]
