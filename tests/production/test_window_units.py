@@ -344,3 +344,42 @@ def test_comparison_products_of_two_windows(series: Path, tmp_path: Path) -> Non
     post = change.composite(landpulse.ndvi(later, mask="auto"))["ndvi"]
     np.testing.assert_array_equal(unit_values(out, "dndvi_composite", "post-20220616_vs_pre-20220616").values,
                                   change.difference(pre, post)["difference"].values)
+
+
+def _decimal_year(day: dt.date) -> float:
+    """Decimal year of a date at 00:00 (days since 1 January / days in the year), as BFAST's dates."""
+    start = dt.date(day.year, 1, 1)
+    return day.year + (day - start).days / (dt.date(day.year + 1, 1, 1) - start).days
+
+
+def test_bfast_monitor_night_by_night_equals_one_run(series: Path, tmp_path: Path) -> None:
+    """A fixed history (1-20 June, eight dates) and a monitoring period grown one real scene a night
+    (22, 25, 27, 30 June): the last night's break map equals one run over the whole series, and each
+    night reports exactly the breaks that night's scene brought (dated that night's scene).
+
+    The model (one harmonic, no trend, h = 0.5) is fitted on three weeks of June: a test of the
+    nightly mechanics on real observations, not a land-cover change study."""
+    history = {"kind": "reference", "start": "2022-06-01", "end": "2022-06-20", "label": "history"}
+    products = [{"name": "bfast_break_date", "baseline": history, "params": {"order": 1, "trend": False, "h": 0.5}}]
+    once = tmp_path / "once"
+    assert run_job(parse_job(window_job(series, once, products)), echo=quiet).exit_code == 0
+    expected = unit_values(once / "products", "bfast_break_date", "monitor-20220621").values
+
+    store = bolzano_store(tmp_path / "growing.zarr", range(9))  # the history and 22 June
+    job = parse_job(window_job(store, tmp_path, products))
+    reported = 0
+    for night, day in enumerate((22, 25, 27, 30)):
+        if night:
+            bolzano_store(store, range(8 + night, 9 + night))
+        result = run_job(job, echo=quiet)
+        assert result.exit_code == 0 and len(result.units) == 1, [u.error for u in result.failed]
+        (alerts,) = result.report["new_breaks"]
+        values = unit_values(tmp_path / "products", "bfast_break_date", "monitor-20220621").values
+        # every new break is dated this night's scene
+        assert set(alerts["dates"]) <= {f"{np.float32(_decimal_year(dt.date(2022, 6, day))):.6f}"}  # stored as float32, (day, alerts["dates"])
+        assert alerts["pixels"] == int(np.isfinite(values).sum()) - reported
+        assert alerts["hectares"] == pytest.approx(alerts["pixels"] * 0.01)
+        reported += alerts["pixels"]
+        assert run_job(job, echo=quiet).units == []  # nothing new: nothing written, no alert
+    assert reported > 1000  # breaks were found, night after night
+    np.testing.assert_array_equal(values, expected)

@@ -50,7 +50,7 @@ from landpulse.products.registry import ProductKind, get_product, is_registered,
 SPEC_VERSION: Final = 1
 
 #: Product kinds production runs plan units of.
-PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window", "comparison")
+PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window", "comparison", "monitoring")
 
 
 class JobSpecError(InputError):
@@ -281,9 +281,12 @@ class ProductSpec(_Model):
             if self.window is not None and kind == "scene":
                 raise ValueError(f"product {self.name!r} is a scene product (one unit per date): `window` is for "
                                  f"window products ({', '.join(product_names(['window']))})")
-            if self.baseline is not None and kind != "comparison":
-                raise ValueError(f"product {self.name!r} is a {kind} product: `baseline` is for comparison products "
-                                 f"({', '.join(product_names(['comparison']))})")
+            if kind == "monitoring" and (self.baseline is None or self.window is not None):
+                raise ValueError(f"monitoring product {self.name!r} needs `baseline`, its stable history window "
+                                 "({kind: reference, start, end}), and no `window`: it monitors every scene after it")
+            if self.baseline is not None and kind not in ("comparison", "monitoring"):
+                raise ValueError(f"product {self.name!r} is a {kind} product: `baseline` is for comparison and "
+                                 f"monitoring products ({', '.join(product_names(['comparison', 'monitoring']))})")
             if kind == "comparison" and self.window is None:
                 raise ValueError(f"comparison product {self.name!r} needs a `window` (the current windows, or "
                                  "{kind: event, date: ...})")

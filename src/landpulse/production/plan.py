@@ -425,9 +425,10 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
                              getattr(job.inputs, "resolution", None))
         kind = get_product(spec.name).kind
-        if kind in ("window", "comparison"):
-            units = _window_units(job, spec.name, spec.window_spec, grouped, encoding, bands, digest, now, plan,
-                                  baseline=spec.baseline if kind == "comparison" else None, comparison=kind == "comparison")
+        if kind in ("window", "comparison", "monitoring"):
+            units = _window_units(job, spec.name, {"kind": "monitoring"} if kind == "monitoring" else spec.window_spec,
+                                  grouped, encoding, bands, digest, now, plan,
+                                  baseline=spec.baseline if kind != "window" else None, comparison=kind != "window")
             for unit in units:
                 _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
             continue
@@ -489,7 +490,16 @@ def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any], group
                 units.append(Unit(product, tile, w.label, w.start, inside, params, encoding, bands,
                                   window_digest(digest, w), window=w, provisional=w.is_open(now)))
             continue
-        if baseline is None:  # an event: the pre-event window against the post-event one
+        if window_spec.get("kind") == "monitoring":
+            # a fixed history, and a monitoring period from its end to the newest scene (it grows)
+            (base,) = fixed_windows(baseline or {}) or []
+            after = [t for t in times if t >= base.end]
+            pairs = []
+            if after:
+                last = max(after)
+                pairs = [(base, Window(base.end, dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1),
+                                       f"monitor-{base.end:%Y%m%d}", "monitoring"))]
+        elif baseline is None:  # an event: the pre-event window against the post-event one
             pre, post = fixed_windows(window_spec) or []
             pairs = [(pre, post)] if any(post.contains(t) for t in times) else []
         else:
@@ -505,8 +515,10 @@ def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any], group
                 continue
             inside = tuple(sorted({*before, *(s for s in scenes if w.contains(s.datetime))},
                                   key=lambda s: (s.datetime, s.id)))
-            units.append(Unit(product, tile, f"{w.label}_vs_{base.label}", w.start, inside, params, encoding, bands,
-                              window_digest(digest, w, base), window=w, provisional=w.is_open(now) or base.is_open(now),
+            label = w.label if w.kind == "monitoring" else f"{w.label}_vs_{base.label}"
+            units.append(Unit(product, tile, label, w.start, inside, params, encoding, bands,
+                              window_digest(digest, w, base),
+                              window=w, provisional=w.kind == "monitoring" or w.is_open(now) or base.is_open(now),
                               baseline=base))
     return units
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import numpy as np
 import pystac
 import xarray as xr
 
@@ -44,7 +45,7 @@ from landpulse.backend.oom_recovery import FAULTS
 from landpulse.errors import InputError, ProductMeaningWarning, environment_fault
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
-from landpulse.io.products import item_encoding, write_product_blocks
+from landpulse.io.products import item_encoding, open_product, write_product_blocks
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
@@ -54,6 +55,7 @@ from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
 from landpulse.products.registry import get_product
+from landpulse.products.temporal import ALERTS_ATTR
 from landpulse.spec.radiometry import declare_radiometry
 from landpulse.viz import class_colour_table, is_class_product, thumbnail_png
 
@@ -346,6 +348,8 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
 
         first = product.isel({d: 0 for d in product.dims[:-2]}) if product.ndim > 2 else product
         written.stats["areas_ha"] = areas_from_row_counts(first, written.row_counts)
+    if product.attrs.get(ALERTS_ATTR) == "break_date":
+        written.stats["new_breaks"] = new_breaks(zarr_path, unit.folder(settings.store) / zarr_path.name, unit.product)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]
@@ -373,6 +377,22 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     write_item(item, tmp / ITEM_NAME)
     result.bbox = list(item.bbox) if item.bbox else None
     return list(chunk_files) if settings.fsync else []
+
+
+def new_breaks(new: Path, previous: Path, name: str) -> dict[str, Any]:
+    """The breaks of the break-date map at ``new`` that the previously committed one at ``previous``
+    did not have (all of them without one): pixel count, hectares and their dates (decimal years,
+    with the pixels of each). Reads both maps whole: one float32 band of one tile."""
+    now = open_product(new)[name]
+    fresh = np.isfinite(now.values)
+    if previous.exists():
+        fresh &= ~np.isfinite(open_product(previous)[name].values)
+    res = now.rio.resolution()
+    ha = abs(float(res[0]) * float(res[1])) / 1e4
+    dates, counts = np.unique(now.values[fresh], return_counts=True)
+    return {"pixels": int(fresh.sum()), "hectares": round(float(fresh.sum()) * ha, 4),
+            "dates": {f"{d:.6f}": int(c) for d, c in zip(dates, counts, strict=True)},
+            "since": "the previous run" if previous.exists() else "the start of monitoring"}
 
 
 def _input_properties(unit: Unit) -> dict[str, Any]:

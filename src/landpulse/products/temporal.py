@@ -28,7 +28,7 @@ import xarray as xr
 from landpulse.errors import InputError
 from landpulse.products.change.bitemporal import DNBR_CLASSES, difference, dnbr
 from landpulse.products.change.composites import composite
-from landpulse.products.change.timeseries import theil_sen, zscore_anomaly
+from landpulse.products.change.timeseries import bfast_monitor, theil_sen, zscore_anomaly
 from landpulse.products.indices import indices
 from landpulse.products.registry import Product, register_product
 from landpulse.products.water.classify import index_water
@@ -41,6 +41,10 @@ from landpulse.products.water.codes import (
 from landpulse.products.water.periods import compare, summary
 
 MaskChoice = Literal["auto", "none"]
+
+#: Attribute of a monitoring product whose finite values are break dates (decimal years): its runs
+#: report the breaks that are new since the previous run (``new_breaks`` of the unit's statistics).
+ALERTS_ATTR = "landpulse_alerts"
 CompositeMethod = Literal["median", "max", "percentile"]
 
 
@@ -233,6 +237,46 @@ def index_anomaly(before: xr.Dataset, after: xr.Dataset, *, index: str = "ndvi",
     return z.rename("index_anomaly")
 
 
+# ---- monitoring products: a fixed history and a monitoring period that grows -------------------------
+#
+# compute(history, monitor, *, bands=None, **params): ``history`` holds the scenes of the stable
+# history window, ``monitor`` every scene since (it grows by one scene a night).
+
+
+def _bfast(history: xr.Dataset, monitor: xr.Dataset, index: str, order: int, trend: bool, h: float, end: int,
+           level: float, mask: MaskChoice, bands: Mapping[str, str] | None) -> xr.Dataset:
+    hist = index_series(history, index, bands=bands, mask=mask)
+    mon = index_series(monitor, index, bands=bands, mask=mask)
+    tdim = str(hist.dims[0])
+    if hist[tdim].values.max() >= mon[tdim].values.min():
+        raise InputError("BFAST-Monitor: the history window must end before the monitoring period")
+    stack = xr.concat([hist, mon], dim=tdim, join="exact", coords="minimal", compat="override", combine_attrs="override")
+    # the monitoring period starts at its first scene: fixed once it has arrived, so a night's run
+    # only appends observations (the first boundary crossing depends on the observations up to it)
+    return bfast_monitor(stack, mon[tdim].values.min(), history="all", order=order, trend=trend, h=h, end=end,
+                         level=level)
+
+
+def bfast_break_date(history: xr.Dataset, monitor: xr.Dataset, *, index: str = "ndvi", order: int = 1,
+                     trend: bool = True, h: float = 0.25, end: int = 10, level: float = 0.05,
+                     mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """BFAST-Monitor (:func:`landpulse.change.bfast_monitor`, OLS-MOSUM, the whole history window
+    as the stable history) of ``index``: the decimal year of the first break in the monitoring
+    period, float32, NaN where there is none (or too few observations)."""
+    out = _bfast(history, monitor, index, order, trend, h, end, level, mask, bands)
+    date = out["break_date"].where(out["breaks"] == 1).astype("float32").rename("bfast_break_date")
+    date.attrs = {**out["break_date"].attrs, ALERTS_ATTR: "break_date"}
+    return date
+
+
+def bfast_magnitude(history: xr.Dataset, monitor: xr.Dataset, *, index: str = "ndvi", order: int = 1,
+                    trend: bool = True, h: float = 0.25, end: int = 10, level: float = 0.05,
+                    mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
+    """BFAST-Monitor's magnitude (median residual of the monitoring period, index units), float32."""
+    out = _bfast(history, monitor, index, order, trend, h, end, level, mask, bands)
+    return out["magnitude"].rename("bfast_magnitude")
+
+
 _TREND = ((0, 1, 2, 255), ("no_trend", "increasing", "decreasing", "nodata"))
 for _product in (
     Product("index_composite", index_composite, kind="window", quicklook="index",
@@ -264,9 +308,13 @@ for _product in (
             description="USGS burn-severity classes of pre/post median composites, uint8, nodata 255"),
     Product("index_anomaly", index_anomaly, kind="comparison", quicklook="difference",
             description="z-score of a window's median composite against a baseline window, float32"),
+    Product("bfast_break_date", bfast_break_date, kind="monitoring", inputs=("red", "nir"), quicklook="magnitude",
+            description="BFAST-Monitor date of the first break since the history (decimal year), float32"),
+    Product("bfast_magnitude", bfast_magnitude, kind="monitoring", inputs=("red", "nir"), quicklook="difference",
+            description="BFAST-Monitor magnitude of the monitoring period, float32"),
 ):
     register_product(_product)
 
 
-__all__ = ["burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
+__all__ = ["ALERTS_ATTR", "bfast_break_date", "bfast_magnitude", "burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
            "water_clear", "water_frequency", "water_permanence", "water_wet"]
