@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     s = stack(args.dates, args.pixels)
     kwargs = {"history": "all", "order": 3, "trend": True, "h": 0.25, "end": 10, "level": 0.05}
-    change.bfast_monitor(s.isel(y=slice(0, 8), x=slice(0, 8)), MONITOR, **kwargs)["breaks"].values  # compile
+    change.bfast_monitor(s.isel(y=slice(0, 8), x=slice(0, 8)), MONITOR, **kwargs).compute()  # compile
     t0 = time.perf_counter()
     ours = change.bfast_monitor(s, MONITOR, **kwargs).compute()
     seconds = time.perf_counter() - t0
