@@ -102,13 +102,15 @@ def computed(series: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"name": "water_frequency", "window": {"kind": "month"}},
         {"name": "water_wet", "window": {"kind": "month"}},
         {"name": "water_clear", "window": {"kind": "month"}},
+        {"name": "trend_slope", "window": {"kind": "month"}},
+        {"name": "trend_class", "window": {"kind": "month"}, "params": {"alpha": 0.1}},
     ]))
     result = run_job(job, echo=quiet, now=NIGHT)
     assert result.exit_code == 0, [u.error for u in result.failed]
-    # 3 dekads x 2 products + the month x 3 products
+    # 3 dekads x 2 products + the month x 5 products
     assert sorted(u.unit for u in result.units) == sorted(
         [f"{p}_{TILE}_2022-06-D{k}" for p in ("index_composite", "clear_count") for k in (1, 2, 3)]
-        + [f"{p}_{TILE}_2022-06" for p in ("water_frequency", "water_wet", "water_clear")])
+        + [f"{p}_{TILE}_2022-06" for p in ("water_frequency", "water_wet", "water_clear", "trend_slope", "trend_class")])
     return out / "products"
 
 
@@ -170,38 +172,28 @@ def test_window_cogs_load_along_time(series: Path, tmp_path: Path) -> None:
                                       unit_values(store, "clear_count", f"2022-06-D{k}").values)
 
 
-def test_percentile_and_max_composites(series: Path, tmp_path: Path) -> None:
-    job = window_job(series, tmp_path, [
-        {"name": "index_composite", "window": {"kind": "range", "ranges": [
-            {"start": "2022-06-01", "end": "2022-06-15", "label": "first-half"}]},
-         "params": {"method": "percentile", "q": 90, "index": "ndwi"}}])
-    assert run_job(parse_job(job), echo=quiet, now=NIGHT).exit_code == 0
-    got = unit_values(tmp_path / "products", "index_composite", "first-half").values
-    series_ndwi = landpulse.indices(reference_stack([0, 1, 2, 3, 4, 5]), ["ndwi"], mask="auto")["ndwi"].values
+def test_percentile_and_max_composites() -> None:
+    """The other composite methods of the product (its median runs in production above)."""
+    from landpulse.products.temporal import index_composite
+
+    first_half = reference_stack([0, 1, 2, 3, 4, 5])
+    got = index_composite(first_half, method="percentile", q=90, index="ndwi").values
+    series_ndwi = landpulse.indices(first_half, ["ndwi"], mask="auto")["ndwi"].values
     with warnings.catch_warnings():  # all-NaN pixels give NaN, with a RuntimeWarning
         warnings.simplefilter("ignore", RuntimeWarning)
         expected = np.nanpercentile(series_ndwi, 90, axis=0)
+        maxima = np.nanmax(landpulse.ndvi(first_half, mask="auto").values, axis=0)
     np.testing.assert_allclose(got, expected.astype(np.float32), rtol=1e-6, atol=1e-7, equal_nan=True)
     # max-NDVI: the largest valid NDVI of the window
-    job = window_job(series, tmp_path / "max", [
-        {"name": "index_composite", "window": {"kind": "month"}, "params": {"method": "max"}}])
-    assert run_job(parse_job(job), echo=quiet, now=NIGHT).exit_code == 0
-    ndvi = landpulse.ndvi(reference_stack(list(range(12))), mask="auto").values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        expected = np.nanmax(ndvi, axis=0)
-    np.testing.assert_array_equal(unit_values(tmp_path / "max" / "products", "index_composite", "2022-06").values, expected)
+    np.testing.assert_array_equal(index_composite(first_half, method="max").values, maxima)
 
 
-def test_trend_products_equal_theil_sen(series: Path, tmp_path: Path) -> None:
-    job = window_job(series, tmp_path, [{"name": "trend_slope", "window": {"kind": "month"}},
-                                        {"name": "trend_class", "window": {"kind": "month"}, "params": {"alpha": 0.1}}])
-    assert run_job(parse_job(job), echo=quiet, now=NIGHT).exit_code == 0
+def test_trend_products_equal_theil_sen(computed: Path) -> None:
     ndvi = landpulse.ndvi(reference_stack(list(range(12))), mask="auto")
-    np.testing.assert_array_equal(unit_values(tmp_path / "products", "trend_slope", "2022-06").values,
+    np.testing.assert_array_equal(unit_values(computed, "trend_slope", "2022-06").values,
                                   change.theil_sen(ndvi)["slope"].values)
     classes = change.theil_sen(ndvi, alpha=0.1)["trend"].values
-    stored = unit_values(tmp_path / "products", "trend_class", "2022-06").values  # CF-decoded: 255 -> NaN
+    stored = unit_values(computed, "trend_class", "2022-06").values  # CF-decoded: 255 -> NaN
     np.testing.assert_array_equal(np.where(np.isnan(stored), 255, stored), classes)
     assert {1, 2} <= set(np.unique(classes))  # June greening and drying both occur
 
@@ -294,7 +286,9 @@ def test_window_specs_are_validated() -> None:
          "needs a `window`"),
         ({"name": "water_change", "window": {"kind": "month"}, "baseline": {"kind": "month"}}, "one fixed window"),
         ({"name": "index_composite", "window": {"kind": "month"},
-          "baseline": {"kind": "reference", "start": "2022-06-01", "end": "2022-06-15"}}, "is for comparison products"),
+          "baseline": {"kind": "reference", "start": "2022-06-01", "end": "2022-06-15"}},
+         "is for comparison and monitoring products"),
+        ({"name": "bfast_break_date"}, "needs `baseline`, its stable history window"),
     ):
         with pytest.raises(JobSpecError, match=None) as info:
             parse_job({**base, "products": [product]})
