@@ -137,6 +137,20 @@ def test_month_water_summary_equals_water_summary(computed: Path) -> None:
     assert (expected["wet_count"].values > 0).sum() > 100  # the rivers
 
 
+def test_chunking_never_changes_a_window_unit(computed: Path, tmp_path: Path) -> None:
+    """Another input chunking (time 3, 100 x 128) and output chunks of 128: the same values."""
+    ds = _bolzano().isel(t=DEKADS[2])
+    store = write_zarr(ds, tmp_path / "rechunked.zarr", chunks={"t": 3, "y": 100, "x": 128})
+    job = window_job(store, tmp_path, [{"name": "index_composite", "window": {"kind": "dekad"}},
+                                       {"name": "water_frequency", "window": {"kind": "month"}}])
+    job["output"]["chunk"] = 128
+    assert run_job(parse_job(job), echo=quiet, now=NIGHT).exit_code == 0
+    np.testing.assert_array_equal(unit_values(tmp_path / "products", "index_composite", "2022-06-D2").values,
+                                  unit_values(computed, "index_composite", "2022-06-D2").values)
+    expected = water.summary(water.index_water(reference_stack(DEKADS[2])))["frequency"].values
+    np.testing.assert_array_equal(unit_values(tmp_path / "products", "water_frequency", "2022-06").values, expected)
+
+
 def test_window_items_carry_their_window(computed: Path) -> None:
     item = item_of(computed, "water_frequency", "2022-06")
     props = item["properties"]
