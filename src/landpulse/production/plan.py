@@ -33,7 +33,7 @@ from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
 from landpulse.production.windows import Window, fixed_windows, windows_of
-from landpulse.products.registry import get_product
+from landpulse.products.registry import get_product, is_registered
 from landpulse.spec.radiometry import declare_radiometry
 
 
@@ -424,7 +424,8 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
         encoding = job.encoding_of(spec)
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
                              getattr(job.inputs, "resolution", None))
-        kind = get_product(spec.name).kind
+        # a plugin's product that `landpulse validate` did not import is planned as a scene product
+        kind = get_product(spec.name).kind if is_registered(spec.name) else "scene"
         if kind in ("window", "comparison", "monitoring"):
             units = _window_units(job, spec.name, {"kind": "monitoring"} if kind == "monitoring" else spec.window_spec,
                                   grouped, encoding, bands, digest, now, plan,
