@@ -59,3 +59,17 @@ def test_pipeline_benchmark_smoke(tmp_path: Path) -> None:
     assert row["identical_chunks"] is True  # the benchmark's own cross-check: pipeline chunks == floor chunks
     assert row["floor_s"] > 0 and row["pipeline_s"] > 0 and row["pipeline_compute_s"] > 0
     assert row["bytes_floor"] > 0 and row["bytes_pipeline"] > 0
+
+
+def test_window_benchmarks_smoke(tmp_path: Path) -> None:
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    out = tmp_path / "bench_windows.json"
+    _run("bench_windows.py", "--size", "256", "--dates", "3", "5", "--json", str(out), tmp_path=tmp_path)
+    rows = json.loads(out.read_text())
+    assert [r["dates"] for r in rows] == [3, 5] and all(r["worker_peak_rss_gb"] > 0 for r in rows)
+    text = _run("bench_bfast.py", "--pixels", "24", "--dates", "40", "--bfast-python", str(tmp_path / "none"),
+                tmp_path=tmp_path)
+    assert json.loads(text.splitlines()[0])["landpulse_px_per_s"] > 0 and "bfast not measured" in text
