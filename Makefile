@@ -49,6 +49,10 @@ demo: env
 	@echo "== second run, as a nightly timer would start it with no new scene: nothing to do, nothing written"
 	$(BIN)/landpulse run $(DEMO_JOB)
 	$(BIN)/landpulse verify $(DEMO_OUT)/products
+	@echo "== window products on the bundled real Bolzano series (12 dates, June 2022): composites, water, change, BFAST"
+	$(BIN)/landpulse run examples/window-job.yaml
+	$(BIN)/landpulse run examples/window-job.yaml
+	$(BIN)/landpulse verify $(DEMO_OUT)/windows
 	@echo "== change detection on the bundled real Landsat 7 / Landsat 8 pair (2001 -> 2013)"
 	$(BIN)/python scripts/demo_change.py --out $(DEMO_OUT)/change
 	@echo "Products (Zarr, COG, thumbnail, STAC item per unit; catalog.json): $(DEMO_OUT)/products"
