@@ -318,8 +318,10 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
     """
     fn = get_product(name).compute
     sig = inspect.signature(fn)
+    # the data arguments (the scenes; a comparison's two windows) are positional without defaults
     accepted = {p.name: p for p in sig.parameters.values()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("ds", "bands")}
+                if (p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))
+                and p.name not in ("ds", "bands")}
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # unresolvable annotations: check names only
