@@ -72,3 +72,15 @@ def test_remote_read_benchmark_smoke(tmp_path: Path) -> None:
     _run("bench_remote.py", "--smoke", "--json", str(out), tmp_path=tmp_path, timeout=300)
     report = json.loads(out.read_text())
     assert set(report["best_s"]) == {"landpulse local", "landpulse http", "odc-stac local", "odc-stac http"}
+def test_window_benchmarks_smoke(tmp_path: Path) -> None:
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    out = tmp_path / "bench_windows.json"
+    _run("bench_windows.py", "--size", "256", "--dates", "3", "5", "--json", str(out), tmp_path=tmp_path)
+    rows = json.loads(out.read_text())
+    assert [r["dates"] for r in rows] == [3, 5] and all(r["worker_peak_rss_gb"] > 0 for r in rows)
+    text = _run("bench_bfast.py", "--pixels", "24", "--dates", "40", "--bfast-python", str(tmp_path / "none"),
+                tmp_path=tmp_path)
+    assert json.loads(text.splitlines()[0])["landpulse_px_per_s"] > 0 and "bfast not measured" in text

@@ -22,3 +22,11 @@ def change_scene_items() -> list[Path]:
     domain; see ``sample_data/README.md``)."""
     root = sample_data_dir() / "landsat-marburg-2001-2013"
     return [root / "LE07_2001-07-30" / "item.json", root / "LC08_2013-07-07" / "item.json"]
+
+
+def sample_series_store() -> Path:
+    """The bundled real time series: a Zarr store of a 160 x 160 pixel crop of the Bolzano
+    Sentinel-2 L2A series, 12 dates of June 2022 (B02 B03 B04 B08 uint16 reflectance x 10000,
+    nodata 0, to be declared with ``scale=1e-4``; SCL). Contains modified Copernicus Sentinel data
+    2022 (Apache-2.0, see ``sample_data/README.md``)."""
+    return sample_data_dir() / "s2l2a-bolzano-2022-06-crop" / "bolzano.zarr"

@@ -48,3 +48,26 @@ def oom_ndvi(ds: xr.Dataset) -> xr.DataArray:
 
 
 register_product(Product("oom_ndvi", oom_ndvi, inputs=("red", "nir"), description="NDVI counting GPU fallbacks (fault tests)"))
+
+
+def slow_composite(ds: xr.Dataset, *, delay: float = 0.2, fail_scene: str = "") -> xr.DataArray:
+    """The window product ``index_composite`` (median NDVI) with a pause per chunk, so a test can kill
+    the run while a window unit is being written; it raises for a window holding ``fail_scene``
+    (a scene whose pixels a unit cannot use). Values equal ``index_composite``'s."""
+    from landpulse.errors import InputError
+    from landpulse.products.temporal import index_composite
+
+    scenes = [str(s) for s in ds["scene_id"].values] if "scene_id" in ds.coords else []
+    if fail_scene and fail_scene in scenes:
+        raise InputError(f"scene {fail_scene} cannot be read (fault test)")
+    out = index_composite(ds)
+
+    def pause(block: Any) -> Any:
+        time.sleep(delay)
+        return block
+
+    return out.copy(data=out.data.map_blocks(pause, dtype=out.dtype)).rename("slow_composite")
+
+
+register_product(Product("slow_composite", slow_composite, kind="window", inputs=("red", "nir"),
+                         description="median NDVI composite over a window, slowly (fault tests)"))

@@ -79,7 +79,8 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
     da = da.copy()
     da.attrs = attrs
     da.encoding = {}
-    da = da.rio.write_nodata(fill if fill is not None else float("nan"), encoded=False)
+    if fill is not None or da.dtype.kind == "f":  # integer counts (clear observations) have no nodata
+        da = da.rio.write_nodata(fill if fill is not None else float("nan"), encoded=False)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     plain = path.with_name(f".{path.name}.plain-{uuid.uuid4().hex[:12]}.tif")

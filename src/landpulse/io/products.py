@@ -195,6 +195,9 @@ def write_product_blocks(
     ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False, encoding=enc, compute=False, write_empty_chunks=True)
     store = ManifestStore(Path(path), algorithms=checksums, fsync=fsync)  # zarr's LocalStore takes str or Path only
     zarray = zarr.open_array(store, path=name, mode="r+", config={"write_empty_chunks": True})
+    # zarr 3.1 drops the config of an existing array it opens: set it again (an all-nodata chunk,
+    # a fully cloudy block or a map without a single break, is written like any other)
+    zarray = zarray.with_config({"write_empty_chunks": True}) if hasattr(zarray, "with_config") else zarray
     packing = Packing("int16", INDEX_SCALE, INT16_NODATA) if name in extra else None
     flags = product.attrs.get("flag_values") if "flag_meanings" in product.attrs and packing is None else None
     try:

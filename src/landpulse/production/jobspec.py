@@ -46,10 +46,14 @@ from rasterio.errors import CRSError
 from landpulse.errors import InputError
 from landpulse.io.store import validate_name
 from landpulse.io.warp import RESAMPLINGS
-from landpulse.products.registry import get_product, is_registered
+from landpulse.production.windows import check_window_spec, fixed_windows
+from landpulse.products.registry import ProductKind, get_product, is_registered, product_names
 
 #: Spec format version; bump when a field changes meaning.
 SPEC_VERSION: Final = 1
+
+#: Product kinds production runs plan units of.
+PLANNED_KINDS: tuple[ProductKind, ...] = ("scene", "window", "comparison", "monitoring")
 
 
 class JobSpecError(InputError):
@@ -299,11 +303,43 @@ class DateSpec(_Model):
 
 
 class ProductSpec(_Model):
-    """A product to compute, with the parameters of its function."""
+    """A product to compute, with the parameters of its function (and, for a window product, its
+    time window: :mod:`landpulse.production.windows`)."""
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
     encoding: Literal["int16", "float32"] | None = Field(None, description="Override output.encoding.")
+    window: dict[str, Any] | None = Field(
+        None, description="Window products: the windows of their units, {kind: month | quarter | season | year | "
+                          "dekad | rolling | range | event | reference | all, ...} (default: all).")
+
+    baseline: dict[str, Any] | None = Field(
+        None, description="Comparison products: the one window every current window is compared with "
+                          "({kind: reference | range, ...}); with `window: {kind: event}` the pre-event window.")
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        try:
+            spec = check_window_spec(v)
+            fixed = fixed_windows(spec)
+        except InputError as err:
+            raise ValueError(str(err)) from None
+        if fixed is None or len(fixed) != 1:
+            raise ValueError("baseline must be one fixed window: {kind: reference, start, end} or a range with one range")
+        return spec
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        try:
+            return check_window_spec(v)
+        except InputError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("name")
     @classmethod
@@ -315,15 +351,40 @@ class ProductSpec(_Model):
             product = get_product(v)
         except InputError as err:
             raise ValueError(str(err)) from None
-        if product.kind != "scene":
-            raise ValueError(f"product {v!r} is a {product.kind} product; job runs compute scene products")
+        if product.kind not in PLANNED_KINDS:
+            raise ValueError(f"product {v!r} is a {product.kind} product; job runs compute "
+                             f"{' and '.join(PLANNED_KINDS)} products")
         return v
 
     @model_validator(mode="after")
     def _params(self, info: ValidationInfo) -> ProductSpec:
         if not _deferred(self.name, info):
             check_product_params(self.name, self.params)
+            kind = get_product(self.name).kind
+            if self.window is not None and kind == "scene":
+                raise ValueError(f"product {self.name!r} is a scene product (one unit per date): `window` is for "
+                                 f"window products ({', '.join(product_names(['window']))})")
+            if kind == "monitoring" and (self.baseline is None or self.window is not None):
+                raise ValueError(f"monitoring product {self.name!r} needs `baseline`, its stable history window "
+                                 "({kind: reference, start, end}), and no `window`: it monitors every scene after it")
+            if self.baseline is not None and kind not in ("comparison", "monitoring"):
+                raise ValueError(f"product {self.name!r} is a {kind} product: `baseline` is for comparison and "
+                                 f"monitoring products ({', '.join(product_names(['comparison', 'monitoring']))})")
+            if kind == "comparison" and self.window is None:
+                raise ValueError(f"comparison product {self.name!r} needs a `window` (the current windows, or "
+                                 "{kind: event, date: ...})")
+            if kind == "comparison" and self.baseline is None and (self.window or {}).get("kind") != "event":
+                raise ValueError(f"comparison product {self.name!r} needs a `baseline` window (or `window: {{kind: event, "
+                                 "date: ...}}`, whose pre-event window is the baseline)")
+            if kind == "comparison" and self.baseline is not None and (self.window or {}).get("kind") == "event":
+                raise ValueError(f"comparison product {self.name!r}: an event window brings its own baseline (the pre-event "
+                                 "window); leave `baseline` out")
         return self
+
+    @property
+    def window_spec(self) -> dict[str, Any]:
+        """The window of a window product's units (``{kind: all}`` when the spec gives none)."""
+        return dict(self.window) if self.window is not None else {"kind": "all"}
 
 
 def _deferred(name: str, info: ValidationInfo) -> bool:
@@ -340,8 +401,10 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
     """
     fn = get_product(name).compute
     sig = inspect.signature(fn)
+    # the data arguments (the scenes; a comparison's two windows) are positional without defaults
     accepted = {p.name: p for p in sig.parameters.values()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("ds", "bands")}
+                if (p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))
+                and p.name not in ("ds", "bands")}
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # unresolvable annotations: check names only

@@ -59,6 +59,8 @@ class LedgerEntry:
     inputs: list[str]
     params_hash: str | None
     run: str | None
+    #: a window unit committed while its window was open (``landpulse:provisional``)
+    provisional: bool = False
 
 
 class Ledger:
@@ -77,7 +79,8 @@ class Ledger:
             item = json.loads(path.read_text())
             props = item["properties"]
             return LedgerEntry(product, tile, period, path, [str(i) for i in props.get("landpulse:inputs", [])],
-                               props.get("landpulse:params_hash"), props.get("landpulse:run"))
+                               props.get("landpulse:params_hash"), props.get("landpulse:run"),
+                               bool(props.get("landpulse:provisional", False)))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

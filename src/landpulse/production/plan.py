@@ -36,6 +36,8 @@ from landpulse.io.store import datetime_dim, open_store, validate_name
 from landpulse.io.warp import TargetGrid
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacApiInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
+from landpulse.production.windows import Window, fixed_windows, windows_of
+from landpulse.products.registry import get_product, is_registered
 from landpulse.spec.radiometry import declare_radiometry
 
 
@@ -98,6 +100,12 @@ class Unit:
     replace: bool = False
     #: compute even when the ledger holds this unit as it is (``--overwrite``)
     force: bool = False
+    #: the time window of a window unit (None: a scene unit)
+    window: Window | None = None
+    #: a window unit whose window was still open at planning time
+    provisional: bool = False
+    #: the baseline window of a comparison unit (``window`` is then the current one)
+    baseline: Window | None = None
 
     @property
     def id(self) -> str:
@@ -105,7 +113,9 @@ class Unit:
 
     @property
     def inputs(self) -> list[str]:
-        return [s.id for s in self.scenes]
+        """Input scene ids: the one scene of a scene unit; the sorted ids of a window unit's scenes
+        (its identity: one more scene in the window makes it another unit)."""
+        return sorted(s.id for s in self.scenes) if self.window is not None else [s.id for s in self.scenes]
 
     def folder(self, store: str | Path) -> Path:
         return Ledger(store).folder(self.product, self.tile, self.period)
@@ -114,7 +124,10 @@ class Unit:
         """True when ``ledger`` holds this unit made from the same inputs with the same parameters
         (the one rule for "nothing to do", used by the plan and again by the unit's task)."""
         entry = ledger.entry(self.product, self.tile, self.period)
-        return entry is not None and entry.inputs == self.inputs and entry.params_hash == self.params_hash
+        if entry is None or entry.inputs != self.inputs or entry.params_hash != self.params_hash:
+            return False
+        # a unit committed while its window was open is made final once, after the window closes
+        return self.window is None or entry.provisional == self.provisional
 
 
 @dataclass
@@ -443,7 +456,8 @@ def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], tuple[Scen
     return out, failures
 
 
-def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False, verify: bool = False) -> Plan:
+def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = False, verify: bool = False,
+              now: dt.datetime | None = None) -> Plan:
     """Discover the inputs and decide, unit by unit, what has to be computed.
 
     A unit is *committed* (skipped) when its STAC item exists and records the same input scene ids
@@ -453,7 +467,14 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
     checksums (:func:`landpulse.production.ledger.verify_unit`, reading its files) and a damaged one
     is recomputed and replaces it (``Plan.damaged`` lists them). Dates outside ``job.dates`` are
     left out.
+
+    Window products (:mod:`landpulse.production.windows`) get one unit per tile and window holding
+    at least one scene (inside ``job.dates``; ``since: last-run`` does not apply to them: the
+    ledger's input ids already leave every unchanged window alone). Its inputs are the sorted ids
+    of the window's scenes, so a scene arriving in a window recomputes exactly that window's units.
+    A unit whose window is still open at ``now`` (naive UTC, default the clock) is provisional.
     """
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     scenes, failures = discover(job)
     grouped, dup_failures = _group(scenes)
     failures += dup_failures
@@ -467,6 +488,15 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
         encoding = job.encoding_of(spec)
         digest = params_hash(spec.name, spec.params, encoding, job.inputs.bands, rad,
                              getattr(job.inputs, "resolution", None), grid)
+        # a plugin's product that `landpulse validate` did not import is planned as a scene product
+        kind = get_product(spec.name).kind if is_registered(spec.name) else "scene"
+        if kind in ("window", "comparison", "monitoring"):
+            units = _window_units(job, spec.name, {"kind": "monitoring"} if kind == "monitoring" else spec.window_spec,
+                                  grouped, encoding, bands, digest, now, plan,
+                                  baseline=spec.baseline if kind != "window" else None, comparison=kind != "window")
+            for unit in units:
+                _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
+            continue
         newest: dict[str, str | None] = {}
         for (tile, period), group in grouped.items():
             if not _in_dates(job, spec.name, tile, group[0].datetime, ledger, newest):
@@ -474,15 +504,90 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
                 continue
             unit = Unit(spec.name, tile, period, group[0].datetime, group, tuple(sorted(spec.params.items())),
                         encoding, bands, digest)
-            folder = ledger.folder(unit.product, unit.tile, unit.period)
-            damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []
-            if damage:
-                plan.damaged[unit.id] = damage
-            if not overwrite and not damage and unit.is_committed(ledger):
-                plan.committed.append(unit)
-            else:
-                plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
+            _classify(plan, unit, ledger, overwrite=overwrite, verify=verify)
     return plan
+
+
+def _classify(plan: Plan, unit: Unit, ledger: Ledger, *, overwrite: bool, verify: bool) -> None:
+    """Put ``unit`` into ``plan.committed`` or ``plan.todo`` (replacing or repairing what is there)."""
+    folder = ledger.folder(unit.product, unit.tile, unit.period)
+    damage = verify_unit(folder) if verify and not overwrite and unit.is_committed(ledger) else []
+    if damage:
+        plan.damaged[unit.id] = damage
+    if not overwrite and not damage and unit.is_committed(ledger):
+        plan.committed.append(unit)
+    else:
+        plan.todo.append(replace(unit, replace=folder.exists(), force=overwrite or bool(damage)))
+
+
+def window_digest(digest: str, window: Window, baseline: Window | None = None) -> str:
+    """The parameter digest of a window unit: the product's, and the window's bounds and kind
+    (a window redefined under the same label is another unit); a comparison's baseline too."""
+    doc: dict[str, Any] = {"params_hash": digest, "window": window.as_dict()}
+    if baseline is not None:
+        doc["baseline"] = baseline.as_dict()
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _window_units(job: JobSpec, product: str, window_spec: dict[str, Any],
+                  grouped: Mapping[tuple[str, str], tuple[SceneRef, ...]],
+                  encoding: str, bands: tuple[tuple[str, str], ...] | None, digest: str, now: dt.datetime,
+                  plan: Plan, *, baseline: dict[str, Any] | None = None, comparison: bool = False) -> list[Unit]:
+    """One unit per tile and window holding at least one of the tile's scenes (in ``job.dates``).
+
+    Comparison units: one per tile and current window, against the baseline window (``baseline``,
+    or an event's pre-event window); their inputs are the scenes of both. A tile whose baseline
+    holds no scene is a plan failure (nothing to compare with)."""
+    d = job.dates
+    by_tile: dict[str, list[SceneRef]] = {}
+    for (tile, _), group in sorted(grouped.items()):
+        for scene in group:  # each scene of a solar day's mosaic is one observation of the window
+            if (d.start and scene.datetime < d.start) or (d.end and scene.datetime > d.end):
+                plan.out_of_dates += 1
+                continue
+            by_tile.setdefault(tile, []).append(scene)
+    params = tuple(sorted(next(p for p in job.products if p.name == product).params.items()))
+    units = []
+    for tile, scenes in by_tile.items():
+        scenes.sort(key=lambda s: (s.datetime, s.id))
+        times = [s.datetime for s in scenes]
+        if not comparison:
+            for w in windows_of(window_spec, times):
+                inside = tuple(s for s in scenes if w.contains(s.datetime))
+                units.append(Unit(product, tile, w.label, w.start, inside, params, encoding, bands,
+                                  window_digest(digest, w), window=w, provisional=w.is_open(now)))
+            continue
+        if window_spec.get("kind") == "monitoring":
+            # a fixed history, and a monitoring period from its end to the newest scene (it grows)
+            (base,) = fixed_windows(baseline or {}) or []
+            after = [t for t in times if t >= base.end]
+            pairs = []
+            if after:
+                last = max(after)
+                pairs = [(base, Window(base.end, dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1),
+                                       f"monitor-{base.end:%Y%m%d}", "monitoring"))]
+        elif baseline is None:  # an event: the pre-event window against the post-event one
+            pre, post = fixed_windows(window_spec) or []
+            pairs = [(pre, post)] if any(post.contains(t) for t in times) else []
+        else:
+            (base,) = fixed_windows(baseline) or []
+            # current windows overlapping the baseline are no comparison (the scenes would be on both sides)
+            pairs = [(base, w) for w in windows_of(window_spec, times) if w.end <= base.start or w.start >= base.end]
+        for base, w in pairs:
+            before = [s for s in scenes if base.contains(s.datetime)]
+            if not before:
+                plan.failures.append(PlanFailure(f"{product} {w.label}", tile,
+                                                 f"baseline window {base.label} of {product} holds no scene of tile {tile}: "
+                                                 "nothing to compare with", "WindowError"))
+                continue
+            inside = tuple(sorted({*before, *(s for s in scenes if w.contains(s.datetime))},
+                                  key=lambda s: (s.datetime, s.id)))
+            label = w.label if w.kind == "monitoring" else f"{w.label}_vs_{base.label}"
+            units.append(Unit(product, tile, label, w.start, inside, params, encoding, bands,
+                              window_digest(digest, w, base),
+                              window=w, provisional=w.kind == "monitoring" or w.is_open(now) or base.is_open(now),
+                              baseline=base))
+    return units
 
 
 def _in_dates(job: JobSpec, product: str, tile: str, when: dt.datetime, ledger: Ledger,
@@ -508,7 +613,9 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
     return {
         "tiles": plan.tiles,
         "scenes": len(plan.scenes),
-        "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace} for u in plan.todo],
+        "to_compute": [{"unit": u.id, "inputs": u.inputs, "replace": u.replace,
+                        **({"window": u.window.as_dict(), "provisional": u.provisional} if u.window else {})}
+                       for u in plan.todo],
         "committed": len(plan.committed),
         "damaged": plan.damaged,
         "outside_dates": plan.out_of_dates,

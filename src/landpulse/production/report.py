@@ -92,6 +92,9 @@ def build_report(job: JobSpec, plan: Plan, results: Sequence[UnitResult], *, run
         "damaged_units": dict(plan.damaged),
         "units": [r.as_dict() for r in results],
         "areas": _tile_areas(plan, results),
+        # monitoring units: the breaks that are new since the unit's previous run (pixels, hectares, dates)
+        "new_breaks": [{"unit": r.unit, "tile": r.tile, **r.stats["new_breaks"]} for r in results
+                       if r.status in ("written", "replaced") and "new_breaks" in r.stats],
         "orphans_removed": orphans,
         "catalogue_files_written": catalogue_files,
         "spec": job.model_dump(mode="json"),

@@ -226,6 +226,7 @@ def run_job(
     overwrite: bool = False,
     verify: bool = False,
     echo: Callable[[str], None] = print,
+    now: dt.datetime | None = None,
 ) -> JobResult:
     """Run a production job: plan, compute every unit not yet committed, commit, report.
 
@@ -242,6 +243,9 @@ def run_job(
         repair path; it reads every committed file, so it costs a read of the store).
     echo : callable
         Receives one line of progress at a time (default: print).
+    now : datetime, optional
+        The planning time (naive UTC; default the clock): window units whose window ends after it
+        are provisional.
 
     Returns
     -------
@@ -275,7 +279,7 @@ def run_job(
                 echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
             t = time.perf_counter()
             with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
-                plan = make_plan(job, overwrite=overwrite, verify=verify)
+                plan = make_plan(job, overwrite=overwrite, verify=verify, now=now)
             timings["plan"] = round(time.perf_counter() - t, 3)
             echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
                  f"{len(plan.committed)} already committed"

@@ -29,12 +29,13 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask
+import numpy as np
 import pystac
 import xarray as xr
 
@@ -45,17 +46,18 @@ from landpulse.errors import InputError, ProductMeaningWarning, environment_faul
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.load import load_on_grid
-from landpulse.io.products import item_encoding, write_product_blocks
+from landpulse.io.products import item_encoding, open_product, write_product_blocks
 from landpulse.io.remote import DEFAULT_OPTIONS
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
 from landpulse.production.commit import check_complete, commit_folder, fsync_tree
 from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
-from landpulse.production.plan import ItemSource, Unit, ZarrSource
+from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
 from landpulse.products.registry import get_product
+from landpulse.products.temporal import ALERTS_ATTR
 from landpulse.spec.radiometry import declare_radiometry
 from landpulse.viz import class_colour_table, is_class_product, thumbnail_png
 
@@ -122,18 +124,72 @@ def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
 
 
 def open_unit_input(unit: Unit) -> xr.Dataset:
-    """The input scene of a unit as a lazy ``(time=1, y, x)`` Dataset of raw bands."""
+    """The input scenes of a unit as a lazy ``(time, y, x)`` Dataset of raw bands: the one scene
+    of a scene unit, every scene of a window unit's window (oldest first)."""
 
-    scene = unit.scenes[0]
+    if unit.window is not None:
+        return _open_scenes(unit, unit.scenes)
+    first = unit.scenes[0]
+    on_grid = isinstance(first.source, ItemSource) and first.source.grid is not None
+    if len(unit.scenes) != 1 and not on_grid:
+        raise InputError(f"unit {unit.id} has {len(unit.scenes)} input scenes; only a target grid mosaics scenes")
+    return _open_scene(first, unit.scenes)
+
+
+def open_comparison_input(unit: Unit) -> tuple[xr.Dataset, xr.Dataset]:
+    """The baseline window's scenes and the current window's scenes of a comparison unit."""
+    assert unit.window is not None and unit.baseline is not None
+    base, current = unit.baseline, unit.window
+    return (_open_scenes(unit, [s for s in unit.scenes if base.contains(s.datetime)]),
+            _open_scenes(unit, [s for s in unit.scenes if current.contains(s.datetime)]))
+
+
+def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
+    """Scenes of a window unit, lazily, in time order. Scenes of one Zarr store are one
+    selection along its time dimension (no copy; chunks stay the store's, read block by block);
+    scenes from STAC items are stacked along ``time`` and must share one grid."""
+    scenes = sorted(chosen, key=lambda s: (s.datetime, s.id))
+    sources = [s.source for s in scenes]
+    if all(isinstance(src, ZarrSource) for src in sources) and len({src.store for src in sources}) == 1:  # type: ignore[union-attr]
+        first = sources[0]
+        assert isinstance(first, ZarrSource)
+        ds = open_store(first.store)
+        tdim = datetime_dim(ds)
+        index = [src.index for src in sources]  # type: ignore[union-attr]
+        ds = ds.isel({tdim: index})
+        if "scene_id" in ds.coords:
+            found = [str(v) for v in ds["scene_id"].values]
+            expected = [s.id for s in scenes]
+            if found != expected:
+                raise InputError(f"{first.store} changed since planning: dates {index} are now scenes {found}, "
+                                 f"not {expected}; rerun the job")
+        if first.radiometry is not None:
+            scale, offset, bands = first.radiometry
+            ds = declare_radiometry(ds, scale=scale, offset=offset, bands=list(bands) if bands else None)
+        return ds
+    parts = [_open_scene(s) for s in scenes]
+    tdims = {datetime_dim(p) or "time" for p in parts}
+    if len(tdims) != 1:
+        raise InputError(f"the scenes of window {unit.period} name their time dimension differently: {sorted(tdims)}")
+    tdim = tdims.pop()
+    parts = [p if tdim in p.dims else p.expand_dims(tdim) for p in parts]
+    try:
+        return xr.concat(parts, dim=tdim, join="exact", coords="minimal", compat="override", combine_attrs="override")
+    except ValueError as err:
+        raise InputError(f"the scenes of window {unit.period} on tile {unit.tile} are not on one grid ({err}); "
+                         "window products need the scenes of a tile on one grid (ingest them into one store)") from None
+
+
+def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = ()) -> xr.Dataset:
+    """One scene as a lazy Dataset of raw bands; on a target grid, ``mosaic`` (the scenes of its
+    solar day, ``scene`` among them) warped onto the grid and mosaicked (first scene wins)."""
     src = scene.source
     if isinstance(src, ItemSource) and src.grid is not None:  # onto the job's grid; one solar day mosaicked
-        items = [s.source for s in unit.scenes if isinstance(s.source, ItemSource)]
+        items = [s.source for s in (mosaic or (scene,)) if isinstance(s.source, ItemSource)]
         scenes = [scene_from_stac_item(json.loads(i.document) if i.document is not None else i.item) for i in items]
         chunk = src.chunk or min(choose_chunk(src.grid.shape[0]), choose_chunk(src.grid.shape[1]))
         return load_on_grid(scenes, src.grid, chunks=(chunk, chunk), resampling=dict(src.resampling),
                             remote=src.remote or DEFAULT_OPTIONS)
-    if len(unit.scenes) != 1:
-        raise InputError(f"unit {unit.id} has {len(unit.scenes)} input scenes; only a target grid mosaics scenes")
     if isinstance(src, ZarrSource):
         ds = open_store(src.store)
         tdim = datetime_dim(ds)
@@ -279,17 +335,19 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     with set_options(backend=settings.backend):  # type: ignore[arg-type]
         placed = resolve_device()
         device = device_info(placed).as_dict()
-        ds = open_unit_input(unit)
-        if placed == "gpu":
-            # the I/O edge: each input chunk crosses to the GPU once and every step of the product
-            # (mask, indices, water, change) runs there; write_blocks brings only the product back
-            ds = to_device(ds)
+        # the I/O edge (on a GPU): each input chunk crosses to the GPU once and every step of the
+        # product (mask, indices, water, change) runs there; write_blocks brings only the product back
+        if unit.baseline is not None:
+            inputs = [to_device(d) if placed == "gpu" else d for d in open_comparison_input(unit)]
+        else:
+            ds = open_unit_input(unit)
+            inputs = [to_device(ds) if placed == "gpu" else ds]
         kwargs = dict(unit.params)
         if unit.bands:
             kwargs["bands"] = dict(unit.bands)
         # the stored variable is named like the product in the registry (and the unit's files)
         with _capture_meaning_warnings() as notes:
-            product = _strip_created(definition.compute(ds, **kwargs)).rename(unit.product)
+            product = _strip_created(definition.compute(*inputs, **kwargs)).rename(unit.product)
         result.warnings = notes
         chunks = {str(product.dims[-2]): settings.chunk, str(product.dims[-1]): settings.chunk} if settings.chunk else None
         zarr_path = tmp / f"{unit.product}.zarr"
@@ -306,6 +364,8 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
 
         first = product.isel({d: 0 for d in product.dims[:-2]}) if product.ndim > 2 else product
         written.stats["areas_ha"] = areas_from_row_counts(first, written.row_counts)
+    if product.attrs.get(ALERTS_ATTR) == "break_date":
+        written.stats["new_breaks"] = new_breaks(zarr_path, unit.folder(settings.store) / zarr_path.name, unit.product)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]
@@ -335,9 +395,28 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     return list(chunk_files) if settings.fsync else []
 
 
+def new_breaks(new: Path, previous: Path, name: str) -> dict[str, Any]:
+    """The breaks of the break-date map at ``new`` that the previously committed one at ``previous``
+    did not have (all of them without one): pixel count, hectares and their dates (decimal years,
+    with the pixels of each). Reads both maps whole: one float32 band of one tile."""
+    now = open_product(new)[name]
+    fresh = np.isfinite(now.values)
+    if previous.exists():
+        fresh &= ~np.isfinite(open_product(previous)[name].values)
+    res = now.rio.resolution()
+    ha = abs(float(res[0]) * float(res[1])) / 1e4
+    dates, counts = np.unique(now.values[fresh], return_counts=True)
+    return {"pixels": int(fresh.sum()), "hectares": round(float(fresh.sum()) * ha, 4),
+            "dates": {f"{d:.6f}": int(c) for d, c in zip(dates, counts, strict=True)},
+            "since": "the previous run" if previous.exists() else "the start of monitoring"}
+
+
 def _input_properties(unit: Unit) -> dict[str, Any]:
-    """Properties of the input scene worth carrying over (cloud cover, platform), where known."""
-    scene = unit.scenes[0]
+    """Properties of the input scene worth carrying over (cloud cover, platform), where known
+    (none for window units: they are made of many scenes)."""
+    if unit.window is not None:
+        return {}
+    scene = unit.scenes[0]  # a mosaic's first scene
     if not isinstance(scene.source, ItemSource):
         return {}
     try:
@@ -378,6 +457,15 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
     })
     if warnings_noted:
         props["landpulse:warnings"] = list(warnings_noted)
+    if unit.window is not None:
+        # the product's time is its window (STAC: datetime null, start and end inclusive)
+        item.datetime = None
+        props["start_datetime"] = unit.window.start.isoformat(timespec="seconds") + "Z"
+        props["end_datetime"] = unit.window.last_second.isoformat(timespec="seconds") + "Z"
+        props["landpulse:window"] = unit.window.as_dict()
+        props["landpulse:provisional"] = bool(unit.provisional)
+    if unit.baseline is not None:
+        props["landpulse:baseline"] = unit.baseline.as_dict()
     props["processing:software"] = {"landpulse": __version__}
     item.collection_id = unit.product
     item.add_link(pystac.Link("collection", "../../collection.json", media_type="application/json"))

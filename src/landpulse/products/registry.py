@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 from landpulse.errors import InputError
 
-#: The grain of a product's units. ``scene``: one product on one tile for one acquisition time
-#: (the only kind production plans today). ``window`` (a reduction over every scene of a time
-#: window), ``comparison`` (two windows) and ``monitoring`` (a history and a growing monitoring
-#: period) are reserved for the time-aware products.
+#: The grain of a product's units. ``scene``: one product on one tile for one acquisition time;
+#: ``window``: a reduction over every scene of a time window (``compute(ds)``, ``ds`` the window's
+#: scenes along time); ``comparison``: two windows, a baseline and the current one
+#: (``compute(before, after)``); ``monitoring``: a fixed history and a monitoring period that grows
+#: with every scene (``compute(history, monitor)``). See :mod:`landpulse.production.windows`.
 ProductKind = Literal["scene", "window", "comparison", "monitoring"]
 
 #: Quick-look styles (``landpulse.viz.STYLES``); class products (CF ``flag_values``) are drawn in
@@ -46,8 +47,9 @@ class Product:
     name : str
         The registry key, the stored variable's name and the name of its units' folders.
     compute : callable
-        ``compute(ds, *, bands=None, **params) -> DataArray``; ``params`` are the product's
-        keyword parameters (checked against this signature by the job spec).
+        ``compute(ds, *, bands=None, **params) -> DataArray`` (comparison and monitoring products:
+        ``compute(before, after, *, bands=None, **params)``); ``params`` are the product's keyword
+        parameters (checked against this signature by the job spec).
     kind : ProductKind
         The grain of its units.
     inputs : tuple of str

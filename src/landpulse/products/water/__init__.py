@@ -115,7 +115,8 @@ __all__ = [
 ]
 
 
-# ---- the water products of production runs (per scene) -------------------------------------------
+# ---- the water products of production runs (per scene; the window products, water_frequency and the
+# other summaries over a time window, are in landpulse.products.temporal) ----------------------------
 
 def _water(ds: xr.Dataset, *, bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """Water classes of :func:`index_water` (defaults), per scene."""
@@ -132,11 +133,6 @@ def _water_wofs(ds: xr.Dataset, *, bands: Mapping[str, str] | None = None) -> xr
     return wofs(ds, bands=bands)["water"].rename("water_wofs")
 
 
-def _water_frequency(ds: xr.Dataset, *, bands: Mapping[str, str] | None = None) -> xr.DataArray:
-    """The ``frequency`` of :func:`summary` of :func:`index_water` over every date of ``ds``."""
-    return summary(index_water(ds, bands=bands))["frequency"].rename("water_frequency")
-
-
 _CLASSES = (WATER_FLAG_VALUES, WATER_FLAG_MEANINGS)
 for _product in (
     Product("water", _water, dtype="uint8", flags=_CLASSES,
@@ -146,7 +142,5 @@ for _product in (
     Product("water_wofs", _water_wofs, dtype="uint8", flags=_CLASSES,
             inputs=("blue", "green", "red", "nir", "swir16", "swir22"),
             description="water classes of the WOfS decision tree (Mueller et al. 2016), uint8, nodata 255"),
-    Product("water_frequency", _water_frequency, quicklook="frequency",
-            description="wet / clear observations of index water, float32, NaN without a clear observation"),
 ):
     register_product(_product)
