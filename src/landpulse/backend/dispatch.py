@@ -218,6 +218,11 @@ def apply_kernel(
     ------
     InputError
         When a core dimension is split over several Dask chunks.
+
+    Notes
+    -----
+    float16 inputs are widened to float32 before any kernel sees them: kernels read and
+    accumulate in float32 or float64, never in half precision.
     """
     kwargs = dict(kwargs or {})
     in_core = [list(c) for c in core_dims] if core_dims is not None else [[] for _ in inputs]
@@ -248,6 +253,11 @@ def apply_kernel(
                         "but the kernel needs it whole; "
                         "rechunk it with landpulse.backend.chunking.time_contiguous(...)"
                     )
+        if isinstance(a, xr.DataArray) and a.dtype == np.float16:
+            # half precision never reaches a kernel: widened here, so every kernel reads and
+            # accumulates in float32/float64 (Numba has no float16, and an 11-bit accumulator
+            # loses the third digit of a sum of a few hundred reflectances)
+            a = a.astype(np.float32)
         if isinstance(a, xr.DataArray) and a.ndim >= 2:
             a = a.transpose(..., ydim, xdim)
             if moved:
