@@ -91,6 +91,15 @@ class EnvironmentFaultError(LandpulseError):
     exit_code = 74
 
 
+class ClusterLostError(EnvironmentFaultError):
+    """The Dask scheduler went away in the middle of a run (killed, its node lost): every task it held
+    is gone with it, so the run stops at once (exit status 69, ``EX_UNAVAILABLE``) instead of blaming
+    the scenes that were running. Units committed before are kept (the run's own ledger knows them,
+    not Dask); a rerun against a live scheduler computes the rest."""
+
+    exit_code = 69
+
+
 #: ``errno`` values that only writing can raise: disk full, quota exceeded, read-only file system.
 WRITE_FAULT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 #: ``errno`` values that are faults of the environment where they concern the output: permissions.
