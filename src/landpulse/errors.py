@@ -111,10 +111,17 @@ def environment_fault(err: BaseException, output: str | os.PathLike[str] | None 
 
     A full disk, an exceeded quota and a read-only file system are always the environment's; a
     permission error is when it concerns a path under ``output`` (an unreadable input file is the
-    scene's fault, and fails that scene alone).
+    scene's fault, and fails that scene alone); so is a missing file under ``output`` (the run made
+    every path there: one that vanished was deleted while the run wrote it).
     """
     seen: BaseException | None = err
     while seen is not None:
+        if (isinstance(seen, OSError) and seen.errno == errno.ENOENT and output is not None and seen.filename is not None
+                and os.path.abspath(os.fsdecode(seen.filename)).startswith(os.path.abspath(os.fspath(output)))):
+            # the run made every path under its output: one that vanished was removed by someone else
+            return EnvironmentFaultError(f"files under the output {os.fspath(output)} disappeared while the run wrote them "
+                                         f"({os.fsdecode(seen.filename)}): the run stopped; run again to "
+                                         "recompute what it held (nothing half-written was committed)")
         if isinstance(seen, OSError) and (seen.errno in WRITE_FAULT_ERRNOS or (
                 seen.errno in PERMISSION_ERRNOS and output is not None and seen.filename is not None
                 and os.path.abspath(os.fsdecode(seen.filename)).startswith(os.path.abspath(os.fspath(output))))):
