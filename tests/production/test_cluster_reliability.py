@@ -210,7 +210,10 @@ def test_a_signal_during_cluster_start_exits_quietly_and_leaves_nothing(series: 
                                 stdout=out, stderr=err)
     try:
         wait_for(lambda: "plan:" in out_log.read_text(), timeout=120, what="the plan (the cluster starts next)")
-        time.sleep(random.uniform(0.0, 0.6))  # somewhere in LocalCluster's start (2 workers: seconds)
+        # inside LocalCluster's start: its first worker process is being spawned (then a random moment
+        # of the next 0.3 s, while the workers start and register)
+        wait_for(lambda: bool(psutil.Process(proc.pid).children()), timeout=60, what="a worker process")
+        time.sleep(random.uniform(0.0, 0.3))
         started = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signum)
         proc.wait(timeout=60)
