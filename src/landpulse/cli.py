@@ -3,7 +3,8 @@
 Exit status (what schedulers see): 0 success; 1 unexpected failure; 2 bad input or usage
 (missing band, unreadable file, not a Zarr store, bad option); 3 backend unavailable
 (GPU asked for, none here); 4 some scenes failed; 5 ``verify`` found damage; 74 the output's disk is
-full, read-only or not writable (the run stops, no scene is blamed); 75 the store is locked;
+full, read-only or not writable (the run stops, no scene is blamed); 69 the Dask scheduler was
+lost mid-run (the run stops, no scene is blamed); 75 the store is locked;
 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (128 + the signal, as shells report it: the
 run stops at the next unit boundary, closes its cluster and releases the lock). Failures print
 one line, ``landpulse: error: <reason>``, on stderr; set ``LANDPULSE_DEBUG=1`` for the traceback.

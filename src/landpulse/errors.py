@@ -96,6 +96,15 @@ class EnvironmentFaultError(LandpulseError):
     exit_code = 74
 
 
+class ClusterLostError(EnvironmentFaultError):
+    """The Dask scheduler went away in the middle of a run (killed, its node lost): every task it held
+    is gone with it, so the run stops at once (exit status 69, ``EX_UNAVAILABLE``) instead of blaming
+    the scenes that were running. Units committed before are kept (the run's own ledger knows them,
+    not Dask); a rerun against a live scheduler computes the rest."""
+
+    exit_code = 69
+
+
 #: ``errno`` values that only writing can raise: disk full, quota exceeded, read-only file system.
 WRITE_FAULT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 #: ``errno`` values that are faults of the environment where they concern the output: permissions.
@@ -107,10 +116,17 @@ def environment_fault(err: BaseException, output: str | os.PathLike[str] | None 
 
     A full disk, an exceeded quota and a read-only file system are always the environment's; a
     permission error is when it concerns a path under ``output`` (an unreadable input file is the
-    scene's fault, and fails that scene alone).
+    scene's fault, and fails that scene alone); so is a missing file under ``output`` (the run made
+    every path there: one that vanished was deleted while the run wrote it).
     """
     seen: BaseException | None = err
     while seen is not None:
+        if (isinstance(seen, OSError) and seen.errno == errno.ENOENT and output is not None and seen.filename is not None
+                and os.path.abspath(os.fsdecode(seen.filename)).startswith(os.path.abspath(os.fspath(output)))):
+            # the run made every path under its output: one that vanished was removed by someone else
+            return EnvironmentFaultError(f"files under the output {os.fspath(output)} disappeared while the run wrote them "
+                                         f"({os.fsdecode(seen.filename)}): the run stopped; run again to "
+                                         "recompute what it held (nothing half-written was committed)")
         if isinstance(seen, OSError) and (seen.errno in WRITE_FAULT_ERRNOS or (
                 seen.errno in PERMISSION_ERRNOS and output is not None and seen.filename is not None
                 and os.path.abspath(os.fsdecode(seen.filename)).startswith(os.path.abspath(os.fspath(output))))):

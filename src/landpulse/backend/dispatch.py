@@ -151,6 +151,40 @@ def check_same_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> Non
             raise GridMismatchError(f"{name} is in {crs_b} but {ref_name} is in {crs_a}")
 
 
+def check_image(da: xr.DataArray, name: str, ydim: str, xdim: str) -> None:
+    """Refuse an image input the kernels cannot take, naming it: a dtype that is not boolean,
+    integer or float, a dimension of size 0, spatial coordinates that are not finite or not strictly
+    monotonic (a grid needs both), or one spatial dimension without the other.
+
+    Raises
+    ------
+    InputError
+        For the dtype, an empty dimension or a lone spatial dimension.
+    GridMismatchError
+        For spatial coordinates with NaN/inf, or out of order.
+    """
+    if (ydim in da.dims) != (xdim in da.dims):
+        raise InputError(f"{name} has dimensions {da.dims}: an image needs both {ydim!r} and {xdim!r}")
+    if ydim not in da.dims:
+        return  # a per-date parameter (scale, offset), not an image
+    if da.dtype.kind not in "biuf":
+        raise InputError(f"{name} holds {da.dtype} values: imagery is boolean, integer or float")
+    for dim, n in da.sizes.items():
+        if n == 0:
+            raise InputError(f"{name} has no pixels: dimension {dim!r} has size 0")
+    for dim in (ydim, xdim):
+        if dim not in da.coords:
+            continue
+        v = np.asarray(da[dim].values)
+        if v.dtype.kind not in "iuf":
+            continue
+        if not np.isfinite(v).all():
+            raise GridMismatchError(f"coordinate {dim!r} of {name} has NaN or infinite values: not a grid")
+        step = np.diff(v.astype(np.float64))
+        if v.size > 1 and not ((step > 0).all() or (step < 0).all()):
+            raise GridMismatchError(f"coordinate {dim!r} of {name} is not strictly monotonic: not a grid")
+
+
 def on_one_grid(arrays: Sequence[xr.DataArray], names: Sequence[str]) -> list[xr.DataArray]:
     """:func:`check_same_grid`, then the arrays with the first one's spatial coordinates.
 
@@ -218,6 +252,11 @@ def apply_kernel(
     ------
     InputError
         When a core dimension is split over several Dask chunks.
+
+    Notes
+    -----
+    float16 inputs are widened to float32 before any kernel sees them: kernels read and
+    accumulate in float32 or float64, never in half precision.
     """
     kwargs = dict(kwargs or {})
     in_core = [list(c) for c in core_dims] if core_dims is not None else [[] for _ in inputs]
@@ -227,6 +266,10 @@ def apply_kernel(
     images = [a for a in inputs if isinstance(a, xr.DataArray) and a.ndim >= 2]
     if not images:
         raise ValueError("apply_kernel needs at least one image (2-D or more) input")
+    ydim0, xdim0 = spatial_dims(images[0])
+    for a in inputs:
+        if isinstance(a, xr.DataArray):
+            check_image(a, str(a.name or "an input"), ydim0, xdim0)
     aligned = dict(zip(map(id, images), on_one_grid(images, [str(a.name) for a in images]), strict=True))
     inputs = tuple(aligned.get(id(a), a) for a in inputs)
     ydim, xdim = spatial_dims(images[0])
@@ -248,6 +291,11 @@ def apply_kernel(
                         "but the kernel needs it whole; "
                         "rechunk it with landpulse.backend.chunking.time_contiguous(...)"
                     )
+        if isinstance(a, xr.DataArray) and a.dtype == np.float16:
+            # half precision never reaches a kernel: widened here, so every kernel reads and
+            # accumulates in float32/float64 (Numba has no float16, and an 11-bit accumulator
+            # loses the third digit of a sum of a few hundred reflectances)
+            a = a.astype(np.float32)
         if isinstance(a, xr.DataArray) and a.ndim >= 2:
             a = a.transpose(..., ydim, xdim)
             if moved:

@@ -21,7 +21,7 @@ import numpy as np
 
 from landpulse.errors import InputError, MissingBandError, UnreadableInputError
 from landpulse.io.remote import REMOTE_SCHEMES, public_href
-from landpulse.spec.sensors import SensorSpec, get_sensor, sensors
+from landpulse.spec.sensors import SensorSpec, get_sensor, parse_baseline, sensors
 
 _IMAGE_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
 
@@ -123,9 +123,21 @@ def to_datetime64(value: str | dt.datetime | np.datetime64) -> np.datetime64:
             value = dt.datetime.fromisoformat(text)
         except ValueError as err:
             raise InputError(f"cannot read datetime {value!r}; use ISO 8601, e.g. 2016-01-12T15:56:00Z") from err
+    if not isinstance(value, dt.datetime):
+        raise InputError(f"cannot read datetime {value!r} ({type(value).__name__}); use an ISO 8601 string, "
+                         "e.g. 2016-01-12T15:56:00Z")
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return np.datetime64(value, "ns")
+
+
+def _item_number(value: Any, what: str, *, finite: bool = True) -> float:
+    """A number of an item's ``raster:bands`` (scale, offset, nodata), checked: InputError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{what} must be a number; got {value!r} ({type(value).__name__})")
+    if finite and not math.isfinite(value):
+        raise InputError(f"{what} must be finite; got {value!r}")
+    return float(value)
 
 
 def _sensor_for_item(item: Mapping[str, Any]) -> SensorSpec | None:
@@ -240,14 +252,28 @@ def scene_from_stac_item(
     else:
         data = dict(item)
         base = Path(base_dir) if base_dir else Path.cwd()
-    if data.get("type") != "Feature" or "assets" not in data:
+    if not isinstance(data, Mapping) or data.get("type") != "Feature" or "assets" not in data:
         raise UnreadableInputError("not a STAC Item (needs type 'Feature' and 'assets')")
+    if not isinstance(data["assets"], Mapping):
+        raise InputError(f"STAC item {data.get('id')}: 'assets' must be a mapping of asset keys to assets; "
+                         f"got {type(data['assets']).__name__}")
     props = data.get("properties", {})
+    if not isinstance(props, Mapping):
+        raise InputError(f"STAC item {data.get('id')}: 'properties' must be a mapping; got {type(props).__name__}")
     spec = _sensor_for_item(data)
     baseline = props.get("s2:processing_baseline")
     when = props.get("datetime") or props.get("start_datetime")
     if not when:
         raise InputError(f"STAC item {data.get('id')} has no datetime")
+    try:
+        when = to_datetime64(when)
+    except InputError as err:
+        raise InputError(f"STAC item {data.get('id')}, properties.datetime: {err}") from None
+    if baseline is not None and spec is not None and spec.baseline_offset is not None:
+        try:
+            parse_baseline(str(baseline))
+        except InputError as err:
+            raise InputError(f"STAC item {data.get('id')}, properties.s2:processing_baseline: {err}") from None
 
     sources: dict[str, tuple[int, BandSource]] = {}
     for key, asset in data["assets"].items():
@@ -255,7 +281,10 @@ def scene_from_stac_item(
         roles = asset.get("roles", ["data"])
         if not media.startswith(_IMAGE_TYPES):
             continue
+        where = f"STAC item {data.get('id')}, asset {key!r}"
         eo = asset.get("eo:bands") or []
+        if not isinstance(eo, list) or not all(isinstance(b, Mapping) for b in eo):
+            raise InputError(f"{where}: 'eo:bands' must be a list of band objects; got {eo!r}")
         if len(eo) > 1:
             continue  # multi-band composites (visual) are not bands
         common = eo[0].get("common_name") if eo else None
@@ -285,11 +314,19 @@ def scene_from_stac_item(
         classification = None
         if kind == "classification" and (item_quality or table is not None):
             classification = json.dumps({"asset": key, **(table or {})}, sort_keys=True)
-        rb = (asset.get("raster:bands") or [{}])[0]
+        rbs = asset.get("raster:bands") or [{}]
+        if not isinstance(rbs, list) or not isinstance(rbs[0], Mapping):
+            raise InputError(f"{where}: 'raster:bands' must be a list of band objects; got {rbs!r}")
+        rb = rbs[0]
+        if not isinstance(asset.get("href"), str) or not asset["href"]:
+            raise InputError(f"{where}: 'href' must be a path or URL string; got {asset.get('href')!r}")
         if kind == "classification":
             scale, offset = 1.0, 0.0
         elif "scale" in rb or "offset" in rb:
-            scale, offset = float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+            scale = _item_number(rb.get("scale", 1.0), f"{where}: raster:bands scale")
+            offset = _item_number(rb.get("offset", 0.0), f"{where}: raster:bands offset")
+            if scale == 0:
+                raise InputError(f"{where}: raster:bands scale must be non-zero")
         elif spec is not None:
             scale, offset = spec.scale, spec.offset_for(baseline)
         else:
@@ -300,6 +337,10 @@ def scene_from_stac_item(
         # a classification band has its own nodata or none (QA_RADSAT's 0 means "nothing saturated")
         nodata = rb.get("nodata", band_spec.nodata if band_spec and band_spec.nodata is not None
                         else (spec.nodata if spec and kind != "classification" else None))
+        if nodata is not None and not (isinstance(nodata, str) and nodata.lower() in ("nan", "inf", "-inf")):
+            nodata = _item_number(nodata, f"{where}: raster:bands nodata", finite=False)
+        elif isinstance(nodata, str):
+            nodata = float(nodata)  # STAC's raster extension spells the float specials as strings
         valid = (band_spec.valid_range if band_spec and band_spec.valid_range else (spec.valid_range if spec and kind != "classification" else None))
         priority = 0 if "tiff" in media else 1  # prefer the COG over the JP2 of the same band
         src = BandSource(name, str(asset["href"]), scale, offset,
@@ -320,7 +361,7 @@ def scene_from_stac_item(
     chosen = {k: replace(v, href=_local_href(v.href, base)) for k, v in chosen.items()}
     return Scene(
         id=str(data.get("id")),
-        datetime=to_datetime64(when),
+        datetime=when,
         bands=chosen,
         sensor=spec.id if spec else None,
         platform=props.get("platform"),

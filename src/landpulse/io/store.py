@@ -32,7 +32,7 @@ import zarr
 from numcodecs import Blosc
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from landpulse.errors import InputError, NotAZarrStoreError, StoreExistsError
+from landpulse.errors import GridMismatchError, InputError, NotAZarrStoreError, StoreExistsError
 from landpulse.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
@@ -64,6 +64,29 @@ def datetime_dim(obj: xr.Dataset | xr.DataArray) -> str | None:
         if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64):
             return str(d)
     return None
+
+
+def _broken_member(store: Path) -> str:
+    """``"variable 'red' (red/zarr.json): "`` for the first member whose metadata zarr cannot read,
+    so that an error names the field; ``"group metadata (zarr.json): "`` for the store's own; or ``""``."""
+    import zarr
+
+    for meta in ("zarr.json", ".zgroup", ".zattrs"):
+        f = store / meta
+        if f.is_file():
+            try:
+                json.loads(f.read_text())
+            except (OSError, ValueError, UnicodeDecodeError):
+                return f"group metadata ({meta}): "
+    for member in sorted(q for q in store.iterdir() if q.is_dir() and not q.name.startswith(".")):
+        try:
+            arr = zarr.open_array(member, mode="r")
+            if any(int(c) <= 0 for c in arr.chunks):
+                raise ValueError("a chunk size is 0")
+        except Exception:
+            meta = next((m for m in ("zarr.json", ".zarray") if (member / m).is_file()), "metadata")
+            return f"variable {member.name!r} ({member.name}/{meta}): "
+    return ""
 
 
 def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr.Dataset:
@@ -101,7 +124,7 @@ def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr
             chunks=dict(chunks) if chunks else {},
         )
     except Exception as err:  # zarr/xarray raise many types for unreadable metadata
-        raise NotAZarrStoreError(f"{p} could not be opened as Zarr: {err}") from err
+        raise NotAZarrStoreError(f"{p} could not be opened as Zarr: {_broken_member(p)}{err}") from err
     if APPEND_MARK in ds.attrs:
         mark = ds.attrs[APPEND_MARK]
         raise InputError(
@@ -109,7 +132,33 @@ def open_store(path: PathLike, *, chunks: Mapping[str, int] | None = None) -> xr
             f"{mark.get('dim')!r} may lack pixels); run the same `landpulse ingest --append` again: it "
             "removes the unfinished entries first")
     check_store_limits(ds, p)
+    check_store_crs(ds, p)
     return load_small_coords(ds)
+
+
+def check_store_crs(ds: xr.Dataset, path: PathLike) -> None:
+    """Refuse a grid-mapping variable whose CRS no library can read (rioxarray would drop it
+    silently, and products would be written without a CRS or on a wrong one).
+
+    Raises
+    ------
+    GridMismatchError
+        Naming the variable and attribute that holds the unreadable CRS.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    for name, var in ds.variables.items():
+        for attr in ("crs_wkt", "spatial_ref"):
+            text = var.attrs.get(attr)
+            if not isinstance(text, str) or not text:
+                continue
+            try:
+                CRS.from_user_input(text)
+            except CRSError as err:
+                raise GridMismatchError(
+                    f"{path}: variable {name!r} declares a CRS ({attr}) that cannot be read: {text[:80]!r} ({err}); "
+                    "fix the store's grid mapping (for example with rioxarray's write_crs)") from None
 
 
 #: Limits on what a store's metadata may declare, checked before anything is read or allocated

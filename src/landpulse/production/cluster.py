@@ -178,6 +178,7 @@ def make_client(spec: ClusterSpec) -> Iterator[Any]:
     with dask.config.set(_dotted(cluster_config(spec))), contextlib.ExitStack() as stack:
         security = security_from(spec.security)
         cluster: Any = None
+        starting = _spec_clusters()
         try:
             if spec.kind == "local":
                 cluster = distributed.LocalCluster(
@@ -213,8 +214,48 @@ def make_client(spec: ClusterSpec) -> Iterator[Any]:
             raise
         except Exception as err:
             raise ClusterError(f"could not start or reach the {spec.kind} cluster: {type(err).__name__}: {err}") from err
+        except BaseException:  # a signal (KeyboardInterrupt) while the cluster was starting
+            if cluster is None:
+                _close_half_started(starting)
+            raise
         stack.callback(client.close)
         yield client
+
+
+def _spec_clusters() -> set[int]:
+    """Ids of the Dask clusters (LocalCluster, SLURMCluster, ...) alive in this process."""
+    try:
+        from distributed.deploy.spec import SpecCluster  # already imported by _require
+    except ImportError:
+        return set()
+    return {id(c) for c in list(SpecCluster._instances)}
+
+
+def _close_half_started(before: set[int]) -> None:
+    """Close the clusters a signal interrupted in their constructor (we hold no reference to them).
+
+    Left alone, Dask's exit hook closes them at interpreter exit and prints an AssertionError
+    traceback (workers still starting), and the start tasks they abandon log "Task exception was
+    never retrieved"; here they are closed quietly, their processes stopped, and taken off the
+    hook's list. Only on the way out of an interrupted start (the process is about to exit).
+    """
+    from distributed.deploy.spec import SpecCluster
+
+    for c in list(SpecCluster._instances):
+        if id(c) in before:
+            continue
+        loop: Any = c.loop  # a tornado IOLoop over an asyncio loop
+        with contextlib.suppress(BaseException):  # the start tasks it abandons fail: not worth a traceback
+            loop.asyncio_loop.set_exception_handler(lambda loop, context: None)
+        with contextlib.suppress(BaseException):
+            c.close(timeout=10)
+        with contextlib.suppress(BaseException):
+            for w in list(getattr(c, "_created", ())):  # nannies/workers in their start: stop their processes
+                proc = getattr(getattr(w, "process", None), "process", None)
+                if proc is not None and proc.is_alive():
+                    proc.terminate()
+        c.shutdown_on_close = False
+        SpecCluster._instances.discard(c)
 
 
 def make_slurm_cluster(spec: ClusterSpec, security: Any) -> Any:

@@ -68,6 +68,9 @@ def _name(value: str, what: str) -> str:
 
 
 def _resolve(value: str | Path, info: ValidationInfo) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value):
+        # str() would make a path of anything (`path: 5`, `path: [a]`): a typo must not become a folder
+        raise ValueError(f"a path must be a non-empty string; got {value!r} ({type(value).__name__})")
     base = Path((info.context or {}).get("base", "."))
     p = Path(os.path.expanduser(str(value)))
     return Path(os.path.normpath(p if p.is_absolute() else base / p))
@@ -125,6 +128,8 @@ class ZarrInputs(_InputBase):
             v = [v]
         if isinstance(v, Mapping):  # {tile: path}
             return [{"tile": k, "path": p} for k, p in v.items()]
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"`stores` is a list of stores, a {{tile: path}} mapping or one path; got {v!r}")
         return [{"path": s} if isinstance(s, (str, Path)) else s for s in v]
 
     @model_validator(mode="after")
@@ -776,6 +781,8 @@ def load_job(path: str | Path, *, import_plugins: bool = True) -> JobSpec:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise JobSpecError(f"{p} is not valid YAML: {err}") from err
+    if data is None:
+        raise JobSpecError(f"{p} is empty: a job spec is a YAML mapping (name:, inputs:, products:, output:)")
     return parse_job(data, base=p.resolve().parent, source=str(p), import_plugins=import_plugins)
 
 

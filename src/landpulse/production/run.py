@@ -11,7 +11,9 @@ checked by the same ``landpulse verify``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +26,7 @@ import dask
 
 from landpulse.backend import resolve_device, set_options
 from landpulse.browse import SITE_DIR, write_site
-from landpulse.errors import EnvironmentFaultError, InputError, LandpulseError, environment_fault
+from landpulse.errors import ClusterLostError, EnvironmentFaultError, InputError, LandpulseError, environment_fault
 from landpulse.io.stac import write_collections
 from landpulse.io.store import PathLike
 from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
@@ -66,6 +68,12 @@ def _lost(err: BaseException) -> bool:
                                   "StreamClosedError")
 
 
+def _scheduler_lost(client: Any) -> bool:
+    """True when the client has lost its scheduler (reconnecting, or closed): a future that fails
+    then was cancelled with the scheduler, not lost with a worker, and no retry can run."""
+    return str(getattr(client, "status", "running")) not in ("running", "newly-created")
+
+
 def _unit_resources(client: Any, kind: str) -> dict[str, int] | None:
     """``{landpulse-unit: 1}`` when every worker runs one unit at a time through that resource.
 
@@ -92,7 +100,9 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
 
     Returns the results (in plan order) and the environment fault that stopped the run, if any:
     a unit whose output disk is full, read-only or not writable (status ``stopped``) stops the
-    run, since every other unit would meet it too; units not started then have no result.
+    run, since every other unit would meet it too; units not started then have no result. So does
+    a scheduler that goes away (:class:`~landpulse.errors.ClusterLostError`): its futures are
+    cancelled, which must not read as workers killed by the scenes they ran.
     """
     results: dict[str, UnitResult] = {}
     total = len(units)
@@ -153,6 +163,15 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
                             resources=resources)
         by_key[fut.key] = u
         futures.append(fut)
+    def scheduler_gone(err: BaseException) -> None:
+        if not fault:
+            done = len(results)
+            fault.append(ClusterLostError(
+                f"the Dask scheduler {getattr(client.scheduler, 'address', '')} was lost mid-run "
+                f"({type(err).__name__}) with {total - done} of {total} unit(s) unfinished; each is committed whole "
+                "or not at all: start the scheduler again and rerun to compute the rest (committed units are kept)"))
+        raise _Stop
+
     try:
         for fut in dist_completed(futures):
             unit = by_key[fut.key]
@@ -161,6 +180,8 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
             except _Stop:
                 raise
             except Exception as err:
+                if _lost(err) and _scheduler_lost(client):
+                    scheduler_gone(err)
                 if _lost(err):
                     lost.append((unit, err))
                     echo(f"lost     {unit.id}: {type(err).__name__} (its worker died); it will be retried alone")
@@ -176,12 +197,31 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
             except _Stop:
                 raise
             except Exception as err:
+                if _lost(err) and _scheduler_lost(client):
+                    scheduler_gone(err)
                 report(lost_result(unit, err, again=_lost(err)))
             finally:
                 fut.release()
     except _Stop:
-        client.cancel([f for f in futures if not f.done()])
+        if _scheduler_lost(client):
+            _close_lost_client(client)
+        else:
+            client.cancel([f for f in futures if not f.done()])
     return ordered()
+
+
+def _close_lost_client(client: Any) -> None:
+    """Close a client whose scheduler is gone, now: it would otherwise try to reconnect for Dask's
+    connect timeout, and closing it cancels that attempt, which Dask logs as a traceback (the run
+    says what happened in one line instead)."""
+    log = logging.getLogger("distributed.client")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.suppress(Exception):
+            client.close(timeout=10)
+    finally:
+        log.setLevel(level)
 
 
 def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], timings: dict[str, float]) -> None:

@@ -39,7 +39,7 @@ import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -251,6 +251,17 @@ def declare_radiometry(
         When the scale puts most sampled reflectances outside [-0.5, 1.5]; the warning is
         recorded in the band's and the dataset's attributes (and so in product provenance).
     """
+    scale = _declared_number(scale, "scale", positive=True)
+    offset = _declared_number(offset, "offset")
+    if nodata is not None:
+        nodata = _declared_number(nodata, "nodata", finite=False)
+    if valid_range is not None:
+        if isinstance(valid_range, (str, bytes)) or len(valid_range) != 2:
+            raise RadiometryError(f"valid_range must be (low, high); got {valid_range!r}")
+        low, high = (_declared_number(v, "valid_range") for v in valid_range)
+        if low > high:
+            raise RadiometryError(f"valid_range must be (low, high) with low <= high; got {valid_range!r}")
+        valid_range = (low, high)
     ds = as_dataset(ds)
     out = ds.copy()
     if bands is None:
@@ -296,6 +307,18 @@ def valid_sample(da: xr.DataArray, validity: Validity, max_blocks: int = 2) -> n
     if not math.isnan(nd):
         ok &= values != nd
     return values[ok]
+
+
+def _declared_number(value: Any, what: str, *, positive: bool = False, finite: bool = True) -> float:
+    """A declared scale, offset, nodata or range limit as a float: RadiometryError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RadiometryError(f"{what} must be a number; got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if finite and not math.isfinite(number):
+        raise RadiometryError(f"{what} must be finite; got {value!r}")
+    if positive and not number > 0:
+        raise RadiometryError(f"{what} must be positive (reflectance = value * scale + offset); got {value!r}")
+    return number
 
 
 def check_against_pixels(samples: Sequence[tuple[str, np.ndarray, float, float]], *, what: str,
