@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
 	@echo "make lint   - ruff over src, tests, scripts and benchmarks; mypy over src"
-	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water (full Sentinel-2 tiles; many minutes)"
+	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water, whole commands vs hand loop and GDAL (full Sentinel-2 tiles; many minutes)"
 	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
 
@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_indices.py
 	$(BIN)/python benchmarks/bench_change.py --markdown
 	$(BIN)/python benchmarks/bench_water.py --markdown
+	$(BIN)/python benchmarks/bench_whole.py --tile
 
 # GPU verification (issue 7). Here, with network: make gpu-wheels. On the GPU machine, through
 # the device tool with carry [".whl"]: make gpu-check (or bash scripts/gpu_check.sh) -> $$OUT/report.md

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -59,3 +61,20 @@ def test_pipeline_benchmark_smoke(tmp_path: Path) -> None:
     assert row["identical_chunks"] is True  # the benchmark's own cross-check: pipeline chunks == floor chunks
     assert row["floor_s"] > 0 and row["pipeline_s"] > 0 and row["pipeline_compute_s"] > 0
     assert row["bytes_floor"] > 0 and row["bytes_pipeline"] > 0
+
+
+@pytest.mark.slow
+def test_whole_command_benchmark_smoke(tmp_path: Path) -> None:
+    """Whole processes: landpulse's commands, the hand-written loops and GDAL run on the same inputs."""
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    out = tmp_path / "bench_whole.json"
+    stdout = _run("bench_whole.py", "--smoke", "--json", str(out), tmp_path=tmp_path, timeout=300)
+    report = json.loads(out.read_text())
+    assert "nothing-to-do run" in stdout
+    for name in ("landpulse run job (chosen cluster)", "hand loop: 12-date NDVI", "landpulse ingest", "hand loop: ingest"):
+        assert report["medians"][name]["wall"] > 0 and report["medians"][name]["cpu"] > 0, name
+    assert report["ratios"]["12-date NDVI job / hand loop"]["target"] == 1.3
+
