@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from landpulse.errors import InputError
-from landpulse.io.store import validate_name
+from landpulse.io.files import validate_name
 from landpulse.products.registry import get_product, is_registered
 
 #: Spec format version; bump when a field changes meaning.
