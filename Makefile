@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
 	@echo "make lint   - ruff over src, tests, scripts and benchmarks; mypy over src"
-	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water, window composites, BFAST, parcels, remote COG reads (many minutes)"
+	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water, window composites, BFAST, parcels, remote COG reads, whole commands vs hand loop and GDAL (many minutes)"
 	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
 
@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_remote.py --full --markdown
 	$(BIN)/python benchmarks/bench_windows.py
 	$(BIN)/python benchmarks/bench_bfast.py
+	$(BIN)/python benchmarks/bench_whole.py --tile
 
 # The bfast package (0.7, PyPI sdist) for bench_bfast.py's comparison: it needs NumPy < 1.24, so it
 # lives in a virtualenv of its own (its setup.py imports numpy, pandas and pyopencl: no build isolation)

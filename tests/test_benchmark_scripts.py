@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -72,6 +74,8 @@ def test_remote_read_benchmark_smoke(tmp_path: Path) -> None:
     _run("bench_remote.py", "--smoke", "--json", str(out), tmp_path=tmp_path, timeout=300)
     report = json.loads(out.read_text())
     assert set(report["best_s"]) == {"landpulse local", "landpulse http", "odc-stac local", "odc-stac http"}
+
+
 def test_window_benchmarks_smoke(tmp_path: Path) -> None:
     from tests.support import BOLZANO, skip_or_fail
 
@@ -84,3 +88,19 @@ def test_window_benchmarks_smoke(tmp_path: Path) -> None:
     text = _run("bench_bfast.py", "--pixels", "24", "--dates", "40", "--bfast-python", str(tmp_path / "none"),
                 tmp_path=tmp_path)
     assert json.loads(text.splitlines()[0])["landpulse_px_per_s"] > 0 and "bfast not measured" in text
+
+
+@pytest.mark.slow
+def test_whole_command_benchmark_smoke(tmp_path: Path) -> None:
+    """Whole processes: landpulse's commands, the hand-written loops and GDAL run on the same inputs."""
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    out = tmp_path / "bench_whole.json"
+    stdout = _run("bench_whole.py", "--smoke", "--json", str(out), tmp_path=tmp_path, timeout=300)
+    report = json.loads(out.read_text())
+    assert "nothing-to-do run" in stdout
+    for name in ("landpulse run job (chosen cluster)", "hand loop: 12-date NDVI", "landpulse ingest", "hand loop: ingest"):
+        assert report["medians"][name]["wall"] > 0 and report["medians"][name]["cpu"] > 0, name
+    assert report["ratios"]["12-date NDVI job / hand loop"]["target"] == 1.3

@@ -24,11 +24,13 @@ The package is layered; each layer imports only the ones below it:
   the ``landpulse`` command (``landpulse.cli``).
 """
 
+import importlib as _importlib
+import importlib.abc as _importlib_abc
+import importlib.machinery as _machinery
 import sys as _sys
+from typing import TYPE_CHECKING, Any
 
-from landpulse import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
 from landpulse._version import __version__
-from landpulse.backend import device_info, set_options, to_device, to_host
 from landpulse.errors import (
     BackendUnavailableError,
     GridMismatchError,
@@ -39,19 +41,102 @@ from landpulse.errors import (
     RadiometryError,
     UnreadableInputError,
 )
-from landpulse.io import ingest, open_product, open_store, write_product
-from landpulse.products import change, water
-from landpulse.products.indices import indices, mask, ndvi
-from landpulse.products.masking import Mask, clear_count
-from landpulse.spec.bands import select_band, select_bands
-from landpulse.spec.index_catalogue import get_index, index_names
-from landpulse.spec.radiometry import band_radiometry, declare_radiometry, to_reflectance
-from landpulse.spec.sensors import get_sensor, sensors
 
-# ``landpulse.water`` and ``landpulse.change`` are the public namespaces of the water and change
-# products: ``import landpulse.water`` and ``from landpulse.change import composite`` keep working
-_sys.modules[__name__ + ".water"] = water
-_sys.modules[__name__ + ".change"] = change
+if TYPE_CHECKING:
+    from landpulse.backend import device_info, set_options, to_device, to_host
+    from landpulse.io import ingest, open_product, open_store, write_product
+    from landpulse.products import change, water
+    from landpulse.products.indices import indices, mask, ndvi
+    from landpulse.products.masking import Mask, clear_count
+    from landpulse.spec.bands import select_band, select_bands
+    from landpulse.spec.index_catalogue import get_index, index_names
+    from landpulse.spec.radiometry import band_radiometry, declare_radiometry, to_reflectance
+    from landpulse.spec.sensors import get_sensor, sensors
+
+# Start-up: ``import landpulse`` (which every ``landpulse`` command runs first) loads only the
+# version and the error types. Each public name below is imported from its module on first use
+# (PEP 562), so ``landpulse --help`` or a run with nothing to do never loads xarray, Dask, Numba,
+# rasterio or matplotlib for names it does not touch.
+_LAZY = {
+    "device_info": "landpulse.backend", "set_options": "landpulse.backend", "to_device": "landpulse.backend",
+    "to_host": "landpulse.backend",
+    "ingest": "landpulse.io", "open_product": "landpulse.io", "open_store": "landpulse.io",
+    "write_product": "landpulse.io",
+    "change": "landpulse.products", "water": "landpulse.products",
+    "indices": "landpulse.products.indices", "mask": "landpulse.products.indices", "ndvi": "landpulse.products.indices",
+    "Mask": "landpulse.products.masking", "clear_count": "landpulse.products.masking",
+    "select_band": "landpulse.spec.bands", "select_bands": "landpulse.spec.bands",
+    "get_index": "landpulse.spec.index_catalogue", "index_names": "landpulse.spec.index_catalogue",
+    "band_radiometry": "landpulse.spec.radiometry", "declare_radiometry": "landpulse.spec.radiometry",
+    "to_reflectance": "landpulse.spec.radiometry",
+    "get_sensor": "landpulse.spec.sensors", "sensors": "landpulse.spec.sensors",
+}
+
+#: ``landpulse.water`` and ``landpulse.change`` are the public namespaces of the water and change
+#: products: ``import landpulse.water`` and ``from landpulse.change import composite`` keep working.
+_ALIASES = {__name__ + ".water": "landpulse.products.water", __name__ + ".change": "landpulse.products.change"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _AliasLoader(_importlib_abc.Loader):
+    """Loads ``landpulse.water`` as the module ``landpulse.products.water`` itself (one module, two names)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: _machinery.ModuleSpec) -> Any:
+        return _importlib.import_module(self.target)
+
+    def exec_module(self, module: Any) -> None:
+        """Nothing to run: the target module is already executed."""
+
+
+class _Hooks(_importlib_abc.MetaPathFinder):
+    """The two imports ``import landpulse`` used to do eagerly, done when they are needed: the
+    product namespaces' aliases, and ``ds.landpulse`` (registered right after xarray is imported,
+    by whoever imports it)."""
+
+    _busy = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> _machinery.ModuleSpec | None:
+        if fullname in _ALIASES:
+            return _machinery.ModuleSpec(fullname, _AliasLoader(_ALIASES[fullname]))
+        if fullname != "xarray" or self._busy:
+            return None
+        self._busy = True
+        try:  # whichever finder would have found xarray (a path entry, an editable install...)
+            spec = next((s for f in _sys.meta_path if f is not self and hasattr(f, "find_spec")
+                         for s in [f.find_spec(fullname, path, target)] if s is not None), None)
+        finally:
+            self._busy = False
+        loader = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _importlib.import_module("landpulse.accessor")  # registers ds.landpulse
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "xarray" in _sys.modules:
+    from landpulse import accessor as _accessor  # noqa: F401  (registers ds.landpulse)
+_sys.meta_path.insert(0, _Hooks())
 
 __all__ = [
     "BackendUnavailableError",

@@ -321,12 +321,15 @@ def _load_job(path: Path, *, cluster: str | None = None, scheduler_file: Path | 
     return job
 
 
-def _print_plan(job: JobSpec, *, overwrite: bool = False, verify: bool = False) -> None:
+def _print_plan(job: JobSpec, *, overwrite: bool = False, verify: bool = False) -> int:
+    """Print the plan and what will certainly fail in it (metadata only); the number of such problems."""
     import dask
+    import dask.local
 
     from landpulse.production.plan import describe_plan, make_plan
+    from landpulse.production.preflight import preflight
 
-    with dask.config.set(scheduler="sync"):
+    with dask.config.set(scheduler=dask.local.get_sync):  # (by name, Dask would import distributed)
         plan = make_plan(job, overwrite=overwrite, verify=verify)
     d = describe_plan(plan)
     typer.echo(f"{job.name}: {len(d['tiles'])} tile(s) ({', '.join(d['tiles'])}), {d['scenes']} scene(s); "
@@ -338,6 +341,10 @@ def _print_plan(job: JobSpec, *, overwrite: bool = False, verify: bool = False) 
         typer.echo(f"  damaged {unit_id}: {problems[0]}")
     for f in d["input_failures"]:
         typer.echo(f"  input failed: {f['scene']}: {f['error']}")
+    problems = preflight(plan.todo)
+    for p in problems:
+        typer.echo(f"  will fail: {p.product} from {p.source} ({p.units} unit(s)): {p.error_type}: {p.reason}")
+    return len(problems) + len(d["input_failures"])
 
 
 @app.command("cluster-script")
@@ -358,10 +365,11 @@ def cluster_script(
 @app.command()
 def validate(
     job: Annotated[Path, typer.Argument(help="A job spec (YAML).")],
-    plan: Annotated[bool, typer.Option("--plan", help="Also read the inputs and the ledger and list the units a run would compute.")] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="Also read the inputs' metadata and the ledger, list the units a run would compute and what will certainly fail (missing bands or radiometry, unreadable inputs: exit 2).")] = False,
 ) -> None:
     """Check a job spec without running it: fields, names, product parameters, paths (it imports
-    none of the spec's plugins)."""
+    none of the spec's plugins). With --plan, also what will certainly fail at run time, from
+    metadata only (missing bands, missing radiometry, unreadable inputs): exit status 2 then."""
     from landpulse.production.jobspec import SceneFolderInputs, StacInputs, ZarrInputs, load_job
     from landpulse.products.registry import is_registered
 
@@ -383,8 +391,8 @@ def validate(
     if unchecked:
         typer.echo(f"  not checked: {', '.join(unchecked)} (registered by the plugins {', '.join(spec.plugins)} "
                    "when a run imports them; validate imports nothing the spec names)")
-    if plan:
-        _print_plan(spec)
+    if plan and _print_plan(spec):
+        raise InputError(f"{job}: the plan has units or inputs that will fail (listed above); a run would exit 4")
 
 
 @app.command()

@@ -12,10 +12,11 @@ never sees a half-written file.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
-from landpulse.errors import LandpulseError
+from landpulse.errors import InputError, LandpulseError
 
 #: Flags of every file landpulse creates for its own state: new, exclusive, never through a link.
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -72,3 +73,15 @@ def open_no_follow(path: str | Path, flags: int = os.O_RDWR | os.O_CREAT, mode: 
             raise LandpulseError(f"{path} is a symbolic link; landpulse never writes its state through one "
                                  "(remove it)") from err
         raise
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def validate_name(name: str, what: str = "name") -> str:
+    """Reject names that could escape a folder (``..``, ``/``, absolute paths, odd characters)."""
+    if not _NAME_RE.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '-' and '.', no path separators or '..'"
+        )
+    return name

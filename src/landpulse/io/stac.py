@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pystac
 import xarray as xr
-from rasterio.warp import transform_bounds
 
 from landpulse._version import __version__
 from landpulse.io.files import write_atomic
@@ -75,6 +74,8 @@ def product_item(
     crs = da.rio.crs
     ydim, xdim = da.dims[-2], da.dims[-1]
     left, bottom, right, top = da.rio.bounds()
+    from rasterio.warp import transform_bounds  # rasterio (GDAL) only where a footprint is computed
+
     west, south, east, north = transform_bounds(crs, "EPSG:4326", left, bottom, right, top)
     when, start, end = _time_bounds(da)
     geometry = {

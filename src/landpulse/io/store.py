@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 import threading
 import uuid
@@ -33,6 +32,7 @@ from numcodecs import Blosc
 from zarr.codecs import BloscCodec, Crc32cCodec
 
 from landpulse.errors import GridMismatchError, InputError, NotAZarrStoreError, StoreExistsError
+from landpulse.io.files import validate_name  # noqa: F401  (here since before io.files had it)
 from landpulse.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
@@ -40,18 +40,6 @@ PathLike = str | os.PathLike[str]
 #: Hot data (raw bands): blosc-lz4 with byte shuffle, fast to decode. Plain LZ4 without a
 #: shuffle does not compress 16-bit imagery at all (DESIGN.md section 7).
 DEFAULT_CLEVEL = 5
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def validate_name(name: str, what: str = "name") -> str:
-    """Reject names that could escape a folder (``..``, ``/``, absolute paths, odd characters)."""
-    if not _NAME_RE.fullmatch(name) or ".." in name:
-        raise InputError(
-            f"invalid {what} {name!r}: use letters, digits, '_', '-' and '.', no path separators or '..'"
-        )
-    return name
-
-
 def is_zarr_store(path: PathLike) -> bool:
     """True when ``path`` is a local Zarr v2 or v3 group or array."""
     p = Path(path)

@@ -44,7 +44,7 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
 from landpulse.errors import InputError
-from landpulse.io.store import validate_name
+from landpulse.io.files import validate_name
 from landpulse.io.warp import RESAMPLINGS
 from landpulse.production.windows import check_window_spec, fixed_windows
 from landpulse.products.registry import ProductKind, get_product, is_registered, product_names

@@ -26,7 +26,6 @@ from urllib.parse import urlparse
 import numpy as np
 import pystac
 import xarray as xr
-from rasterio.warp import transform_bounds
 
 from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, RadiometryError
 from landpulse.io.load import solar_day_at
@@ -195,6 +194,8 @@ def params_hash(product: str, params: Mapping[str, Any], encoding: str, bands: M
 
 def _lonlat_bounds(crs: Any, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
     try:
+        from rasterio.warp import transform_bounds  # rasterio (GDAL) only where bounds are computed
+
         return tuple(transform_bounds(crs, "EPSG:4326", *bounds))
     except Exception:
         return None

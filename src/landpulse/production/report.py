@@ -17,13 +17,15 @@ import shutil
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from landpulse._version import __version__
 from landpulse.io.files import write_atomic
 from landpulse.production.jobspec import JobSpec
 from landpulse.production.plan import Plan
-from landpulse.production.units import UnitResult
+
+if TYPE_CHECKING:  # the unit module (kernels, COG, quick-looks) is not needed to write a report
+    from landpulse.production.units import UnitResult
 
 REPORT_VERSION = 1
 

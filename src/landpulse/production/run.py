@@ -20,12 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
+import dask.local
 
 from landpulse.backend import resolve_device, set_options
-from landpulse.browse import SITE_DIR, write_site
 from landpulse.errors import ClusterLostError, EnvironmentFaultError, InputError, LandpulseError, environment_fault
 from landpulse.io.stac import write_collections
 from landpulse.io.store import PathLike
@@ -34,8 +34,14 @@ from landpulse.production.jobspec import JobSpec, JobSpecError, parse_job
 from landpulse.production.ledger import Ledger, clean_orphans, store_lock
 from landpulse.production.plan import Unit, make_plan
 from landpulse.production.report import build_report, write_report
-from landpulse.production.units import UnitResult, UnitSettings, run_unit
+from landpulse.production.sizing import choose_cluster
 from landpulse.products.registry import get_product
+
+if TYPE_CHECKING:
+    from landpulse.production.units import UnitResult, UnitSettings
+
+# The unit module (kernels, COG, quick-looks) and the product browser (matplotlib) are imported
+# where they are used: a run with nothing to do loads neither (tests/test_startup.py).
 
 
 @dataclass
@@ -104,6 +110,8 @@ def _execute(units: Sequence[Unit], settings: UnitSettings, client: Any, echo: C
     a scheduler that goes away (:class:`~landpulse.errors.ClusterLostError`): its futures are
     cancelled, which must not read as workers killed by the scenes they ran.
     """
+    from landpulse.production.units import UnitResult, run_unit
+
     results: dict[str, UnitResult] = {}
     total = len(units)
     fault: list[EnvironmentFaultError] = []
@@ -228,6 +236,8 @@ def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], t
     """The job's ``output.browse``: rewrite the product browser when the run changed the catalogue
     (or it is missing); a run with nothing new leaves it, like the store, untouched. A site that
     cannot be written is reported, never a failure of the committed units."""
+    from landpulse.browse import SITE_DIR, write_site
+
     if not changed and (store / SITE_DIR / "index.html").is_file():
         return
     t = time.perf_counter()
@@ -318,7 +328,9 @@ def run_job(
             if orphans:
                 echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
             t = time.perf_counter()
-            with dask.config.set(scheduler="sync"):  # metadata only: never through a cluster
+            # metadata only: never through a cluster (the scheduler as a function: by its name "sync"
+            # Dask would import distributed to look for a client first, ~0.5 s of a nothing-to-do run)
+            with dask.config.set(scheduler=dask.local.get_sync):
                 plan = make_plan(job, overwrite=overwrite, verify=verify, now=now)
             timings["plan"] = round(time.perf_counter() - t, 3)
             echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
@@ -333,29 +345,34 @@ def run_job(
                 echo(f"input failed: {f.scene}: {f.error}")
             results: list[UnitResult] = []
             if plan.todo:
+                from landpulse.production.units import UnitSettings
+
                 settings = UnitSettings(
                     store=str(store), run_id=run_id, backend=job.backend, chunk=job.output.chunk, clevel=job.output.clevel,
                     cog=job.output.cog, quicklooks=job.output.quicklooks, checksums=tuple(job.output.checksums),
                     fsync=job.output.fsync, plugins=tuple(job.plugins),
                 )
+                cluster, why = choose_cluster(job, plan.todo)  # the spec's cluster, or one sized to the work
+                cluster_info.update(kind=cluster.kind, choice=why)
+                echo(f"cluster: {why}")
                 t = time.perf_counter()
                 # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
-                with make_client(job.cluster) as client:
+                with make_client(cluster) as client:
                     timings["cluster_start"] = round(time.perf_counter() - t, 3)
                     if client is not None:
                         info = client.scheduler_info()
-                        started_here = job.cluster.kind in ("local", "local-cuda")
-                        has_dashboard = dashboard_address(job.cluster) is not None if started_here \
+                        started_here = cluster.kind in ("local", "local-cuda")
+                        has_dashboard = dashboard_address(cluster) is not None if started_here \
                             else "dashboard" in info.get("services", {})
                         link = client.dashboard_link if has_dashboard else None
                         workers = info.get("workers", {})
                         cluster_info.update(scheduler=str(client.scheduler.address), workers=len(workers),
                                             threads=sum(w.get("nthreads", 0) for w in workers.values()), dashboard=link)
-                        echo(f"cluster: {job.cluster.kind}, {len(workers)} worker(s)"
+                        echo(f"cluster: {cluster.kind}, {len(workers)} worker(s)"
                              + (f"; Dask dashboard: {link}" if link else ""))
                     t = time.perf_counter()
-                    resources = _unit_resources(client, job.cluster.kind) if client is not None else None
-                    results, fault = _execute(plan.todo, settings, client, echo, n_threads=default_workers(job.cluster),
+                    resources = _unit_resources(client, cluster.kind) if client is not None else None
+                    results, fault = _execute(plan.todo, settings, client, echo, n_threads=default_workers(cluster),
                                               resources=resources)
                     timings["compute"] = round(time.perf_counter() - t, 3)
             else:

@@ -353,6 +353,16 @@ def ndvi(
         ``allow_digital_numbers``).
     GridMismatchError
         When the two bands are not on one grid.
+
+    Notes
+    -----
+    On Dask-backed input the result is lazy, one chunk per input chunk. ``.compute()`` then joins
+    every chunk into one NumPy array in this process: a copy of the whole product (482 MB float32
+    for a 10980 x 10980 tile) that the kernel itself never needs, and which the bandwidth-floor
+    benchmark counts against it (``benchmarks/RESULTS.md``). To keep the product, write it
+    (:func:`landpulse.write_product`, or ``landpulse run`` / ``landpulse compute``): each chunk is
+    computed and written where it is, nothing is joined. ``.persist()`` keeps the chunks in memory
+    without joining them; ``.compute()`` is for products small enough to want as one array.
     """
     return indices(ds, ["ndvi"], bands=bands, out_of_range=out_of_range, mask=mask,
                    allow_digital_numbers=allow_digital_numbers)["ndvi"]

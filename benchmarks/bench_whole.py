@@ -1,0 +1,220 @@
+"""Whole commands, as whole processes: landpulse against the hand-written loop and GDAL.
+
+What a user waits for is the command, imports and exit included. Every case here is a
+subprocess; its wall time is measured around it and its CPU time (user + system, its children
+included: a local cluster's workers) from ``resource.getrusage(RUSAGE_CHILDREN)``. The cases run
+round-robin (every round runs each case once), so landpulse and its reference see the same
+machine state; a ratio is the median over rounds of the ratio within the round.
+
+Small scenes (always):
+
+* ``job``: ``landpulse run job.yaml`` on the shared Bolzano series (real Sentinel-2 L2A, 12 dates,
+  705 x 935, float32 reflectance x 1e4, ``inputs.radiometry`` declared) -> NDVI units with a
+  Zarr store, a COG and a quick-look each, on the cluster landpulse chooses (``--cluster`` rows:
+  forced kinds); against ``hand_loop.py ndvi`` (zarr read, NumPy, Zarr v3 write with the same
+  codecs, rasterio COG, Pillow PNG: the same outputs, without ledger, checksums or STAC).
+* ``nothing``: the same job again (nothing to do), against ``python -c "import numpy, zarr, rasterio"``.
+* ``help``: ``landpulse --help``, against ``python -c pass``.
+* ``ingest``: ``landpulse ingest`` of the bundled Sentinel-2 L1C scene (10 bands, 800 x 800 at
+  10 m, CC0) against ``hand_loop.py ingest`` (rasterio + zarr, same codecs) and GDAL
+  (``gdalbuildvrt -separate`` + ``gdal_translate -of Zarr``, blosc-lz4).
+
+Full tile (``--tile``): a 10980 x 10980 red/nir store, the bundled real crop **mirror-tiled**
+(real pixel values and texture, not a real acquisition; ``bench_pipeline.make_input``), generated
+once into ``--cache`` and reused; ``landpulse run`` (NDVI, no COG, no quick-look) against the I/O
+floor of ``bench_pipeline.floor`` (read, checksum, decode, kernel, pack, encode, write; a thread per
+core) run as a process.
+
+    python benchmarks/bench_whole.py                      # small scenes, 3 rounds
+    python benchmarks/bench_whole.py --tile --tile-dates 2
+    python benchmarks/bench_whole.py --smoke              # one round, checks the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BIN = Path(sys.executable).parent
+BOLZANO = REPO.parent / "shared" / "data" / "s2l2a-bolzano-2022-06.zarr"
+SAMPLE_ITEM = REPO / "src" / "landpulse" / "sample_data" / "s2-l1c-18SVG-2016-01-12" / "item.json"
+OUT = Path(os.environ.get("LANDPULSE_BENCH_DIR", REPO / "bench-output"))
+CACHE = Path(os.environ.get("LANDPULSE_BENCH_CACHE", Path.home() / ".cache" / "landpulse" / "bench"))
+
+
+def timed(cmd: list[str], *, cwd: Path | None = None, prepare: Any = None) -> dict[str, float]:
+    """Run ``cmd`` to completion; its wall and CPU seconds (children included)."""
+    if prepare is not None:
+        prepare()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu}
+
+
+def _rm(*paths: Path) -> Any:
+    def go() -> None:
+        for p in paths:
+            shutil.rmtree(p, ignore_errors=True)
+    return go
+
+
+def job_file(work: Path, *, src: Path, tile: str, out: Path, cog: bool, quicklooks: bool,
+             radiometry: bool, bands: dict[str, str] | None) -> Path:
+    """A job spec without a ``cluster:`` section (landpulse chooses), written as YAML-compatible JSON."""
+    inputs: dict[str, Any] = {"kind": "zarr", "stores": [{"path": str(src), "tile": tile}]}
+    if radiometry:
+        inputs["radiometry"] = {"scale": 1e-4, "offset": 0}
+    if bands:
+        inputs["bands"] = bands
+    spec = {"name": "bench", "inputs": inputs, "products": ["ndvi"],
+            "output": {"store": str(out / "products"), "reports": str(out / "reports"), "cog": cog,
+                       "quicklooks": quicklooks}}
+    path = work / f"job-{tile}.yaml"
+    path.write_text(json.dumps(spec, indent=1) + "\n")  # JSON is YAML
+    return path
+
+
+def small_cases(work: Path) -> dict[str, tuple[list[str], Any]]:
+    lp = str(BIN / "landpulse")
+    py = sys.executable
+    job_out = work / "job"
+    job = job_file(work, src=BOLZANO, tile="32TPS", out=job_out, cog=True, quicklooks=True, radiometry=True,
+                   bands={"red": "B04", "nir": "B08"})
+    vrt = work / "gdal.vrt"
+    tifs = sorted(str(p) for p in SAMPLE_ITEM.parent.glob("B*.tif"))
+    gdal = ("gdalbuildvrt -q -separate -resolution highest -r nearest {vrt} {tifs} && "
+            "gdal_translate -q -of Zarr -co COMPRESS=BLOSC -co BLOSC_CNAME=lz4 -co BLOSC_CLEVEL=5 "
+            "-co BLOCKSIZE=800,800 {vrt} {out}").format(vrt=vrt, tifs=" ".join(tifs), out=work / "gdal.zarr")
+    cases: dict[str, tuple[list[str], Any]] = {
+        "python -c pass": ([py, "-c", "pass"], None),
+        "import numpy, zarr, rasterio": ([py, "-c", "import numpy, zarr, rasterio"], None),
+        "landpulse --help": ([lp, "--help"], None),
+        "landpulse validate job": ([lp, "validate", str(job)], None),
+        "hand loop: 12-date NDVI": ([py, str(HERE / "hand_loop.py"), "ndvi", str(BOLZANO), str(work / "hand")],
+                                    _rm(work / "hand")),
+        "landpulse run job (chosen cluster)": ([lp, "run", str(job)], _rm(job_out)),
+        "landpulse run job (nothing to do)": ([lp, "run", str(job)], None),
+        "landpulse run job --cluster threads": ([lp, "run", str(job), "--cluster", "threads"], _rm(job_out)),
+        "landpulse run job --cluster local": ([lp, "run", str(job), "--cluster", "local"], _rm(job_out)),
+        "GDAL ingest (gdalbuildvrt + gdal_translate)": (["sh", "-c", gdal], _rm(work / "gdal.zarr")),
+        "hand loop: ingest": ([py, str(HERE / "hand_loop.py"), "ingest", str(SAMPLE_ITEM), str(work / "hand-ingest.zarr")],
+                              _rm(work / "hand-ingest.zarr")),
+        "landpulse ingest": ([lp, "ingest", str(work / "lp-ingest.zarr"), "--item", str(SAMPLE_ITEM)],
+                             _rm(work / "lp-ingest.zarr")),
+    }
+    if shutil.which("gdal_translate") is None:
+        del cases["GDAL ingest (gdalbuildvrt + gdal_translate)"]
+    return cases
+
+
+RATIOS = [  # (label, numerator, denominator, target)
+    ("12-date NDVI job / hand loop", "landpulse run job (chosen cluster)", "hand loop: 12-date NDVI", 1.3),
+    ("  same, --cluster threads", "landpulse run job --cluster threads", "hand loop: 12-date NDVI", 1.3),
+    ("  same, --cluster local", "landpulse run job --cluster local", "hand loop: 12-date NDVI", 1.3),
+    ("nothing-to-do run / import numpy, zarr, rasterio", "landpulse run job (nothing to do)", "import numpy, zarr, rasterio", None),
+    ("landpulse --help / python -c pass", "landpulse --help", "python -c pass", None),
+    ("ingest / GDAL", "landpulse ingest", "GDAL ingest (gdalbuildvrt + gdal_translate)", 1.3),
+    ("ingest / hand loop", "landpulse ingest", "hand loop: ingest", None),
+    ("full tile job / I/O floor", "landpulse run tile job", "I/O floor (process)", 1.2),
+]
+
+
+def tile_cases(work: Path, dates: int, chunk: int) -> dict[str, tuple[list[str], Any]]:
+    sys.path.insert(0, str(HERE))
+    import bench_pipeline
+
+    src = bench_pipeline.make_input(CACHE / f"tile-{dates}d-{chunk}.zarr", dates, chunk)
+    cores = len(os.sched_getaffinity(0))
+    job = job_file(work, src=src, tile="T00BENCH", out=work / "tile", cog=False, quicklooks=False, radiometry=False,
+                   bands=None)
+    floor = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_pipeline as b; from pathlib import Path; "
+             f"b.floor(Path({str(src)!r}), Path({str(work / 'floor')!r}), {dates}, {chunk}, 5, {cores})")
+    return {
+        "I/O floor (process)": ([sys.executable, "-c", floor], _rm(work / "floor")),
+        "landpulse run tile job": ([str(BIN / "landpulse"), "run", str(job)], _rm(work / "tile")),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tile", action="store_true", help="also the full 10980 x 10980 tile (generated once into --cache)")
+    ap.add_argument("--tile-only", action="store_true", help="only the full tile")
+    ap.add_argument("--tile-dates", type=int, default=2)
+    ap.add_argument("--chunk", type=int, default=2196)
+    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--smoke", action="store_true", help="one round of the small cases, no warm-up, no forced clusters")
+    ap.add_argument("--json", type=Path, default=OUT / "bench_whole.json")
+    args = ap.parse_args()
+    globals()["CACHE"] = args.cache
+    rounds = 1 if args.smoke else args.rounds
+    if not BOLZANO.exists():
+        print(f"the shared Bolzano series is not at {BOLZANO}", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-whole-", dir=OUT))
+    cases: dict[str, tuple[list[str], Any]] = {} if args.tile_only else small_cases(work)
+    if args.smoke:  # the script works; numbers meaningless
+        cases = {k: v for k, v in cases.items() if "--cluster" not in k}
+    if args.tile or args.tile_only:
+        cases.update(tile_cases(work, args.tile_dates, args.chunk))
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+    load = [os.getloadavg()]
+    try:
+        for cmd, prepare in cases.values() if not args.smoke else ():  # warm-up: page cache, Numba cache, .pyc
+            timed(cmd, prepare=prepare)
+        for r in range(rounds):
+            for name, (cmd, prepare) in cases.items():
+                times[name].append(timed(cmd, prepare=prepare))
+            load.append(os.getloadavg())
+            print(f"round {r + 1}/{rounds} done, load {load[-1][0]:.2f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {n: {k: statistics.median(t[k] for t in ts) for k in ("wall", "cpu")} for n, ts in times.items()}
+    print(f"\n{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; {rounds} round(s); load average per round: "
+          + ", ".join(f"{la[0]:.2f}" for la in load))
+    print("\n| command (whole process) | wall s (median) | CPU s (median) | all wall s |\n|---|---|---|---|")
+    for n, ts in times.items():
+        every = ", ".join(f"{t['wall']:.2f}" for t in ts)
+        print(f"| {n} | {med[n]['wall']:.2f} | {med[n]['cpu']:.2f} | {every} |")
+    print("\n| ratio (median of per-round ratios) | wall | CPU | target |\n|---|---|---|---|")
+    ratios = {}
+    for label, a, b, target in RATIOS:
+        if a in times and b in times:
+            w = statistics.median(x["wall"] / y["wall"] for x, y in zip(times[a], times[b], strict=True))
+            c = statistics.median(x["cpu"] / max(y["cpu"], 1e-3) for x, y in zip(times[a], times[b], strict=True))
+            ratios[label.strip()] = {"wall": w, "cpu": c, "target": target}
+            print(f"| {label} | {w:.2f}x | {c:.2f}x | {f'<= {target}x' if target else '-'} |")
+    if "landpulse run job (nothing to do)" in med:
+        print(f"\nnothing-to-do run: {med['landpulse run job (nothing to do)']['wall']:.2f} s (target < 1 s)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"machine": {"node": platform.node(), "cores": os.cpu_count(),
+                                                 "python": platform.python_version()},
+                                     "rounds": rounds, "load": load, "times": times, "medians": med,
+                                     "ratios": ratios}, indent=1) + "\n")
+    print(f"\nwritten: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
