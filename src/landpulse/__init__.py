@@ -30,6 +30,7 @@ import importlib.machinery as _machinery
 import sys as _sys
 from typing import TYPE_CHECKING, Any
 
+from landpulse._lazy import lazy_attributes as _lazy_attributes
 from landpulse._version import __version__
 from landpulse.errors import (
     BackendUnavailableError,
@@ -77,17 +78,7 @@ _LAZY = {
 _ALIASES = {__name__ + ".water": "landpulse.products.water", __name__ + ".change": "landpulse.products.change"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 
 class _AliasLoader(_importlib_abc.Loader):

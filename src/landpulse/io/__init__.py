@@ -4,10 +4,11 @@ The names below are imported from their modules on first use (PEP 562): ``from l
 import ...`` (what the job spec and the planner need) then loads neither rasterio nor rioxarray.
 """
 
-import importlib as _importlib
 import sys as _sys
 import types as _types
 from typing import TYPE_CHECKING, Any
+
+from landpulse._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from landpulse.io.ingest import choose_chunk, ingest
@@ -26,17 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 
 class _Package(_types.ModuleType):
