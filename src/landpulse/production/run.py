@@ -354,7 +354,7 @@ def run_job(
                 )
                 cluster, why = choose_cluster(job, plan.todo)  # the spec's cluster, or one sized to the work
                 cluster_info.update(kind=cluster.kind, choice=why)
-                echo(f"cluster: {why}")
+                echo(f"cluster choice: {why}")
                 t = time.perf_counter()
                 # (each unit task imports the job's plugin modules itself: UnitSettings.plugins)
                 with make_client(cluster) as client:
