@@ -1,8 +1,7 @@
 """Device-neutral preparation of the fused window kernels (``window_reduce``), for both devices.
 
 ``apply_kernel`` hands a window kernel its blocks with the time dimension last (``(y, x, time)``
-views of the ``(time, y, x)`` blocks Dask concatenated); they are turned back here (no copy for a
-contiguous block), the per-date radiometry is tabulated once (``codegen.host_arrays``, one slice
+views of the ``(time, y, x)`` blocks Dask concatenated); they are viewed back here (never copied), the per-date radiometry is tabulated once (``codegen.host_arrays``, one slice
 per date) and the method is coded. ``percentile_of_sorted`` is the array form of NumPy's linear
 percentile the GPU entry uses (tested with NumPy against the CPU kernel).
 """
@@ -43,7 +42,7 @@ def _per_date(values: Any, nt: int) -> np.ndarray:
 
 
 def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str, q: float, valid: Any,
-                  constants: Any, lut: Any, out_of_range: str, prepare: Any = np.ascontiguousarray) -> WindowInputs:
+                  constants: Any, lut: Any, out_of_range: str, prepare: Any = None) -> WindowInputs:
     """Split, check and lay out the positional inputs (images ``(y, x, time)``; radiometry per date).
 
     Raises
@@ -63,7 +62,9 @@ def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str
         raise ValueError(f"window kernel blocks must share one (y, x, time) shape; got {[a.shape for a in images]}")
     if program.has_class and lut is None:
         raise ValueError("the program reads a class band but no lookup table was given")
-    stacks = [prepare(a.transpose(2, 0, 1)) for a in images]
+    # (time, y, x) views, not copies: the kernels index them with their strides (a copy of the
+    # block would cost about as much as the kernel itself)
+    stacks = [a.transpose(2, 0, 1) if prepare is None else prepare(a.transpose(2, 0, 1)) for a in images]
     nt = stacks[0].shape[0]
     vecs = [radiometry_vectors(_per_date(s, nt), _per_date(o, nt), (nt,)) for s, o in zip(scales, offsets, strict=True)]
     tables = host_arrays(program, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, nt,
