@@ -3,12 +3,17 @@ for 24 and 73 dates (issue 13).
 
 What is measured, in one run (same machine, same page cache state):
 
-* **read floor**: every chunk of the two bands (B04, B08) of every date read and decoded by
-  zarr-python into NumPy, nothing computed, two threads (the worker's), nothing kept;
+* **read floors**: every chunk of the bands the unit reads (B04, B08 and the SCL it masks with:
+  ``floor3``) of every date read and decoded by zarr-python into NumPy, nothing computed, two
+  threads (the worker's), nothing kept; ``floor2`` is B04 and B08 alone (the first recorded run's
+  floor, which left out the SCL the product cannot do without);
 * **composite**: ``run_job`` with one ``index_composite`` unit (median NDVI, SCL-masked, window
   ``all``: every date) on a ``distributed.LocalCluster`` of one worker process with two threads,
   already started: the unit streams over the window per spatial block (time-contiguous blocks of at
-  most 64 MiB) and writes, checksums and commits its product;
+  most 64 MiB) and writes, checksums and commits its product; once per ``--paths`` entry, in the
+  same run: ``fused`` (the fused read-mask-index-median kernel, the default) and ``xarray`` (the
+  index series through ``landpulse.change.composite``, ``LANDPULSE_WINDOW_PATH=xarray`` set in the
+  worker: the path before the fused kernel);
 * **peak RSS of the worker process** (sampled every 20 ms while the unit runs).
 
 Input: the real Bolzano Sentinel-2 L2A series (../shared/data, 12 dates, 705 x 935 at 10 m)
@@ -85,12 +90,12 @@ def make_input(path: Path, dates: int, size: int) -> Path:
     return path
 
 
-def read_floor(path: Path, threads: int) -> float:
-    """Seconds to read and decode every chunk of B04 and B08 of every date (zarr-python, no Dask)."""
+def read_floor(path: Path, threads: int, bands: tuple[str, ...] = ("B04", "B08")) -> float:
+    """Seconds to read and decode every chunk of ``bands`` of every date (zarr-python, no Dask)."""
     import zarr
 
     group = zarr.open_group(str(path), mode="r")
-    arrays = [group[v] for v in ("B04", "B08")]
+    arrays = [group[v] for v in bands]
     shape = arrays[0].shape
     jobs = [(a, t, y, x) for a in arrays for t in range(shape[0]) for y in range(0, shape[1], CHUNK)
             for x in range(0, shape[2], CHUNK)]
@@ -102,7 +107,7 @@ def read_floor(path: Path, threads: int) -> float:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         total = sum(pool.map(one, jobs))
-    assert total == 2 * shape[0] * shape[1] * shape[2] * 2
+    assert total == sum(a.nbytes for a in arrays)
     return time.perf_counter() - t0
 
 
@@ -152,12 +157,22 @@ def composite(store: Path, out: Path, address: str) -> float:
     return wall
 
 
+def _values(products: Path) -> np.ndarray:
+    """The composite the unit committed (its Zarr product, read back)."""
+    from landpulse.io.products import open_product
+
+    stores = sorted(products.glob("index_composite/*/*/index_composite.zarr"))
+    assert len(stores) == 1, stores
+    return np.asarray(open_product(stores[0])["index_composite"].values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--dates", type=int, nargs="+", default=[24, 73])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--paths", nargs="+", default=["fused", "xarray"], choices=["fused", "xarray"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if not BOLZANO.exists():
@@ -176,20 +191,30 @@ def main() -> None:
         for dates in args.dates:
             store = make_input(OUT / f"bolzano-{args.size}-{dates}.zarr", dates, args.size)
             for _ in range(args.repeats):
-                floor = read_floor(store, args.threads)
-                client.run(lambda: __import__("gc").collect())
-                with WorkerRSS(pids) as rss:
-                    wall = composite(store, OUT / f"out-{dates}", cluster.scheduler_address)
-                rows.append({"dates": dates, "size": args.size, "read_floor_s": round(floor, 2),
-                             "composite_s": round(wall, 2), "x_floor": round(wall / floor, 2),
-                             "worker_peak_rss_gb": round(rss.peak / 2**30, 3),
-                             "input_gb": round(2 * dates * args.size**2 * 2 / 2**30, 2)})
-                print(json.dumps(rows[-1]), flush=True)
-    print("\n| dates | tile | B04+B08 raw | read floor | composite (run_job) | x floor | worker peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+                floor2 = read_floor(store, args.threads)
+                floor3 = read_floor(store, args.threads, ("B04", "B08", "SCL"))
+                for path in args.paths:
+                    client.run(os.environ.__setitem__, "LANDPULSE_WINDOW_PATH", path)
+                    client.run(lambda: __import__("gc").collect())
+                    with WorkerRSS(pids) as rss:
+                        wall = composite(store, OUT / f"out-{dates}-{path}", cluster.scheduler_address)
+                    rows.append({"dates": dates, "size": args.size, "path": path, "read_floor2_s": round(floor2, 2),
+                                 "read_floor3_s": round(floor3, 2), "composite_s": round(wall, 2),
+                                 "x_floor3": round(wall / floor3, 2), "x_floor2": round(wall / floor2, 2),
+                                 "worker_peak_rss_gb": round(rss.peak / 2**30, 3),
+                                 "input_gb": round(3 * dates * args.size**2 * 2 / 2**30, 2)})
+                    print(json.dumps(rows[-1]), flush=True)
+        for dates in args.dates:  # the two paths wrote the same product
+            outs = {p: OUT / f"out-{dates}-{p}" / "products" for p in args.paths}
+            if len(outs) == 2:
+                a, b = (_values(o) for o in outs.values())
+                print(f"{dates} dates: fused == xarray: {bool(np.array_equal(a, b, equal_nan=True))}", flush=True)
+    print("\n| dates | tile | B04+B08+SCL raw | floor (3 bands) | floor (B04+B08) | path | composite (run_job) "
+          "| x floor (3 bands) | x floor (2 bands) | worker peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['dates']} | {r['size']}^2 | {r['input_gb']} GB | {r['read_floor_s']} s | {r['composite_s']} s | "
-              f"{r['x_floor']} | {r['worker_peak_rss_gb']} GB |")
+        print(f"| {r['dates']} | {r['size']}^2 | {r['input_gb']} GB | {r['read_floor3_s']} s | {r['read_floor2_s']} s | "
+              f"{r['path']} | {r['composite_s']} s | {r['x_floor3']} | {r['x_floor2']} | {r['worker_peak_rss_gb']} GB |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

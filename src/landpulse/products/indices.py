@@ -112,6 +112,67 @@ def _check_policy(out_of_range: str) -> None:
         raise InputError(f"out_of_range must be 'nan' or 'clip'; got {out_of_range!r}")
 
 
+@dataclass(frozen=True)
+class PreparedIndices:
+    """A request of :func:`indices` checked and resolved: what its kernels read.
+
+    Attributes
+    ----------
+    ds : xarray.Dataset
+    requested : list of (str, IndexSpec)
+    info : IndexProgram
+    used : dict
+        ``(common name, band DataArray)`` per ASI symbol of ``info.symbols``.
+    rad : dict
+        Radiometry per symbol (scale, offset, validity).
+    dn : dict
+        Whether each symbol's band holds uncalibrated digital numbers.
+    resolved : ResolvedMask or None
+    """
+
+    ds: xr.Dataset
+    requested: list[tuple[str, cat.IndexSpec]]
+    info: IndexProgram
+    used: dict[str, tuple[str, xr.DataArray]]
+    rad: dict[str, Any]
+    dn: dict[str, bool]
+    resolved: ResolvedMask | None
+
+
+def prepare_indices(
+    ds: xr.Dataset | xr.DataArray,
+    names: Sequence[str] | str,
+    *,
+    mask: MaskLike = None,
+    bands: Mapping[str, str] | None = None,
+    constants: Mapping[str, Mapping[str, float]] | None = None,
+    out_of_range: OutOfRange = "nan",
+    allow_digital_numbers: bool = False,
+) -> PreparedIndices:
+    """The checks and resolution of :func:`indices` (bands, radiometry, digital numbers, mask),
+    shared with the fused window kernels (:mod:`landpulse.products.temporal`); same errors."""
+    _check_policy(out_of_range)
+    ds = as_dataset(ds)
+    requested = cat.resolve([names] if isinstance(names, str) else list(names))
+    the_mask = as_mask(mask, ds)
+    if not requested and the_mask is None:
+        raise InputError("nothing to compute: give at least one index name, or a mask")
+    catalogue = cat.catalogue()
+
+    info = index_program([k for k, _ in requested], constants=constants, with_mask=the_mask is not None)
+    symbols = list(info.symbols)
+    mapping = dict(bands or {})
+    used: dict[str, tuple[str, xr.DataArray]] = {s: band_for(ds, catalogue.bands[s], mapping) for s in symbols}
+    rad = {s: band_radiometry(da, common) for s, (common, da) in used.items()}
+    dn = {s: is_unscaled(used[s][1], rad[s]) for s in symbols}
+    for _, spec in requested:
+        raw = [used[s][0] for s in spec.bands if dn[s]]
+        if raw and not (spec.scale_invariant and allow_digital_numbers):
+            raise RadiometryError(_digital_number_message(spec, raw, catalogue, set(used)))
+    resolved: ResolvedMask | None = resolve(ds, the_mask) if the_mask is not None else None
+    return PreparedIndices(ds, requested, info, used, rad, dn, resolved)
+
+
 def indices(
     ds: xr.Dataset | xr.DataArray,
     names: Sequence[str] | str,
@@ -175,28 +236,12 @@ def indices(
     GridMismatchError
         When the bands are not on one grid.
     """
-    _check_policy(out_of_range)
-    ds = as_dataset(ds)
-    requested = cat.resolve([names] if isinstance(names, str) else list(names))
-    the_mask = as_mask(mask, ds)
-    if not requested and the_mask is None:
-        raise InputError("nothing to compute: give at least one index name, or a mask")
-    catalogue = cat.catalogue()
-
-    info = index_program([k for k, _ in requested], constants=constants, with_mask=the_mask is not None)
-    symbols = list(info.symbols)
-    mapping = dict(bands or {})
-    used: dict[str, tuple[str, xr.DataArray]] = {s: band_for(ds, catalogue.bands[s], mapping) for s in symbols}
-    rad = {s: band_radiometry(da, common) for s, (common, da) in used.items()}
-    dn = {s: is_unscaled(used[s][1], rad[s]) for s in symbols}
-    for _, spec in requested:
-        raw = [used[s][0] for s in spec.bands if dn[s]]
-        if raw and not (spec.scale_invariant and allow_digital_numbers):
-            raise RadiometryError(_digital_number_message(spec, raw, catalogue, set(used)))
+    prep = prepare_indices(ds, names, mask=mask, bands=bands, constants=constants, out_of_range=out_of_range,
+                           allow_digital_numbers=allow_digital_numbers)
+    ds, requested, info, resolved = prep.ds, prep.requested, prep.info, prep.resolved
+    symbols, used, rad, dn = list(info.symbols), prep.used, prep.rad, prep.dn
     chosen_constants = info.constants
     const_values = list(info.constant_values)
-
-    resolved: ResolvedMask | None = resolve(ds, the_mask) if the_mask is not None else None
     program = info.program
     band_arrays = [used[s][1] for s in symbols]
     images = band_arrays + ([resolved.band] if resolved is not None else [])
@@ -430,4 +475,4 @@ def _register_products() -> None:
 
 _register_products()
 
-__all__ = ["IndexProgram", "index_product", "indices", "mask", "ndvi", "index_program"]
+__all__ = ["IndexProgram", "PreparedIndices", "prepare_indices", "index_product", "indices", "mask", "ndvi", "index_program"]

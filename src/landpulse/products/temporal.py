@@ -20,16 +20,23 @@ or invalid observation never enters a result.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import xarray as xr
 
+from landpulse.backend import apply_kernel
+from landpulse.backend.chunking import DEFAULT_BLOCK_BYTES, time_contiguous
 from landpulse.errors import InputError
 from landpulse.products.change.bitemporal import DNBR_CLASSES, difference, dnbr
 from landpulse.products.change.composites import composite
 from landpulse.products.change.timeseries import bfast_monitor, theil_sen, zscore_anomaly
-from landpulse.products.indices import indices
+from landpulse.products.common import time_dim_of
+from landpulse.products.indices import indices, prepare_indices
+from landpulse.products.provenance import finish_product
 from landpulse.products.registry import Product, register_product
 from landpulse.products.water.classify import index_water
 from landpulse.products.water.codes import (
@@ -39,6 +46,7 @@ from landpulse.products.water.codes import (
     SUMMARY_FLAG_VALUES,
 )
 from landpulse.products.water.periods import compare, summary
+from landpulse.spec.radiometry import RADIOMETRY_ATTR, REFLECTANCE
 
 MaskChoice = Literal["auto", "none"]
 
@@ -63,9 +71,110 @@ def index_series(ds: xr.Dataset, index: str = "ndvi", *, bands: Mapping[str, str
     return indices(ds, [index], bands=bands, mask=_mask_of(mask))[index.lower()]
 
 
+#: Environment variable choosing the path of the composite products: ``fused`` (default: one fused
+#: read-mask-index-reduce kernel per block, :func:`window_reduce`) or ``xarray`` (the index series
+#: through :func:`landpulse.change.composite`; kept for A/B benchmarks and as a reference).
+WINDOW_PATH_ENV = "LANDPULSE_WINDOW_PATH"
+
+
+def _fused_path() -> bool:
+    path = os.environ.get(WINDOW_PATH_ENV, "fused")
+    if path not in ("fused", "xarray"):
+        raise InputError(f"{WINDOW_PATH_ENV} must be 'fused' or 'xarray'; got {path!r}")
+    return path == "fused"
+
+
+def window_reduce(ds: xr.Dataset, index: str = "ndvi", *, method: str = "median", q: float = 50.0,
+                  mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None,
+                  chunk_budget: int = DEFAULT_BLOCK_BYTES) -> tuple[xr.DataArray, xr.DataArray]:
+    """Index ``index`` of the window's raw scenes, masked and reduced over time in one fused kernel.
+
+    Each spatial block of the window (every date whole, the raw bands and the classification band
+    together at most ``chunk_budget`` bytes) is read once as raw integers; per pixel the kernel
+    checks each date's DNs, applies that date's radiometry, the mask and the index formula (the
+    kernel of :func:`landpulse.indices`), and reduces the valid values (backend op
+    ``window_reduce``). Equal to :func:`landpulse.change.composite` (median, max) of
+    :func:`index_series` and to ``numpy.nanpercentile`` (linear) of it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        ``(time, y, x)`` raw bands with radiometry.
+    index : str
+        Catalogue index.
+    method : {'median', 'max', 'percentile', 'count'}
+    q : float
+        Percentile in [0, 100] of ``method='percentile'``.
+    mask : {'auto', 'none'}
+    bands : mapping, optional
+        Explicit variables by common name or ASI symbol.
+    chunk_budget : int
+        Bytes of one block of every input together.
+
+    Returns
+    -------
+    (xarray.DataArray, xarray.DataArray)
+        ``(y, x)`` float32 values (NaN where no valid observation; NaN for ``count``) and uint16
+        counts of the valid observations (0 where none); lazy when ``ds`` is.
+    """
+    if method not in ("median", "max", "percentile", "count"):
+        raise InputError(f"window method must be 'median', 'max', 'percentile' or 'count'; got {method!r}")
+    if not 0.0 <= float(q) <= 100.0:
+        raise InputError(f"q must be a percentile in [0, 100]; got {q}")
+    prep = prepare_indices(ds, [index], mask=_mask_of(mask), bands=bands)
+    info, resolved = prep.info, prep.resolved
+    symbols = list(info.symbols)
+    images = [prep.used[s][1] for s in symbols] + ([resolved.band] if resolved is not None else [])
+    tdim = time_dim_of(images[0])
+    if any(tdim not in a.dims for a in images):
+        raise InputError(f"window products need every band over {tdim!r}")
+    nt = images[0].sizes[tdim]
+    stacked = time_contiguous(xr.Dataset({f"in{k}": a.drop_vars([c for c in a.coords if c not in a.dims and c != "spatial_ref"]) for k, a in enumerate(images)}), [tdim],
+                              max(1, chunk_budget // len(images)))
+    blocks = [stacked[f"in{k}"].rename(str(a.name)) for k, a in enumerate(images)]
+
+    def per_date(v: Any, what: str) -> xr.DataArray:
+        arr = np.asarray(v.values if isinstance(v, xr.DataArray) else v, np.float64).reshape(-1)
+        return xr.DataArray(np.broadcast_to(arr, (nt,)) if arr.size == 1 else arr, dims=[tdim], name=what)
+
+    radiometry = [per_date(prep.rad[s].scale, f"scale_{s}") for s in symbols]
+    radiometry += [per_date(prep.rad[s].offset, f"offset_{s}") for s in symbols]
+    program = dataclasses.replace(info.program, write_mask=False)
+    val, cnt = apply_kernel(
+        "window_reduce", *blocks, *radiometry,
+        kwargs={"program": program, "method": method, "q": float(q),
+                "valid": tuple(tuple(prep.rad[s].validity) for s in symbols),
+                "constants": tuple(info.constant_values), "lut": resolved.lut if resolved is not None else None},
+        core_dims=[[tdim]] * (len(blocks) + len(radiometry)), output_core_dims=[[], []],
+        output_dtypes=(np.float32, np.uint16))
+    name = info.names[0]
+    spec = prep.requested[0][1]
+    inputs = {prep.used[s][0]: prep.used[s][1] for s in spec.bands}
+    if resolved is not None:
+        inputs["mask_band"] = resolved.band
+    params: dict[str, Any] = {"method": method, "dates": [str(t) for t in np.asarray(ds[tdim].values)],
+                              "mask": resolved.describe() if resolved is not None else None}
+    if method == "percentile":
+        params["q"] = float(q)
+    attrs = {k: v for k, v in spec.attrs(info.constants[name]).items() if k in ("long_name", "units")}
+    attrs[RADIOMETRY_ATTR] = REFLECTANCE
+    attrs["cell_methods"] = f"{tdim}: {method}" + (f" {q:g}" if method == "percentile" else "")
+    template = images[0]
+    value = finish_product(val, template, name=name, attrs=attrs, inputs=inputs, parameters=params,
+                           radiometry={prep.used[s][0]: prep.rad[s].describe() for s in spec.bands})
+    count = finish_product(cnt, template, name="n_obs",
+                           attrs={"long_name": "number of valid observations", "units": "1"},
+                           inputs=inputs, parameters=params)
+    return value, count
+
+
 def index_composite(ds: xr.Dataset, *, index: str = "ndvi", method: CompositeMethod = "median", q: float = 50.0,
                     mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """Per-pixel composite of an index over the window.
+
+    Computed by the fused window kernel (:func:`window_reduce`: the raw bands of each block read
+    once, masked, indexed and reduced per pixel), equal to :func:`landpulse.change.composite` of
+    :func:`index_series` (``LANDPULSE_WINDOW_PATH=xarray`` computes it that way).
 
     Parameters
     ----------
@@ -74,9 +183,10 @@ def index_composite(ds: xr.Dataset, *, index: str = "ndvi", method: CompositeMet
     index : str
         Catalogue index (``ndvi``, ``ndwi``, ``nbr``...).
     method : {'median', 'max', 'percentile'}
-        ``median`` and ``max`` (max-NDVI for ``index='ndvi'``) through
-        :func:`landpulse.change.composite`; ``percentile``: the ``q``-th percentile of the valid
-        observations (linear interpolation, as ``numpy.nanpercentile``).
+        ``median`` (even counts: the mean of the two middle values, as ``numpy.nanmedian``) and
+        ``max`` (max-NDVI for ``index='ndvi'``), as :func:`landpulse.change.composite`;
+        ``percentile``: the ``q``-th percentile of the valid observations (linear interpolation,
+        as ``numpy.nanpercentile``).
     q : float
         Percentile in [0, 100] of ``method='percentile'``.
     mask : {'auto', 'none'}
@@ -87,25 +197,26 @@ def index_composite(ds: xr.Dataset, *, index: str = "ndvi", method: CompositeMet
     xarray.DataArray
         float32 index values, NaN where no valid observation; ``(y, x)``, CRS kept.
     """
-    series = index_series(ds, index, bands=bands, mask=mask)
-    name = str(series.name)
-    if method == "percentile":
-        if not 0.0 <= float(q) <= 100.0:
-            raise InputError(f"q must be a percentile in [0, 100]; got {q}")
-        tdim = str(series.dims[0])
-        out = composite_percentile(series, float(q), tdim)
-    elif method in ("median", "max"):
-        out = composite(series, method)[name]
-    else:
+    if method not in ("median", "max", "percentile"):
         raise InputError(f"composite method must be 'median', 'max' or 'percentile'; got {method!r}")
+    if method == "percentile" and not 0.0 <= float(q) <= 100.0:
+        raise InputError(f"q must be a percentile in [0, 100]; got {q}")
+    if _fused_path():
+        out, _ = window_reduce(ds, index, method=method, q=float(q), mask=mask, bands=bands)
+        name = str(out.name)
+    else:
+        series = index_series(ds, index, bands=bands, mask=mask)
+        name = str(series.name)
+        if method == "percentile":
+            out = composite_percentile(series, float(q), str(series.dims[0]))
+        else:
+            out = composite(series, method)[name]
     out.attrs.update({"long_name": f"{method} composite of {name}" + (f" (q={q:g})" if method == "percentile" else "")})
     return out.rename(f"{name}_{method}")
 
 
 def composite_percentile(series: xr.DataArray, q: float, tdim: str) -> xr.DataArray:
     """``q``-th percentile over ``tdim`` of the valid values, per spatial block (time whole)."""
-    from landpulse.backend.chunking import DEFAULT_BLOCK_BYTES, time_contiguous
-
     blocks = time_contiguous(series, [tdim], DEFAULT_BLOCK_BYTES)
     out = blocks.quantile(q / 100.0, dim=tdim, skipna=True, method="linear").drop_vars("quantile")
     out = out.astype("float32")
@@ -118,7 +229,10 @@ def clear_count(ds: xr.Dataset, *, index: str = "ndvi", mask: MaskChoice = "auto
                 bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """Number of clear observations in the window: dates where ``index`` is valid (not masked,
     every band valid). uint16, 0 where none."""
-    out = composite(index_series(ds, index, bands=bands, mask=mask), "median")["n_obs"]
+    if _fused_path():
+        out = window_reduce(ds, index, method="count", mask=mask, bands=bands)[1]
+    else:
+        out = composite(index_series(ds, index, bands=bands, mask=mask), "median")["n_obs"]
     return out.rename("clear_count")
 
 
@@ -317,4 +431,4 @@ for _product in (
 
 
 __all__ = ["ALERTS_ATTR", "bfast_break_date", "bfast_magnitude", "burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
-           "water_clear", "water_frequency", "water_permanence", "water_wet"]
+           "WINDOW_PATH_ENV", "window_reduce", "water_clear", "water_frequency", "water_permanence", "water_wet"]

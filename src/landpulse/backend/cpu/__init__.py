@@ -5,3 +5,4 @@ from landpulse.backend.cpu import fused as _fused  # noqa: F401  (registers "ind
 from landpulse.backend.cpu import masks as _masks  # noqa: F401  (registers "mask_buffer")
 from landpulse.backend.cpu import parcels as _parcels  # noqa: F401  (registers the parcel kernels)
 from landpulse.backend.cpu import water as _water  # noqa: F401  (registers the water kernels)
+from landpulse.backend.cpu import window as _window  # noqa: F401  (registers "window_reduce")

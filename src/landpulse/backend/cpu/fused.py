@@ -49,13 +49,17 @@ def cache_dir() -> Path:
 
 def load_module(program: FusedProgram) -> ModuleType:
     """Import (generating it first if needed) the Numba module of ``program``."""
-    source = numba_source(program)
+    return load_source(numba_source(program), "lp_fused")
+
+
+def load_source(source: str, prefix: str) -> ModuleType:
+    """Import generated Numba module ``source``, written once to ``<cache>/<prefix>_<hash>.py``."""
     key = hashlib.sha256(source.encode()).hexdigest()[:20]
     with _LOCK:
         mod = _MODULES.get(key)
         if mod is not None:
             return mod
-        path = cache_dir() / f"lp_fused_{key}.py"
+        path = cache_dir() / f"{prefix}_{key}.py"
         if not path.exists() or path.read_text() != source:
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(source)

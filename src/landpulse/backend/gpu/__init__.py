@@ -10,3 +10,4 @@ from landpulse.backend.gpu import fused as _fused  # noqa: F401  (registers "ind
 from landpulse.backend.gpu import masks as _masks  # noqa: F401  (registers "mask_buffer")
 from landpulse.backend.gpu import parcels as _parcels  # noqa: F401  (registers the parcel kernels)
 from landpulse.backend.gpu import water as _water  # noqa: F401  (registers the water kernels)
+from landpulse.backend.gpu import window as _window  # noqa: F401  (registers "window_reduce")

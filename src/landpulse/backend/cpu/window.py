@@ -1,0 +1,73 @@
+"""CPU entry of the fused window kernel (``window_reduce``): a Numba module generated per program.
+
+The source from :func:`landpulse.backend.window_codegen.numba_window_source` is cached on disk like
+the fused index kernels' (:func:`landpulse.backend.cpu.fused.load_source`). A Dask worker thread
+runs it serially over the block's rows (the scheduler already runs one task per core); an eager
+call from the main thread runs ``prange`` over row chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from landpulse.backend.codegen import FusedProgram
+from landpulse.backend.cpu.fused import load_source
+from landpulse.backend.cpu.threads import in_worker_thread, pixel_chunks
+from landpulse.backend.ops.window import window_inputs
+from landpulse.backend.registry import register
+from landpulse.backend.window_codegen import numba_window_source
+
+
+@register("window_reduce", "cpu", splittable=True)
+def window_reduce(
+    *arrays: Any,
+    program: FusedProgram,
+    method: str = "median",
+    q: float = 50.0,
+    valid: tuple[tuple[float, float, float], ...] = (),
+    constants: tuple[float, ...] = (),
+    lut: np.ndarray | None = None,
+    out_of_range: str = "nan",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One index of raw blocks, masked and reduced over the window's dates, in one pass per block.
+
+    Parameters
+    ----------
+    *arrays : numpy.ndarray
+        ``program.n_bands`` raw band blocks ``(y, x, time)`` (any integer or float dtype), then
+        the classification block when ``program.has_class``, then one scale and one offset per
+        band (a scalar or one value per date; reflectance = DN * scale + offset).
+    program : FusedProgram
+        Exactly one index (:func:`landpulse.backend.window_codegen.check_window_program`).
+    method : {'median', 'max', 'percentile', 'count'}
+        The reduction over the valid observations (see :mod:`landpulse.backend.cpu.window_pixel`).
+    q : float
+        Percentile in [0, 100] of ``method='percentile'``.
+    valid, constants, lut, out_of_range
+        As for the fused index kernel (``indices``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(y, x)`` float32 values (NaN where no observation is valid; NaN for ``count``) and
+        uint16 counts of the valid observations.
+    """
+    w = window_inputs(program, arrays, method=method, q=q, valid=valid, constants=constants, lut=lut,
+                      out_of_range=out_of_range)
+    nt, ny, nx = w.stacks[0].shape
+    val = np.empty((ny, nx), np.float32)
+    cnt = np.empty((ny, nx), np.uint16)
+    args: list[Any] = list(w.stacks[: program.n_bands])
+    if w.lut is not None:
+        args += [w.stacks[-1], w.lut, np.int64(w.lut.shape[0])]
+    args += [*w.tables, val, cnt, np.int64(w.policy), np.int64(w.method), np.float64(w.qfrac)]
+    if ny and nx:
+        mod = load_source(numba_window_source(program), "lp_window")
+        if in_worker_thread():
+            mod.rows(*args, np.int64(0), np.int64(ny))
+        else:
+            nchunk, size = pixel_chunks(ny, False)
+            mod.run_parallel(*args, np.int64(nchunk), np.int64(size))
+    return val, cnt

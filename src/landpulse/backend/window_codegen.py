@@ -1,0 +1,123 @@
+"""Fused window kernels: raw bands of one spatial block over a window's dates in, one reduced index out.
+
+A window kernel is the fused index kernel of :mod:`landpulse.backend.codegen` (one index of a
+:class:`~landpulse.backend.codegen.FusedProgram`: raw DNs checked, scaled per date, the class band
+through its mask table, the formula, its range) turned inside out: per row of the block, the
+index of every date is written to a ``(time, x)`` float32 buffer (the per-date loops vectorise
+as the per-scene kernel's do), then every pixel's column is reduced over time
+(:func:`landpulse.backend.cpu.window_pixel.reduce_pixel`: median, max, percentile, count). No
+float stack of the window is ever formed: the block is read once, as raw integers.
+
+Argument order of the generated Numba entries (``rows``, ``run_parallel``)::
+
+    b0..b{n-1}, [q, lut, nlut], sc, of, va, cs, val, cnt, policy, method, qfrac, (y0, y1 | nchunk, size)
+
+with the tables of :func:`landpulse.backend.codegen.host_arrays` (one slice per date).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from landpulse.backend._version_tag import CODEGEN_VERSION
+from landpulse.backend.codegen import FusedProgram, _Literals, _pixel_helpers_stamp, _py_expr, range_edges
+
+#: Version of this emitter: bump it whenever the generated window code changes meaning.
+WINDOW_CODEGEN_VERSION = "1"
+
+
+def check_window_program(program: FusedProgram) -> None:
+    """A window kernel reduces exactly one index.
+
+    Raises
+    ------
+    ValueError
+        For a program with no index or several, or one that writes the mask.
+    """
+    if len(program.outputs) != 1 or program.write_mask:
+        raise ValueError("a window kernel reduces exactly one index (and writes no mask)")
+
+
+def _stamp() -> str:
+    here = Path(__file__).parent / "cpu" / "window_pixel.py"
+    return hashlib.sha256(here.read_text().encode()).hexdigest()[:16]
+
+
+def _args(program: FusedProgram) -> list[str]:
+    args = [f"b{i}" for i in range(program.n_bands)]
+    if program.has_class:
+        args += ["q", "lut", "nlut"]
+    return args + ["sc", "of", "va", "cs", "val", "cnt", "policy", "method", "qfrac"]
+
+
+@functools.cache
+def numba_window_source(program: FusedProgram) -> str:
+    """Python source of the Numba window module of ``program`` (``rows`` and ``run_parallel``)."""
+    check_window_program(program)
+    out = program.outputs[0]
+    lits = _Literals()
+    first = "b0" if program.n_bands else "q"
+    body: list[str] = []
+    add = body.append
+    add("        for t in range(nt):")
+    for i in range(program.n_bands):
+        add(f"            s{i} = sc[{i}, t]")
+        add(f"            f{i} = of[{i}, t]")
+    if program.has_class:
+        add("            for x in range(nx):")
+        add("                crow[x] = class_code(q[t, y, x], lut, nlut)")
+    add("            for x in range(nx):")
+    for i in range(program.n_bands):
+        add(f"                r{i} = b{i}[t, y, x]")
+        add(f"                ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})")
+        add(f"                v{i} = dn_to_reflectance(r{i}, s{i}, f{i})")
+    cond = [f"ok{b}" for b in out.bands]
+    if program.has_class:
+        cond.insert(0, "crow[x] == 0")
+    expr = _py_expr(out.expr, lits)
+    lo, hi = lits.name(out.lo), lits.name(out.hi)
+    lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
+    value = f"finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)"
+    if cond:
+        add(f"                if {' and '.join(cond)}:")
+        add(f"                    buf[t, x] = {value}")
+        add("                else:")
+        add("                    buf[t, x] = NAN")
+    else:
+        add(f"                buf[t, x] = {value}")
+    add("        for x in range(nx):")
+    add("            v, n = reduce_pixel(buf, x, nt, work, method, qfrac)")
+    add("            val[y, x] = v")
+    add("            cnt[y, x] = n")
+
+    args = ", ".join(_args(program))
+    rows = ["@njit(nogil=True, cache=True, error_model='numpy')",
+            f"def rows({args}, y0, y1):  # noqa: E501",
+            f"    nt, ny, nx = {first}.shape"]
+    rows += [f"    c{j} = cs[{j}]" for j in range(program.n_constants)]
+    for i in range(program.n_bands):
+        rows += [f"    nd{i} = va[{i}, 0]", f"    lo{i} = va[{i}, 1]", f"    hi{i} = va[{i}, 2]"]
+    rows += ["    buf = np.empty((nt, nx), np.float32)", "    work = np.empty(max(nt, 1), np.float32)",
+             "    crow = np.empty(nx, np.uint8)", "    for y in range(y0, y1):"]
+    rows += body
+    parallel = ["@njit(parallel=True, nogil=True, cache=True, error_model='numpy')",
+                f"def run_parallel({args}, nchunk, size):  # noqa: E501",
+                f"    ny = {first}.shape[1]",
+                "    for c in prange(nchunk):",
+                f"        rows({args}, c * size, min((c + 1) * size, ny))"]
+    head = [
+        f'"""Generated by landpulse (window codegen {WINDOW_CODEGEN_VERSION}, codegen {CODEGEN_VERSION}) '
+        f'for the window reduction of {out.name}. Do not edit."""',
+        f"# program {program.digest()}; pixel helpers {_pixel_helpers_stamp()}; window helpers {_stamp()}",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "from landpulse.backend.cpu.pixel import (abs_f32, class_code, div_or_nan, dn_is_valid,",
+        "                                         dn_to_reflectance, finish_index, sqrt_f32)",
+        "from landpulse.backend.cpu.window_pixel import reduce_pixel",
+        "",
+        "NAN = np.float32(np.nan)",
+    ]
+    consts = [f"{name} = np.float32({value!r})" for value, name in lits.values.items()]
+    return "\n".join([*head, *consts, "", "", *rows, "", "", *parallel, ""])
