@@ -71,14 +71,17 @@ def index_series(ds: xr.Dataset, index: str = "ndvi", *, bands: Mapping[str, str
     return indices(ds, [index], bands=bands, mask=_mask_of(mask))[index.lower()]
 
 
-#: Environment variable choosing the path of the composite products: ``fused`` (default: one fused
-#: read-mask-index-reduce kernel per block, :func:`window_reduce`) or ``xarray`` (the index series
-#: through :func:`landpulse.change.composite`; kept for A/B benchmarks and as a reference).
+#: Environment variable choosing the path of the composite products: ``xarray`` (default: the index
+#: series through :func:`landpulse.change.composite`) or ``fused`` (one fused read-mask-index-reduce
+#: kernel per block, :func:`window_reduce`). The fused kernel runs at the read floor on an in-memory
+#: block and is 2x faster outside a unit, but inside a production unit at 73 dates it measured
+#: slower than the xarray path (the time-contiguous rechunk of one-date chunks dominates; see
+#: benchmarks/RESULTS.md), so it stays opt-in until the io layer reads time stacks per block.
 WINDOW_PATH_ENV = "LANDPULSE_WINDOW_PATH"
 
 
 def _fused_path() -> bool:
-    path = os.environ.get(WINDOW_PATH_ENV, "fused")
+    path = os.environ.get(WINDOW_PATH_ENV, "xarray")
     if path not in ("fused", "xarray"):
         raise InputError(f"{WINDOW_PATH_ENV} must be 'fused' or 'xarray'; got {path!r}")
     return path == "fused"
@@ -172,9 +175,9 @@ def index_composite(ds: xr.Dataset, *, index: str = "ndvi", method: CompositeMet
                     mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """Per-pixel composite of an index over the window.
 
-    Computed by the fused window kernel (:func:`window_reduce`: the raw bands of each block read
-    once, masked, indexed and reduced per pixel), equal to :func:`landpulse.change.composite` of
-    :func:`index_series` (``LANDPULSE_WINDOW_PATH=xarray`` computes it that way).
+    :func:`landpulse.change.composite` of :func:`index_series`; with ``LANDPULSE_WINDOW_PATH=fused``
+    the fused window kernel (:func:`window_reduce`: the raw bands of each block read once, masked,
+    indexed and reduced per pixel), equal to it.
 
     Parameters
     ----------
