@@ -28,7 +28,11 @@ __all__ = ["change", "indices", "temporal", "water"]
 
 
 def __getattr__(name: str) -> Any:
-    """The submodules, imported on first access (PEP 562)."""
-    if name in __all__:
-        return importlib.import_module(f"landpulse.products.{name}")
+    """The submodules (``change``, ``provenance``...), imported on first access (PEP 562)."""
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"landpulse.products.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"landpulse.products.{name}":
+                raise
     raise AttributeError(f"module 'landpulse.products' has no attribute {name!r}")
