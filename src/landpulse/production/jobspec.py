@@ -404,7 +404,8 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
 
     Unknown names are refused, and values of parameters typed as a ``Literal`` must be one of its
     choices (:meth:`~landpulse.products.registry.Product.params_schema`: declared by the table of
-    built-in products, so checking imports no product module). Raises ValueError naming the parameter and the accepted values.
+    built-in products, so checking imports no product module). Raises ValueError naming the
+    parameter and the accepted values.
     """
     accepted, open_ended = get_product(name).params_schema()
     choices_of = dict(accepted)

@@ -419,10 +419,10 @@ def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]
 
 
 def _stac_api_scenes(inputs: StacApiInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    """Scenes of a STAC API search (every page), found at plan time; pixels stay where they are."""
     from landpulse.io.remote import public_href
     from landpulse.io.stac_api import StacSearch, search_items
 
-    """Scenes of a STAC API search (every page), found at plan time; pixels stay where they are."""
     search = StacSearch(inputs.url, tuple(inputs.collections), inputs.bbox, inputs.intersects, inputs.datetime,
                         inputs.query, inputs.filter, inputs.limit, inputs.max_items)
     try:
@@ -521,9 +521,11 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
     A unit whose window is still open at ``now`` (naive UTC, default the clock) is provisional.
 
     Zarr stores are first planned from their metadata alone (times and scene ids, no xarray, no
-    pixels); when every unit is committed that plan is the answer (a run with nothing to do).
-    Otherwise, and for every other input, the inputs are opened and checked (CRS, the declared
-    radiometry against the pixels, bounds) and the plan is made from them.
+    pixels); when every unit is committed that plan is the answer (a run with nothing to do: the
+    checks below passed when those units were committed, and are not repeated). Otherwise, with
+    ``area.bbox``, ``overwrite`` or ``verify``, and for every other input, the inputs are opened
+    and checked (CRS, the declared radiometry against the pixels, bounds) and the plan is made
+    from them.
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     ledger = ledger or Ledger(job.output.store)
