@@ -28,6 +28,12 @@ core) run as a process.
     python benchmarks/bench_whole.py                      # small scenes, 3 rounds
     python benchmarks/bench_whole.py --tile --tile-dates 2
     python benchmarks/bench_whole.py --smoke              # one round, checks the script works
+    python benchmarks/bench_whole.py --startup-only --baseline /tmp/base   # start-up cases only, before/after
+
+``--baseline DIR``: a source tree of another landpulse version (``git archive <commit> src | tar -x
+-C DIR``) whose ``landpulse --help``, ``validate`` and nothing-to-do run are timed in the same rounds
+(``python -m landpulse.cli`` with ``PYTHONPATH=DIR/src``, the same for this version), so before and
+after see the same machine state.
 """
 
 from __future__ import annotations
@@ -126,12 +132,31 @@ def small_cases(work: Path) -> dict[str, tuple[list[str], Any]]:
     return cases
 
 
+STARTUP = ("python -c pass", "import numpy, zarr, rasterio", "landpulse --help", "landpulse validate job",
+           "landpulse run job (nothing to do)")
+
+
+def baseline_cases(work: Path, src: Path) -> dict[str, tuple[list[str], Any]]:
+    """The start-up commands of this version and of the one in ``src``, both as ``python -m``."""
+    job = str(work / "job-32TPS.yaml")
+    out: dict[str, tuple[list[str], Any]] = {}
+    for label, path in (("before", src / "src"), ("after", REPO / "src")):
+        cli = ["env", f"PYTHONPATH={path}", sys.executable, "-m", "landpulse.cli"]
+        out[f"{label}: landpulse --help"] = ([*cli, "--help"], None)
+        out[f"{label}: landpulse validate job"] = ([*cli, "validate", job], None)
+        out[f"{label}: nothing-to-do run"] = ([*cli, "run", job], None)
+    return out
+
+
 RATIOS = [  # (label, numerator, denominator, target)
     ("12-date NDVI job / hand loop", "landpulse run job (chosen cluster)", "hand loop: 12-date NDVI", 1.3),
     ("  same, --cluster threads", "landpulse run job --cluster threads", "hand loop: 12-date NDVI", 1.3),
     ("  same, --cluster local", "landpulse run job --cluster local", "hand loop: 12-date NDVI", 1.3),
     ("nothing-to-do run / import numpy, zarr, rasterio", "landpulse run job (nothing to do)", "import numpy, zarr, rasterio", None),
     ("landpulse --help / python -c pass", "landpulse --help", "python -c pass", None),
+    ("nothing-to-do run: after / before", "after: nothing-to-do run", "before: nothing-to-do run", None),
+    ("landpulse --help: after / before", "after: landpulse --help", "before: landpulse --help", None),
+    ("landpulse validate: after / before", "after: landpulse validate job", "before: landpulse validate job", None),
     ("ingest / GDAL", "landpulse ingest", "GDAL ingest (gdalbuildvrt + gdal_translate)", 1.3),
     ("ingest / hand loop", "landpulse ingest", "hand loop: ingest", None),
     ("full tile job / I/O floor", "landpulse run tile job", "I/O floor (process)", 1.2),
@@ -164,6 +189,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--smoke", action="store_true", help="one round of the small cases, no warm-up, no forced clusters")
     ap.add_argument("--json", type=Path, default=OUT / "bench_whole.json")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up cases (the job is run once first)")
+    ap.add_argument("--baseline", type=Path, help="a source tree of another landpulse version to time alongside")
     args = ap.parse_args()
     globals()["CACHE"] = args.cache
     rounds = 1 if args.smoke else args.rounds
@@ -175,6 +202,12 @@ def main() -> int:
     cases: dict[str, tuple[list[str], Any]] = {} if args.tile_only else small_cases(work)
     if args.smoke:  # the script works; numbers meaningless
         cases = {k: v for k, v in cases.items() if "--cluster" not in k}
+    if args.startup_only:
+        first = cases["landpulse run job (chosen cluster)"]
+        timed(first[0], prepare=first[1])  # the units the nothing-to-do runs find committed
+        cases = {k: v for k, v in cases.items() if k in STARTUP}
+    if args.baseline is not None:
+        cases.update(baseline_cases(work, args.baseline))
     if args.tile or args.tile_only:
         cases.update(tile_cases(work, args.tile_dates, args.chunk))
     times: dict[str, list[dict[str, float]]] = {name: [] for name in cases}

@@ -36,8 +36,7 @@ from rasterio.windows import Window
 
 from landpulse.errors import GridMismatchError, InputError
 from landpulse.io.remote import DEFAULT_OPTIONS, RemoteOptions, is_remote, opened, read_window
-
-RESAMPLINGS = ("nearest", "bilinear", "cubic", "average", "mode", "min", "max", "med", "q1", "q3")
+from landpulse.io.resampling import RESAMPLINGS
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import dask
-
 from landpulse.errors import BackendUnavailableError, InputError, LandpulseError
 from landpulse.production.jobspec import ClusterSpec, SecuritySpec, SlurmSpec
 
@@ -147,6 +145,8 @@ def _dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def inherited_config(spec: ClusterSpec) -> str:
     """:func:`cluster_config` as the value of ``DASK_INTERNAL_INHERIT_CONFIG`` (how Dask passes
     configuration to processes it does not start itself; base64, safe in a shell script)."""
+    import dask.config  # (Dask itself only where a cluster is configured: a run with nothing to do needs none)
+
     return str(dask.config.serialize(cluster_config(spec)))
 
 
@@ -175,6 +175,8 @@ def make_client(spec: ClusterSpec) -> Iterator[Any]:
         yield None
         return
     distributed = _require("distributed", spec.kind)
+    import dask.config
+
     with dask.config.set(_dotted(cluster_config(spec))), contextlib.ExitStack() as stack:
         security = security_from(spec.security)
         cluster: Any = None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import importlib
-import inspect
 import os
 import typing
 from collections.abc import Mapping
@@ -40,12 +39,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from rasterio.crs import CRS
-from rasterio.errors import CRSError
 
 from landpulse.errors import InputError
 from landpulse.io.files import validate_name
-from landpulse.io.warp import RESAMPLINGS
+from landpulse.io.resampling import RESAMPLINGS
 from landpulse.production.windows import check_window_spec, fixed_windows
 from landpulse.products.registry import ProductKind, get_product, is_registered, product_names
 
@@ -162,6 +159,10 @@ class GridSpec(_Model):
     @field_validator("crs")
     @classmethod
     def _crs(cls, v: str) -> str:
+        # rasterio (GDAL) only for a spec with a grid: validating other specs stays free of it
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
         try:
             return str(CRS.from_user_input(v).to_string())
         except CRSError as err:
@@ -402,23 +403,17 @@ def check_product_params(name: str, params: Mapping[str, Any]) -> None:
     """Check ``params`` against the keyword parameters of product ``name``'s function.
 
     Unknown names are refused, and values of parameters typed as a ``Literal`` must be one of its
-    choices. Raises ValueError naming the parameter and the accepted values.
+    choices (:meth:`~landpulse.products.registry.Product.params_schema`: declared by the table of
+    built-in products, so checking imports no product module). Raises ValueError naming the
+    parameter and the accepted values.
     """
-    fn = get_product(name).compute
-    sig = inspect.signature(fn)
-    # the data arguments (the scenes; a comparison's two windows) are positional without defaults
-    accepted = {p.name: p for p in sig.parameters.values()
-                if (p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))
-                and p.name not in ("ds", "bands")}
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # unresolvable annotations: check names only
-        hints = {}
-    open_ended = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    accepted, open_ended = get_product(name).params_schema()
+    choices_of = dict(accepted)
     for key, value in params.items():
-        if key not in accepted and not open_ended:
-            raise ValueError(f"unknown parameter {key!r} for product {name}; accepted: {', '.join(accepted) or 'none'}")
-        choices = typing.get_args(hints[key]) if typing.get_origin(hints.get(key)) is Literal else None
+        if key not in choices_of and not open_ended:
+            raise ValueError(f"unknown parameter {key!r} for product {name}; accepted: "
+                             f"{', '.join(choices_of) or 'none'}")
+        choices = choices_of.get(key)
         if choices and value not in choices:
             raise ValueError(f"parameter {key!r} of product {name} must be one of {list(choices)}; got {value!r}")
 

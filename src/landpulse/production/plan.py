@@ -20,24 +20,28 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
-import pystac
-import xarray as xr
 
 from landpulse.errors import InputError, LandpulseError, ProductMeaningWarning, RadiometryError
-from landpulse.io.load import solar_day_at
-from landpulse.io.remote import RemoteOptions, public_href
-from landpulse.io.stac_api import StacSearch, search_items
-from landpulse.io.store import datetime_dim, open_store, validate_name
-from landpulse.io.warp import TargetGrid
+from landpulse.io.files import validate_name
+from landpulse.io.store_metadata import read_scene_times
 from landpulse.production.jobspec import JobSpec, SceneFolderInputs, StacApiInputs, StacInputs, ZarrInputs
 from landpulse.production.ledger import Ledger, verify_unit
 from landpulse.production.windows import Window, fixed_windows, windows_of
 from landpulse.products.registry import get_product, is_registered
-from landpulse.spec.radiometry import declare_radiometry
+
+# xarray, rasterio and the readers that use them (landpulse.io.store, .warp, .load, .remote,
+# .stac_api, pystac, landpulse.spec.radiometry) are imported in the functions that open inputs:
+# a plan of Zarr stores whose units are all committed reads Zarr metadata only (make_plan), so a
+# nightly run with nothing to do costs little more than Python's start-up.
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from landpulse.io.remote import RemoteOptions
+    from landpulse.io.warp import TargetGrid
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,8 @@ def _declaration_ruled_out(ds: xr.Dataset, tdim: str, rad: tuple[float, float, t
     blocks per band (:func:`landpulse.spec.radiometry.declare_radiometry`): a cloudy date alone
     cannot tell a missing offset from bright clouds. Units check their own date again.
     """
+    from landpulse.spec.radiometry import declare_radiometry
+
     n = ds.sizes[tdim]
     for i in sorted({int((k + 0.5) * n / min(dates, n)) for k in range(min(dates, n))}):
         try:
@@ -229,13 +235,32 @@ def _declaration_ruled_out(ds: xr.Dataset, tdim: str, rad: tuple[float, float, t
     return None
 
 
+def _radiometry(inputs: ZarrInputs) -> tuple[float, float, tuple[str, ...] | None] | None:
+    r = inputs.radiometry
+    return (r.scale, r.offset, tuple(r.bands) if r.bands else None) if r is not None else None
+
+
+def _zarr_scenes_from_metadata(inputs: ZarrInputs) -> list[SceneRef] | None:
+    """The scenes of Zarr stores from their metadata alone (no CRS parsing, no pixels, no bbox);
+    None when a store needs xarray (:func:`landpulse.io.store_metadata.read_scene_times`)."""
+    rad = _radiometry(inputs)
+    scenes = []
+    for entry in inputs.stores:
+        meta = read_scene_times(entry.path)
+        if meta is None:
+            return None
+        for i, when in enumerate(meta.times):
+            sid = meta.scene_ids[i] if meta.scene_ids else f"{entry.tile_id}_{period_label(when)}"
+            scenes.append(SceneRef(sid, entry.tile_id, when, ZarrSource(str(entry.path), i, rad)))
+    return scenes
+
+
 def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    from landpulse.io.store import datetime_dim, open_store
+
     scenes: list[SceneRef] = []
     failures: list[PlanFailure] = []
-    rad = None
-    if inputs.radiometry is not None:
-        r = inputs.radiometry
-        rad = (r.scale, r.offset, tuple(r.bands) if r.bands else None)
+    rad = _radiometry(inputs)
     for entry in inputs.stores:
         tile = entry.tile_id
         try:
@@ -325,6 +350,8 @@ def _item_scene(item: Mapping[str, Any], item_path: Path, root: Path,
             if not urlparse(href).scheme and not href.startswith("/"):
                 raise InputError(f"asset {key!r} of item {sid} has a relative href ({href}); a STAC API's items "
                                  "need absolute asset hrefs")
+        from landpulse.io.remote import RemoteOptions
+
         r = inputs.remote
         source = ItemSource(api_url, inputs.resolution, inputs.chunk, json.dumps(item, sort_keys=True),
                             RemoteOptions(r.timeout, r.retries, r.backoff, r.max_backoff), *_grid_of(inputs))
@@ -338,6 +365,8 @@ def _grid_of(inputs: SceneFolderInputs | StacInputs | StacApiInputs) -> tuple[Ta
     g = inputs.grid
     if g is None:
         return None, ()
+    from landpulse.io.warp import TargetGrid
+
     return (TargetGrid.from_bounds(g.crs, g.resolution, g.bounds, g.alignment), tuple(sorted(g.resampling.items())))
 
 
@@ -365,6 +394,8 @@ def _folder_scenes(inputs: SceneFolderInputs) -> tuple[list[SceneRef], list[Plan
 
 
 def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
+    import pystac
+
     try:
         cat = pystac.read_file(str(inputs.catalog))
     except Exception as err:
@@ -389,6 +420,9 @@ def _stac_scenes(inputs: StacInputs) -> tuple[list[SceneRef], list[PlanFailure]]
 
 def _stac_api_scenes(inputs: StacApiInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
     """Scenes of a STAC API search (every page), found at plan time; pixels stay where they are."""
+    from landpulse.io.remote import public_href
+    from landpulse.io.stac_api import StacSearch, search_items
+
     search = StacSearch(inputs.url, tuple(inputs.collections), inputs.bbox, inputs.intersects, inputs.datetime,
                         inputs.query, inputs.filter, inputs.limit, inputs.max_items)
     try:
@@ -417,6 +451,12 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
         scenes, failures = _stac_api_scenes(inputs)
     else:
         scenes, failures = _stac_scenes(inputs)
+    return _selected(job, scenes), failures
+
+
+def _selected(job: JobSpec, scenes: list[SceneRef]) -> list[SceneRef]:
+    """The scenes the job's ``exclude``, ``area.tiles`` and ``area.bbox`` keep."""
+    inputs = job.inputs
     excluded = set(inputs.exclude)
     scenes = [s for s in scenes if s.id not in excluded]
     if job.area.tiles is not None:
@@ -425,7 +465,7 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
     if job.area.bbox is not None:
         w, s_, e, n = job.area.bbox
         scenes = [s for s in scenes if s.bbox is None or not (s.bbox[2] < w or s.bbox[0] > e or s.bbox[3] < s_ or s.bbox[1] > n)]
-    return scenes, failures
+    return scenes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,7 +478,12 @@ def _group(scenes: Iterable[SceneRef]) -> tuple[dict[tuple[str, str], tuple[Scen
     by_key: dict[tuple[str, str], list[SceneRef]] = {}
     for s in scenes:
         grid = s.source.grid if isinstance(s.source, ItemSource) else None
-        key = (s.tile, solar_day_at(s.datetime, grid) if grid is not None else s.period)
+        if grid is not None:
+            from landpulse.io.load import solar_day_at
+
+            key = (s.tile, solar_day_at(s.datetime, grid))
+        else:
+            key = (s.tile, s.period)
         by_key.setdefault(key, []).append(s)
     out, failures = {}, []
     for (tile, _), group in sorted(by_key.items()):
@@ -474,12 +519,36 @@ def make_plan(job: JobSpec, *, ledger: Ledger | None = None, overwrite: bool = F
     ledger's input ids already leave every unchanged window alone). Its inputs are the sorted ids
     of the window's scenes, so a scene arriving in a window recomputes exactly that window's units.
     A unit whose window is still open at ``now`` (naive UTC, default the clock) is provisional.
+
+    Zarr stores are first planned from their metadata alone (times and scene ids, no xarray, no
+    pixels); when every unit is committed that plan is the answer (a run with nothing to do: the
+    checks below passed when those units were committed, and are not repeated). Otherwise, with
+    ``area.bbox``, ``overwrite`` or ``verify``, and for every other input, the inputs are opened
+    and checked (CRS, the declared radiometry against the pixels, bounds) and the plan is made
+    from them.
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    scenes, failures = discover(job)
-    grouped, dup_failures = _group(scenes)
-    failures += dup_failures
     ledger = ledger or Ledger(job.output.store)
+    if isinstance(job.inputs, ZarrInputs) and job.area.bbox is None and not overwrite and not verify:
+        light = _zarr_scenes_from_metadata(job.inputs)
+        if light is not None:
+            plan = _plan_scenes(job, _selected(job, light), [], ledger, overwrite=overwrite, verify=verify, now=now)
+            if not plan.todo and not plan.failures:
+                return plan
+    import dask.config
+    import dask.local
+
+    # metadata only: never through a cluster (the scheduler as a function: by its name "sync" Dask
+    # would import distributed to look for a client first, ~0.5 s of a run)
+    with dask.config.set(scheduler=dask.local.get_sync):
+        scenes, failures = discover(job)
+    return _plan_scenes(job, scenes, failures, ledger, overwrite=overwrite, verify=verify, now=now)
+
+
+def _plan_scenes(job: JobSpec, scenes: list[SceneRef], failures: list[PlanFailure], ledger: Ledger, *,
+                 overwrite: bool, verify: bool, now: dt.datetime) -> Plan:
+    grouped, dup_failures = _group(scenes)
+    failures = failures + dup_failures
     plan = Plan(failures=failures, scenes=list(scenes))
     rad = job.inputs.radiometry.model_dump() if isinstance(job.inputs, ZarrInputs) and job.inputs.radiometry else None
     bands = tuple(sorted(job.inputs.bands.items())) if job.inputs.bands else None

@@ -22,13 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import dask
-import dask.local
-
-from landpulse.backend import resolve_device, set_options
 from landpulse.errors import ClusterLostError, EnvironmentFaultError, InputError, LandpulseError, environment_fault
-from landpulse.io.stac import write_collections
-from landpulse.io.store import PathLike
+from landpulse.io.stac_catalogue import write_collections
 from landpulse.production.cluster import UNIT_RESOURCE, dashboard_address, default_workers, make_client
 from landpulse.production.jobspec import JobSpec, JobSpecError, parse_job
 from landpulse.production.ledger import Ledger, clean_orphans, store_lock
@@ -38,6 +33,7 @@ from landpulse.production.sizing import choose_cluster
 from landpulse.products.registry import get_product
 
 if TYPE_CHECKING:
+    from landpulse.io.store import PathLike
     from landpulse.production.units import UnitResult, UnitSettings
 
 # The unit module (kernels, COG, quick-looks) and the product browser (matplotlib) are imported
@@ -320,6 +316,8 @@ def run_job(
     timings: dict[str, float] = {}
     cluster_info: dict[str, Any] = {"kind": job.cluster.kind}
     if job.backend == "gpu" and job.cluster.kind in _HERE:
+        from landpulse.backend import resolve_device, set_options  # (the backend imports xarray and the kernels)
+
         with set_options(backend="gpu"):
             resolve_device()  # no GPU on the machine the units run on: exit 3 before anything runs
     try:
@@ -328,10 +326,7 @@ def run_job(
             if orphans:
                 echo(f"removed {len(orphans)} unfinished temporary folder(s) left by an interrupted run")
             t = time.perf_counter()
-            # metadata only: never through a cluster (the scheduler as a function: by its name "sync"
-            # Dask would import distributed to look for a client first, ~0.5 s of a nothing-to-do run)
-            with dask.config.set(scheduler=dask.local.get_sync):
-                plan = make_plan(job, overwrite=overwrite, verify=verify, now=now)
+            plan = make_plan(job, overwrite=overwrite, verify=verify, now=now)  # metadata, never a cluster
             timings["plan"] = round(time.perf_counter() - t, 3)
             echo(f"plan: {len(plan.tiles)} tile(s), {len(plan.scenes)} scene(s); {len(plan.todo)} unit(s) to compute, "
                  f"{len(plan.committed)} already committed"

@@ -8,10 +8,31 @@
   water summaries, trends, clear-observation counts over a time window);
 - :mod:`~landpulse.products.areas` and :mod:`~landpulse.products.provenance`: class areas in
   hectares, the provenance record every product carries;
-- :mod:`~landpulse.products.registry`: the products production runs can compute (importing this
-  package registers the built-in ones).
+- :mod:`~landpulse.products.registry`: the products production runs can compute (it knows the
+  built-in ones from a declarative table, without importing their modules).
+
+Importing this package imports none of its modules (they import xarray, Dask and the kernels):
+``landpulse.products.indices`` and the others load on first use, so the registry and what reads
+it (a job spec, a plan with nothing to do) stay cheap.
 """
 
-from landpulse.products import change, indices, temporal, water
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from landpulse.products import change, indices, temporal, water
 
 __all__ = ["change", "indices", "temporal", "water"]
+
+
+def __getattr__(name: str) -> Any:
+    """The submodules (``change``, ``provenance``...), imported on first access (PEP 562)."""
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"landpulse.products.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"landpulse.products.{name}":
+                raise
+    raise AttributeError(f"module 'landpulse.products' has no attribute {name!r}")

@@ -1,9 +1,18 @@
 """The product registry: every product that production runs can compute, described once.
 
 A leaf module (it imports nothing else of landpulse but its errors): product modules register
-their products here when they are imported (``landpulse.products`` imports them all), plugins
-through :func:`register_product` or the ``landpulse.products`` entry-point group, and the job
-spec, the plan, unit execution and the command line read it.
+their products here when they are imported, plugins through :func:`register_product` or the
+``landpulse.products`` entry-point group, and the job spec, the plan, unit execution and the
+command line read it.
+
+The built-in products are known without importing their modules (which import xarray, Dask and
+the kernels): ``builtin_products.json`` beside this module declares each one (kind, inputs,
+dtype, classes, quick-look style, keyword parameters and the module that defines it), so that
+validating a job spec or planning a run that has nothing to do costs no imports. A built-in
+product's ``compute`` is a :class:`LazyCompute` until its module is imported (on its first call,
+or by any import of the module), which registers the real function in its place.
+``tests/products/test_registry.py`` checks the table against the imported products, so the two
+cannot drift (``python scripts/update_builtin_products.py`` rewrites the table).
 
 A product is a function ``compute(ds, *, bands=None, **params) -> xarray.DataArray`` of a scene
 Dataset (raw digital numbers with radiometry, ``(time, y, x)`` or ``(y, x)``) plus what
@@ -14,9 +23,14 @@ input bands it reads, how it is stored, its classes and its quick-look style.
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
+import json
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 from landpulse.errors import InputError
@@ -36,6 +50,58 @@ QuicklookStyle = Literal["index", "difference", "magnitude", "frequency"]
 ENTRY_POINT_GROUP = "landpulse.products"
 
 ProductFunction = Callable[..., Any]
+
+#: A product's keyword parameters: name -> the accepted values of a ``Literal``-typed parameter
+#: (None: any value), and whether it accepts any keyword (``**kwargs``).
+ParamsSchema = tuple[tuple[tuple[str, tuple[Any, ...] | None], ...], bool]
+
+#: The declarative table of the built-in products.
+BUILTIN_TABLE = Path(__file__).with_name("builtin_products.json")
+
+
+class LazyCompute:
+    """The ``compute`` of a built-in product whose module is not imported yet.
+
+    Calling it imports ``module`` (which registers the product's real function) and calls that;
+    it pickles as its two names, so a worker process resolves it in its own registry.
+    """
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, name: str, module: str) -> None:
+        self.name = name
+        self.module = module
+
+    def resolve(self) -> ProductFunction:
+        """The product's real function (importing its module).
+
+        Raises
+        ------
+        InputError
+            When the module does not register the product (the table is stale).
+        """
+        importlib.import_module(self.module)
+        entry = _PRODUCTS.get(self.name)
+        fn = entry.compute if entry is not None else self
+        if isinstance(fn, LazyCompute):
+            raise InputError(f"module {self.module} does not register product {self.name!r} "
+                             f"(stale {BUILTIN_TABLE.name})")
+        return fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyCompute) and (self.name, self.module) == (other.name, other.module)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.module))
+
+    def __repr__(self) -> str:
+        return f"LazyCompute({self.name!r}, {self.module!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LazyCompute, (self.name, self.module))
 
 
 @dataclass(frozen=True)
@@ -62,6 +128,9 @@ class Product:
         How its thumbnail is drawn.
     description : str
         One line for listings and errors.
+    params : ParamsSchema, optional
+        The keyword parameters, declared (built-in products known from the table); None: read
+        from ``compute``'s signature (:func:`params_schema`).
     """
 
     name: str
@@ -72,10 +141,75 @@ class Product:
     flags: tuple[tuple[int, ...], tuple[str, ...]] | None = None
     quicklook: QuicklookStyle = "index"
     description: str = ""
+    params: ParamsSchema | None = None
+
+    def params_schema(self) -> ParamsSchema:
+        """The product's keyword parameters (declared, or read from ``compute``'s signature)."""
+        return self.params if self.params is not None else params_schema(self.compute)
+
+
+def params_schema(fn: ProductFunction) -> ParamsSchema:
+    """The keyword parameters of a product function, from its signature and type hints.
+
+    The data arguments (the scenes; a comparison's two windows) are positional without defaults
+    and ``bands`` is common to all: neither is a parameter. A parameter typed as a ``Literal``
+    accepts its choices only.
+    """
+    sig = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    accepted = []
+    for p in sig.parameters.values():
+        if (p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)) \
+                and p.name not in ("ds", "bands"):
+            hint = hints.get(p.name)
+            accepted.append((p.name, tuple(typing.get_args(hint)) if typing.get_origin(hint) is Literal else None))
+    return tuple(accepted), any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
 
 _PRODUCTS: dict[str, Product] = {}
 _entry_points_loaded = False
+_builtins_loaded = False
+
+
+def _same_declaration(a: Product, b: Product) -> bool:
+    """Whether two entries describe the same product (all but ``compute`` and ``params``)."""
+    return (a.name, a.kind, a.inputs, a.dtype, a.flags, a.quicklook, a.description) == \
+        (b.name, b.kind, b.inputs, b.dtype, b.flags, b.quicklook, b.description)
+
+
+def builtin_table() -> dict[str, Product]:
+    """The built-in products as the table declares them (``compute``: a :class:`LazyCompute`)."""
+    rows = json.loads(BUILTIN_TABLE.read_text())
+    out = {}
+    for row in rows["products"]:
+        flags = row.get("flags")
+        params = tuple((n, None if c is None else tuple(c)) for n, c in row["params"])
+        out[row["name"]] = Product(
+            row["name"], LazyCompute(row["name"], row["module"]), kind=row["kind"], inputs=tuple(row["inputs"]),
+            dtype=row["dtype"], flags=(tuple(flags[0]), tuple(flags[1])) if flags else None,
+            quicklook=row["quicklook"], description=row["description"], params=(params, bool(row["open_ended"])))
+    return out
+
+
+def builtin_row(product: Product, module: str) -> dict[str, Any]:
+    """A product's row of the table; ``module``: the module whose import registers it."""
+    params, open_ended = params_schema(product.compute)
+    return {"name": product.name, "module": module, "kind": product.kind, "inputs": list(product.inputs),
+            "dtype": product.dtype, "flags": [list(product.flags[0]), list(product.flags[1])] if product.flags else None,
+            "quicklook": product.quicklook, "description": product.description,
+            "params": [[n, None if c is None else list(c)] for n, c in params], "open_ended": open_ended}
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for name, product in builtin_table().items():
+        _PRODUCTS.setdefault(name, product)  # a module imported already registered the real one
 
 
 def register_product(product: Product, *, replace: bool = False) -> Product:
@@ -87,6 +221,8 @@ def register_product(product: Product, *, replace: bool = False) -> Product:
         When another product of that name is registered and ``replace`` is false.
     """
     old = _PRODUCTS.get(product.name)
+    if old is not None and isinstance(old.compute, LazyCompute) and _same_declaration(old, product):
+        replace = True  # the built-in product's module registers its real function
     if old is not None and old != product and not replace:
         raise InputError(f"product {product.name!r} is registered twice (pass replace=True to override it)")
     _PRODUCTS[product.name] = product
@@ -97,6 +233,7 @@ def _load_entry_points() -> None:
     """Register the products of installed plugins (entry points in :data:`ENTRY_POINT_GROUP`): each
     names a callable that registers its products, or a :class:`Product`."""
     global _entry_points_loaded
+    _load_builtins()
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
@@ -116,6 +253,7 @@ def get_product(name: str) -> Product:
     InputError
         For an unknown name (with the closest known one).
     """
+    _load_builtins()
     if name not in _PRODUCTS:
         _load_entry_points()
     try:
@@ -135,10 +273,12 @@ def product_names(kinds: Iterable[ProductKind] | None = None) -> list[str]:
 
 def is_registered(name: str) -> bool:
     """Whether a product of that name is registered."""
+    _load_builtins()
     if name not in _PRODUCTS:
         _load_entry_points()
     return name in _PRODUCTS
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Product", "ProductKind", "QuicklookStyle", "get_product", "is_registered",
+__all__ = ["BUILTIN_TABLE", "ENTRY_POINT_GROUP", "LazyCompute", "ParamsSchema", "Product", "ProductKind",
+           "QuicklookStyle", "builtin_row", "builtin_table", "get_product", "is_registered", "params_schema",
            "product_names", "register_product"]

@@ -1,0 +1,149 @@
+"""What a plan needs of a scene store, read from its Zarr metadata alone (no xarray, no pixels).
+
+A plan only needs a store's acquisition times and scene ids to name its units and find them in
+the ledger. :func:`read_scene_times` reads them with zarr (the time coordinate's CF encoding
+decoded here, ``scene_id`` when the store lists it as a coordinate) and says whether the store
+names a CRS. It answers only where it is sure to agree with :func:`landpulse.io.store.open_store`
+and :func:`~landpulse.io.store.datetime_dim`: for anything else (no or several time coordinates,
+a calendar or encoding it does not decode, an append in progress, unreadable metadata, no CRS) it
+returns None and the caller opens the store with xarray, which also reports what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: seconds per CF time unit (CF conventions 4.4; UDUNITS spellings, singular and plural)
+_UNITS = {"days": 86400, "day": 86400, "d": 86400, "hours": 3600, "hour": 3600, "h": 3600, "minutes": 60,
+          "minute": 60, "min": 60, "seconds": 1, "second": 1, "s": 1}
+_SUBSECOND = {"milliseconds": 10**3, "millisecond": 10**3, "ms": 10**3, "microseconds": 10**6,
+              "microsecond": 10**6, "us": 10**6, "nanoseconds": 10**9, "nanosecond": 10**9, "ns": 10**9}
+_CALENDARS = (None, "standard", "gregorian", "proleptic_gregorian")
+_SINCE = re.compile(r"^\s*(\w+)\s+since\s+(.+?)\s*$")
+#: the attribute a store carries while an append is unfinished (``landpulse.io.store.APPEND_MARK``)
+_APPEND_MARK = "landpulse_append_in_progress"
+
+
+@dataclass(frozen=True)
+class SceneTimes:
+    """A store's scenes as its metadata lists them.
+
+    Attributes
+    ----------
+    time_dim : str
+        The time dimension's name.
+    times : tuple of datetime
+        Acquisition times, naive UTC, whole seconds (as ``landpulse.production.plan`` rounds them).
+    scene_ids : tuple of str, optional
+        The ``scene_id`` coordinate, or None when the store has none.
+    """
+
+    time_dim: str
+    times: tuple[dt.datetime, ...]
+    scene_ids: tuple[str, ...] | None
+
+
+def _dims(array: Any) -> tuple[str, ...] | None:
+    names = getattr(array.metadata, "dimension_names", None)  # Zarr v3
+    if names is None:
+        names = array.attrs.get("_ARRAY_DIMENSIONS")  # Zarr v2 (xarray's convention)
+    return tuple(str(n) for n in names) if names is not None else None
+
+
+def _epoch_seconds(reference: str) -> int | None:
+    text = reference.strip().replace("Z", "+00:00")
+    if " " in text and "T" not in text:
+        date, _, rest = text.partition(" ")
+        text = f"{date}T{rest}" if rest[:1].isdigit() else date
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    delta = when - dt.datetime(1970, 1, 1)
+    if delta.microseconds:
+        return None
+    return delta.days * 86400 + delta.seconds
+
+
+def decode_cf_times(values: Any, attrs: Mapping[str, Any]) -> tuple[dt.datetime, ...] | None:
+    """Integer CF time values (``<unit> since <date>``, a standard calendar) as naive UTC datetimes
+    truncated to whole seconds; None for an encoding this does not decode exactly."""
+    units, calendar = attrs.get("units"), attrs.get("calendar")
+    if not isinstance(units, str) or calendar not in _CALENDARS:
+        return None
+    if any(k in attrs for k in ("scale_factor", "add_offset", "_FillValue", "missing_value")):
+        return None
+    m = _SINCE.match(units)
+    if m is None:
+        return None
+    unit, epoch = m[1].lower(), _epoch_seconds(m[2])
+    if epoch is None or (unit not in _UNITS and unit not in _SUBSECOND):
+        return None
+    out = []
+    for v in values:
+        if not float(v).is_integer() or getattr(v, "dtype", None) is not None and v.dtype.kind not in "iu":
+            return None
+        n = int(v)
+        seconds = n * _UNITS[unit] if unit in _UNITS else n // _SUBSECOND[unit]  # floor, as datetime64[s]
+        out.append(dt.datetime(1970, 1, 1) + dt.timedelta(seconds=epoch + seconds))
+    return tuple(out)
+
+
+def read_scene_times(path: str | Path) -> SceneTimes | None:
+    """A scene store's time dimension, acquisition times and scene ids from its metadata.
+
+    Parameters
+    ----------
+    path : str or path
+        A local Zarr v2 or v3 store (consolidated metadata used where present).
+
+    Returns
+    -------
+    SceneTimes or None
+        None where the store must be opened with xarray to be sure (see the module's docstring).
+    """
+    import zarr  # (zarr and NumPy only: the metadata and one small coordinate chunk)
+
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        if _APPEND_MARK in group.attrs:
+            return None
+        arrays = dict(group.arrays())
+        coords = set(str(group.attrs.get("coordinates", "")).split())
+        has_crs = "crs" in group.attrs
+        for array in arrays.values():
+            coords.update(str(array.attrs.get("coordinates", "")).split())
+            has_crs = has_crs or any(k in array.attrs for k in ("crs_wkt", "spatial_ref", "crs"))
+        if not has_crs:
+            return None
+        candidates = []
+        for name, array in arrays.items():
+            if _dims(array) == (name,) and _SINCE.match(str(array.attrs.get("units", ""))):
+                candidates.append(name)
+        if len(candidates) != 1:
+            return None
+        tdim = candidates[0]
+        times = decode_cf_times(arrays[tdim][:], arrays[tdim].attrs)
+        if times is None:
+            return None
+        ids = None
+        if "scene_id" in arrays:
+            if "scene_id" not in coords or _dims(arrays["scene_id"]) != (tdim,):
+                return None
+            values: Any = arrays["scene_id"][:]
+            ids = tuple(str(v) for v in values)
+            if len(ids) != len(times):
+                return None
+        return SceneTimes(tdim, times, ids)
+    except Exception:  # any unreadable metadata: the xarray path opens the store and names the problem
+        return None
+
+
+__all__ = ["SceneTimes", "decode_cf_times", "read_scene_times"]
