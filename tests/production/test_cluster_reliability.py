@@ -221,7 +221,7 @@ def test_a_signal_during_cluster_start_exits_quietly_and_leaves_nothing(series: 
         if proc.poll() is None:
             proc.kill()
     stdout, stderr = out_log.read_text(), err_log.read_text()
-    # "cluster: <why>" is printed before the cluster starts, "cluster: local, N worker(s)" once it has
+    # "cluster choice: <why>" is printed before the cluster starts, "cluster: local, N worker(s)" once it has
     assert "cluster: local," not in stdout, "the signal came after the cluster had started: this test tested nothing"
     assert proc.returncode == status, (stdout, stderr)
     assert "Traceback" not in stderr and "Task exception" not in stderr, stderr
