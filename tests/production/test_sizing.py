@@ -50,12 +50,12 @@ def test_explicit_cluster_always_wins(tmp_path: Path, sample_store: Path) -> Non
     plan = make_plan(spec)
     assert len(plan.todo) == 1
     cluster, why = choose_cluster(spec, plan.todo)
-    assert cluster.kind == "local" and why == "cluster.kind local set in the job spec"
+    assert cluster.kind == "local" and why == "local, as the job spec (or --cluster) sets it"
     # --cluster on the command line is explicit too, on a spec that had no cluster section
     path = write_job(tmp_path / "job.yaml", _job(sample_store, tmp_path / "out"))
     assert choose_cluster(_load_job(path), plan.todo)[0].kind == "threads"
     cluster, why = choose_cluster(_load_job(path, cluster="local"), plan.todo)
-    assert cluster.kind == "local" and "set in the job spec" in why
+    assert cluster.kind == "local" and "as the job spec (or --cluster) sets it" in why
 
 
 def test_large_job_gets_a_process_cluster(tmp_path: Path, sample_store: Path) -> None:

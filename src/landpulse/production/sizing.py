@@ -88,7 +88,7 @@ def choose_cluster(job: JobSpec, units: Sequence[Unit]) -> tuple[ClusterSpec, st
     (ClusterSpec, str)
     """
     if "cluster" in job.model_fields_set:
-        return job.cluster, f"cluster.kind {job.cluster.kind} set in the job spec"
+        return job.cluster, f"{job.cluster.kind}, as the job spec (or --cluster) sets it"
     if job.backend == "gpu":
         return job.cluster, f"backend gpu: the default cluster ({job.cluster.kind})"
     pixels = unit_pixels(units)
