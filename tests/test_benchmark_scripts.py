@@ -84,7 +84,9 @@ def test_window_benchmarks_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench_windows.json"
     _run("bench_windows.py", "--size", "256", "--dates", "3", "5", "--json", str(out), tmp_path=tmp_path)
     rows = json.loads(out.read_text())
-    assert [r["dates"] for r in rows] == [3, 5] and all(r["worker_peak_rss_gb"] > 0 for r in rows)
+    # one row per number of dates and path (the fused kernel and the default xarray path, A/B)
+    assert sorted((r["dates"], r["path"]) for r in rows) == [(3, "fused"), (3, "xarray"), (5, "fused"), (5, "xarray")]
+    assert all(r["worker_peak_rss_gb"] > 0 for r in rows)
     text = _run("bench_bfast.py", "--pixels", "24", "--dates", "40", "--bfast-python", str(tmp_path / "none"),
                 tmp_path=tmp_path)
     assert json.loads(text.splitlines()[0])["landpulse_px_per_s"] > 0 and "bfast not measured" in text
