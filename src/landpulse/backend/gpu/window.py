@@ -20,9 +20,8 @@ from landpulse.backend.device import cupy_module
 from landpulse.backend.gpu.cuda import get_function, launch_config
 from landpulse.backend.gpu.fused import fused_indices
 from landpulse.backend.ops.fused import split_inputs
-from landpulse.backend.ops.window import METHODS, percentile_of_sorted
+from landpulse.backend.ops.window import check_window_request, per_date, percentile_of_sorted
 from landpulse.backend.registry import register
-from landpulse.backend.window_codegen import check_window_program
 
 
 @register("window_reduce", "gpu", splittable=True)
@@ -38,17 +37,12 @@ def window_reduce(
 ) -> tuple[Any, Any]:
     """See the CPU twin: ``(y, x)`` float32 values and uint16 counts of CuPy ``(y, x, time)`` blocks."""
     cp = cupy_module()
-    check_window_program(program)
-    if method not in METHODS:
-        raise ValueError(f"window kernel method must be one of {sorted(METHODS)}; got {method!r}")
-    if not 0.0 <= float(q) <= 100.0:
-        raise ValueError(f"window kernel percentile must be in [0, 100]; got {q}")
+    check_window_request(program, method, q)
     bands, cls, scales, offsets = split_inputs(program, arrays)
     images = [cp.ascontiguousarray(a.transpose(2, 0, 1)) for a in (*bands, *([cls] if cls is not None else []))]
     nt, ny, nx = images[0].shape
-    per_date = [np.asarray(v.get() if hasattr(v, "get") else v, np.float64).reshape(-1) for v in (*scales, *offsets)]
-    per_date = [np.full(nt, v[0]) if v.size == 1 else v for v in per_date]
-    stack = fused_indices(*images, *per_date, program=program, valid=valid, constants=constants, lut=lut,
+    vectors = [per_date(v, nt) for v in (*scales, *offsets)]
+    stack = fused_indices(*images, *vectors, program=program, valid=valid, constants=constants, lut=lut,
                           out_of_range=out_of_range)
     npix = ny * nx
     s2 = stack.reshape(nt, npix)

@@ -32,7 +32,18 @@ class WindowInputs(NamedTuple):
     qfrac: float                      # percentile / 100
 
 
-def _per_date(values: Any, nt: int) -> np.ndarray:
+def check_window_request(program: FusedProgram, method: str, q: float) -> None:
+    """Refuse a program the window kernels cannot run, an unknown method or a percentile outside
+    [0, 100] (``ValueError``); the same checks for both devices."""
+    check_window_program(program)
+    if method not in METHODS:
+        raise ValueError(f"window kernel method must be one of {sorted(METHODS)}; got {method!r}")
+    if not 0.0 <= float(q) <= 100.0:
+        raise ValueError(f"window kernel percentile must be in [0, 100]; got {q}")
+
+
+def per_date(values: Any, nt: int) -> np.ndarray:
+    """A scale or offset input as float64 host values, one per date (a scalar is repeated)."""
     arr = np.asarray(values.get() if hasattr(values, "get") else values, np.float64).reshape(-1)
     if arr.size == 1:
         return np.full(nt, arr[0])
@@ -51,11 +62,7 @@ def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str
         For an unknown method, a percentile outside [0, 100], blocks of different shapes or a
         block that is not ``(y, x, time)``.
     """
-    check_window_program(program)
-    if method not in METHODS:
-        raise ValueError(f"window kernel method must be one of {sorted(METHODS)}; got {method!r}")
-    if not 0.0 <= float(q) <= 100.0:
-        raise ValueError(f"window kernel percentile must be in [0, 100]; got {q}")
+    check_window_request(program, method, q)
     bands, cls, scales, offsets = split_inputs(program, arrays)
     images = [*bands, *([cls] if cls is not None else [])]
     if any(a.ndim != 3 for a in images) or len({tuple(a.shape) for a in images}) != 1:
@@ -66,7 +73,7 @@ def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str
     # block would cost about as much as the kernel itself)
     stacks = [a.transpose(2, 0, 1) if prepare is None else prepare(a.transpose(2, 0, 1)) for a in images]
     nt = stacks[0].shape[0]
-    vecs = [radiometry_vectors(_per_date(s, nt), _per_date(o, nt), (nt,)) for s, o in zip(scales, offsets, strict=True)]
+    vecs = [radiometry_vectors(per_date(s, nt), per_date(o, nt), (nt,)) for s, o in zip(scales, offsets, strict=True)]
     tables = host_arrays(program, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, nt,
                          [a.dtype for a in stacks[: program.n_bands]])
     policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
