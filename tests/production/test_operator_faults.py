@@ -33,13 +33,13 @@ from landpulse.errors import EnvironmentFaultError
 from landpulse.production.jobspec import parse_job
 from landpulse.production.ledger import ITEM_NAME, LOCK_NAME
 from landpulse.production.run import run_job
+from tests.support import fault_plugins
 from tests.support.series import (
     clean_run_digest,
     job_dict,
     leftovers,
     snapshot,
     store_digest,
-    wait_for,
     write_job,
     write_series,
 )
@@ -76,15 +76,27 @@ def test_the_store_deleted_mid_run_then_a_rerun_completes(series: Path, tmp_path
         except BaseException as err:  # the outcome is what the test records
             errors.append(err)
 
+    def operator() -> bool:
+        # the operator's `rm -rf products/`, once a unit is committed and while the next one is written
+        # (from inside that unit's computation: a timer could miss the run's last unit)
+        if not items(store):
+            return False
+        shutil.rmtree(store, ignore_errors=True)
+        return True
+
+    fault_plugins.BLOCK_HOOKS[:] = [operator]
     runner = threading.Thread(target=target)
-    runner.start()
-    wait_for(lambda: len(items(store)) >= 1, timeout=120, what="a committed unit")
-    shutil.rmtree(store, ignore_errors=True)  # the operator's `rm -rf products/`
-    runner.join(timeout=180)
+    try:
+        runner.start()
+        runner.join(timeout=180)
+    finally:
+        hooks_left = list(fault_plugins.BLOCK_HOOKS)
+        fault_plugins.BLOCK_HOOKS.clear()
     assert not runner.is_alive()
+    assert not hooks_left, "the store was never deleted: this test tested nothing"
     # the unit being written when its folder vanished is the environment's fault, not its scene's: the
     # run stops with 74 (units after it were not started), and nothing half-written was committed
-    assert results == [] and len(errors) == 1, (results, errors)
+    assert results == [] and len(errors) == 1, [(u.unit, u.status, u.error) for r in results for u in getattr(r, "units", ())] + errors
     (fault,) = errors
     assert isinstance(fault, EnvironmentFaultError) and fault.exit_code == 74, fault
     assert "disappeared while the run wrote them" in str(fault)

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import xarray as xr
 
 from landpulse.products.indices import ndvi
 from landpulse.products.registry import Product, register_product
+
+#: What a test running the job in its own process (a ``threads`` cluster) does before a chunk of
+#: ``slow_ndvi`` is computed, at an exact moment of a unit instead of a racing timer: each hook is
+#: called before every chunk until it returns True (it acted), then dropped.
+BLOCK_HOOKS: list[Callable[[], bool]] = []
 
 
 def slow_ndvi(ds: xr.Dataset, *, delay: float = 0.2, crash_scene: str = "") -> xr.DataArray:
@@ -24,6 +30,9 @@ def slow_ndvi(ds: xr.Dataset, *, delay: float = 0.2, crash_scene: str = "") -> x
     def pause(block: Any) -> Any:
         if crash_scene and crash_scene in scenes:
             os._exit(17)  # the worker process dies, as with a segfault
+        for hook in list(BLOCK_HOOKS):
+            if hook():
+                BLOCK_HOOKS.remove(hook)
         time.sleep(delay)
         return block
 

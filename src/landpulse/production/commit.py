@@ -64,6 +64,10 @@ def fsync_tree(folder: Path, *, done: Sequence[str] = ()) -> None:
     fsync_path(folder)
 
 
+class UnitFolderReplacedError(LandpulseError):
+    """A unit's temporary folder is no longer the one its attempt created: nothing is committed."""
+
+
 def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> bool:
     """Rename the finished ``tmp`` folder to ``target``; return False when ``target`` was committed
     by another attempt meanwhile (``tmp`` is then removed and the existing unit kept).
@@ -75,7 +79,7 @@ def commit_folder(tmp: Path, target: Path, *, handle: int, replace: bool) -> boo
     """
     # checked before anything is moved: a failed check leaves the committed unit where it is
     if os.stat(tmp).st_ino != os.fstat(handle).st_ino or os.fstat(handle).st_nlink == 0:
-        raise LandpulseError(f"{tmp} was replaced while this attempt wrote it (a newer run cleaned it up)")
+        raise UnitFolderReplacedError(f"{tmp} was replaced while this attempt wrote it (another attempt cleaned it up)")
     old = None
     if replace and target.exists():
         old = target.with_name(f".{target.name}{OLD_MARK}{uuid.uuid4().hex[:12]}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import importlib
 import json
 import os
@@ -42,7 +43,7 @@ import xarray as xr
 from landpulse._version import __version__
 from landpulse.backend import device_info, resolve_device, set_options, to_device
 from landpulse.backend.oom_recovery import FAULTS
-from landpulse.errors import InputError, ProductMeaningWarning, environment_fault
+from landpulse.errors import EnvironmentFaultError, InputError, ProductMeaningWarning, environment_fault
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.load import load_on_grid
@@ -51,8 +52,8 @@ from landpulse.io.remote import DEFAULT_OPTIONS
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
 from landpulse.io.store import WARNINGS_LOCK, datetime_dim, open_store
-from landpulse.production.commit import check_complete, commit_folder, fsync_tree
-from landpulse.production.ledger import ITEM_NAME, TMP_MARK, Ledger, build_manifest, discard
+from landpulse.production.commit import UnitFolderReplacedError, check_complete, commit_folder, fsync_tree
+from landpulse.production.ledger import ITEM_NAME, LOCK_NAME, TMP_MARK, Ledger, build_manifest, discard
 from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
@@ -303,7 +304,7 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
         with contextlib.suppress(OSError):  # (such a disk may refuse even the clean-up: the next run's)
             if tmp.exists():
                 discard(tmp)
-        fault = environment_fault(err, settings.store)
+        fault = environment_fault(err, settings.store) or _store_removed(err, settings.store)
         result.status = "stopped" if fault else "failed"
         result.error = str(fault) if fault else (str(err) or repr(err))
         result.error_type = type(fault).__name__ if fault else type(err).__name__
@@ -311,6 +312,21 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
     result.gpu_faults = FAULTS.since(faults_before)
     result.seconds = round(time.perf_counter() - t0, 4)
     return result
+
+
+def _store_removed(err: BaseException, store: str | Path) -> EnvironmentFaultError | None:
+    """The environment fault of a unit whose temporary folder vanished with the whole store.
+
+    The run holds the store's lock file while its units run and nothing of landpulse deletes it,
+    so a temporary folder replaced while the lock file is gone means the store itself was removed
+    (an operator's ``rm -rf``; the writers then recreated the folders they wrote into): the run's
+    fault, not the scene's. A temporary folder replaced under an intact store is another attempt's
+    cleaning (a unit retried while a presumed-dead worker still wrote it): that attempt alone fails.
+    """
+    lock = Path(store) / LOCK_NAME
+    if isinstance(err, UnitFolderReplacedError) and not lock.exists():
+        return environment_fault(FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(lock)), store)
+    return None
 
 
 def _compute_unit(unit: Unit, settings: UnitSettings, tmp: Path, result: UnitResult) -> list[str]:
