@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import matplotlib
 import numpy as np
 import xarray as xr
-from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgba
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from PIL import Image
 
 from landpulse.io.store import datetime_dim
 
-#: Colour map and value range per product kind.
-STYLES: dict[str, dict[str, Any]] = {
-    "index": {"cmap": "RdYlGn", "vmin": -1.0, "vmax": 1.0},
-    # differences of indices (dNDVI, dNBR): diverging, zero in the middle
-    "difference": {"cmap": "RdBu", "vmin": -0.6, "vmax": 0.6},
-    # non-negative magnitudes (change vectors)
-    "magnitude": {"cmap": "magma", "vmin": 0.0, "vmax": 0.3},
-    # frequencies in [0, 1] (water observed in a fraction of clear observations)
-    "frequency": {"cmap": "Blues", "vmin": 0.0, "vmax": 1.0},
-}
+# the quick-look colours and PNG thumbnails (no matplotlib) are public here too
+from landpulse.thumbnails import (  # noqa: F401
+    STYLES,
+    WATER_CHANGE_COLOURS,
+    WATER_COLOURS,
+    WATER_SUMMARY_COLOURS,
+    class_colour_table,
+    class_colours,
+    is_class_product,
+    thumbnail_png,
+)
+
 MAX_PIXELS = 1024
 MAX_PANELS = 16
 
@@ -143,47 +143,13 @@ def plot_classes(da: xr.DataArray, *, title: str | None = None, cmap: str | list
     return fig
 
 
-#: Colours of the water products' classes (not water, water, cloud or shadow...).
-WATER_COLOURS = ["#e6d8ad", "#1f5fbf", "#b39ddb"]
-WATER_SUMMARY_COLOURS = ["#e6d8ad", "#8fc1e3", "#08306b"]
-WATER_CHANGE_COLOURS = ["#e6d8ad", "#1f5fbf", "#d7301f", "#fdae61"]
-
-
 def _colour_list(cmap: str | list[str], n: int) -> list[Any]:
-    """``n`` colours: sampled evenly from a colour map name, or the first ``n`` of a list."""
-
+    """``n`` colours: sampled evenly from any matplotlib colour map name, or the first ``n`` of a
+    list (:func:`landpulse.thumbnails.colour_list` knows only the stored tables)."""
     if isinstance(cmap, str):
         base = matplotlib.colormaps[cmap]
         return [base(i / max(1, n - 1)) for i in range(n)]
     return list(cmap)[:n]
-
-
-def is_class_product(attrs: Mapping[str, Any]) -> bool:
-    """True for a class product (CF ``flag_values`` and ``flag_meanings``)."""
-    return "flag_values" in attrs and "flag_meanings" in attrs
-
-
-def class_colours(da: xr.DataArray | Mapping[str, Any]) -> str | list[str]:
-    """Product-standard colours for a class product (a DataArray or its attributes), by its
-    ``flag_meanings``."""
-    attrs = da.attrs if isinstance(da, xr.DataArray) else da
-    meanings = str(attrs.get("flag_meanings", "")).split()
-    if meanings[:2] == ["not_water", "water"]:
-        return WATER_COLOURS
-    if meanings == ["never", "seasonal", "permanent"]:
-        return WATER_SUMMARY_COLOURS
-    if meanings[:1] == ["stable_not_water"]:
-        return WATER_CHANGE_COLOURS
-    return "RdYlGn_r"
-
-
-def class_colour_table(attrs: Mapping[str, Any]) -> dict[int, tuple[int, int, int, int]]:
-    """The product-standard colour of each class value of a class product, as 8-bit RGBA (the
-    colours of its quick-looks), for a GeoTIFF colour table."""
-    flags = [int(v) for v in np.atleast_1d(attrs["flag_values"])]
-    colours = _colour_list(class_colours(attrs), len(flags))
-    return {flag: cast(tuple[int, int, int, int], tuple(int(round(c * 255)) for c in to_rgba(colour)))
-            for flag, colour in zip(flags, colours, strict=False)}
 
 
 def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title: str | None = None, dpi: int = 90) -> Path:
@@ -196,51 +162,4 @@ def quicklook(da: xr.DataArray, path: str | Path, *, style: str = "index", title
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    return path
-
-
-def _data_style(values: np.ndarray) -> dict[str, Any]:
-    """A style for products without one of their own: viridis over the 2-98 % range of the data."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    lo, hi = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
-    return {"cmap": "viridis", "vmin": float(lo), "vmax": float(hi if hi > lo else lo + 1.0)}
-
-
-def thumbnail_png(values: np.ndarray, path: str | Path, *, style: str = "index",
-                  attrs: Mapping[str, Any] | None = None) -> Path:
-    """Write a plain PNG of a 2-D array in the style's colour map (nodata transparent); a class
-    product (``attrs`` with CF ``flag_values``/``flag_meanings``) in its class colours.
-
-    The STAC ``thumbnail`` of a production unit: no axes, no text, one pixel per value (give it a
-    thinned array, see :func:`landpulse.backend.storage.write_blocks`). Deterministic bytes for
-    the same values, and ~100 times faster than a matplotlib figure.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(y, x)`` float values, NaN for nodata.
-    path : str or path
-    style : str
-        Key of :data:`STYLES` (other names: viridis over the data's 2-98 % range); not used for
-        class products.
-    attrs : mapping, optional
-        The product's attributes: class products get one colour per class (:func:`class_colours`),
-        values that are no class (nodata) transparent.
-    """
-
-    if attrs is not None and is_class_product(attrs):
-        flags = [int(v) for v in np.atleast_1d(attrs["flag_values"])]
-        rgba = np.zeros((*np.shape(values), 4), np.uint8)  # transparent where no class
-        for flag, colour in zip(flags, _colour_list(class_colours(attrs), len(flags)), strict=False):
-            rgba[np.asarray(values) == flag] = np.round(np.asarray(to_rgba(colour)) * 255).astype(np.uint8)
-    else:
-        st = STYLES.get(style) or _data_style(values)
-        cmap = matplotlib.colormaps[st["cmap"]].with_extremes(bad=(0, 0, 0, 0))
-        span = float(st["vmax"]) - float(st["vmin"])
-        norm = (np.asarray(values, dtype=np.float32) - np.float32(st["vmin"])) / np.float32(span)
-        rgba = cmap(np.ma.masked_invalid(norm), bytes=True)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgba).save(path, format="PNG", compress_level=1)
     return path

@@ -24,7 +24,8 @@ from landpulse.production.run import run_job
 from tests.support import BOLZANO, skip_or_fail
 from tests.support.series import job_dict, snapshot, write_job, write_series
 
-HEAVY = ["xarray", "dask.array", "rasterio", "numba", "landpulse.products.indices", "landpulse.backend"]
+HEAVY = ["xarray", "dask.array", "rasterio", "numba", "landpulse.products.indices", "landpulse.backend",
+         "matplotlib", "distributed"]
 
 CHECK = """
 import atexit, sys
@@ -67,6 +68,9 @@ def test_nothing_to_do_run_imports_no_array_stack(series: Path, tmp_path: Path, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 unit(s) to compute, 3 already committed" in proc.stdout
     assert "'xarray'" in proc.stdout
+    # a unit with its quick-look and COG needs no matplotlib (the colour tables are stored)
+    assert "'matplotlib'" not in proc.stdout, proc.stdout
+    assert (out / "products" / "ndvi").exists()
 
 
 def test_metadata_plan_equals_the_plan_from_opened_stores(series: Path, tmp_path: Path) -> None:

@@ -54,6 +54,9 @@ class BlocksWritten:
     #: with ``class_values``: int64 ``(y, classes + 1)`` pixel counts per row of the first slice,
     #: one column per class value and a last one for anything else (nodata)
     row_counts: np.ndarray | None = None
+    #: with ``keep_first_slice``: the stored values (storage dtype, packed) of the whole first
+    #: slice, ``(y, x)``, for exports written from memory (the COG); None when not kept
+    first_slice: np.ndarray | None = None
 
 
 def thumbnail_stride(shape: tuple[int, ...], max_pixels: int) -> int:
@@ -71,7 +74,7 @@ def _row_class_counts(block: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _write_block(block: Any, target: Any, packing: Packing | None, stride: int, class_values: np.ndarray | None,
-                 block_info: dict[Any, Any] | None = None) -> np.ndarray:
+                 keep: bool = False, block_info: dict[Any, Any] | None = None) -> np.ndarray:
     loc = block_info[0]["array-location"]  # type: ignore[index]
     region = tuple(slice(a, b) for a, b in loc)
     block = np.asarray(block)  # write_blocks moved the product to the host first (counted there)
@@ -99,7 +102,8 @@ def _write_block(block: Any, target: Any, packing: Packing | None, stride: int, 
             sample = piece.astype(np.float32)
     rows = _row_class_counts(block[lead], class_values) if first and class_values is not None else None
     out = np.empty((1,) * block.ndim, dtype=object)
-    out.flat[0] = (stats, sample, -(-y0 // stride), -(-x0 // stride), y0, rows)
+    kept = stored[lead] if first and keep else None
+    out.flat[0] = (stats, sample, -(-y0 // stride), -(-x0 // stride), y0, rows, kept, x0)
     return out
 
 
@@ -112,6 +116,7 @@ def write_blocks(
     scheduler: str | None = None,
     num_workers: int | None = None,
     class_values: Sequence[int] | None = None,
+    keep_first_slice: int = 0,
 ) -> BlocksWritten:
     """Compute ``da`` chunk by chunk and write each chunk into ``target`` (a Zarr array).
 
@@ -134,6 +139,9 @@ def write_blocks(
     class_values : sequence of int, optional
         A class product's ``flag_values``: count each class per row of the first slice while
         writing (``BlocksWritten.row_counts``), so its areas need no second read of the store.
+    keep_first_slice : int
+        Keep the stored values of the first slice in memory (``BlocksWritten.first_slice``) when
+        they take at most this many bytes (0: never), so an export needs no read of the store.
 
     Returns
     -------
@@ -155,9 +163,12 @@ def write_blocks(
             )
     stride = thumbnail_stride(da.shape, thumbnail_pixels)
     values = np.asarray(class_values, dtype=da.dtype) if class_values is not None else None
+    packed = packing is not None and packing.dtype == "int16"
+    dtype = "int16" if packed else ("float32" if da.dtype.kind == "f" else str(da.dtype))
+    keep = 0 < da.shape[-2] * da.shape[-1] * np.dtype(dtype).itemsize <= keep_first_slice
     # dask's Array.map_blocks is @wraps(map_blocks): its stub is an unbound _Wrapped (self not bound)
     parts = data.map_blocks(  # type: ignore[call-arg]
-        _write_block, target=target, packing=packing, stride=stride, class_values=values,  # type: ignore[arg-type]
+        _write_block, target=target, packing=packing, stride=stride, class_values=values, keep=keep,  # type: ignore[arg-type]
         dtype=object, chunks=tuple((1,) * len(c) for c in data.chunks), meta=np.empty((0,) * data.ndim, dtype=object),
     )
     kwargs: dict[str, Any] = {"scheduler": scheduler} if scheduler else {}
@@ -170,12 +181,13 @@ def write_blocks(
     nx = -(-da.shape[-1] // stride)
     thumb = np.full((ny, nx), np.nan, dtype=np.float32)
     row_counts = np.zeros((da.shape[-2], len(values) + 1), np.int64) if values is not None else None
-    for _, sample, ty, tx, y0, rows in flat:
+    first = np.empty(da.shape[-2:], dtype=dtype) if keep else None
+    for _, sample, ty, tx, y0, rows, kept, x0 in flat:
         if sample is not None:
             thumb[ty:ty + sample.shape[0], tx:tx + sample.shape[1]] = sample
         if rows is not None and row_counts is not None:
             row_counts[y0:y0 + rows.shape[0]] += rows
-    packed = packing is not None and packing.dtype == "int16"
-    dtype = "int16" if packed else ("float32" if da.dtype.kind == "f" else str(da.dtype))
+        if kept is not None and first is not None:
+            first[y0:y0 + kept.shape[0], x0:x0 + kept.shape[1]] = kept
     return BlocksWritten(stats, thumb, stride, len(flat), packing=packing if packed else None, dtype=dtype,
-                         row_counts=row_counts)
+                         row_counts=row_counts, first_slice=first)

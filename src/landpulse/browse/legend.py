@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex
 
 from landpulse.errors import InputError
 from landpulse.products.registry import get_product
-from landpulse.viz import STYLES, class_colours
+from landpulse.thumbnails import STYLES, class_colours
 
 #: Colour stops of a ramp legend (a CSS linear-gradient).
 RAMP_STOPS = 9

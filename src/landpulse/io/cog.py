@@ -32,7 +32,7 @@ OVERVIEW_RESAMPLING = {"index": "average"}
 ColourTable = Mapping[int, tuple[int, int, int, int]]
 
 
-def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str = "index",
+def write_cog(product_store: PathLike | xr.DataArray, name: str, path: PathLike, *, style: str = "index",
               blocksize: int = 512, colours: ColourTable | None = None) -> Path:
     """Export variable ``name`` of a product store (first date) as a Cloud-Optimized GeoTIFF.
 
@@ -40,8 +40,10 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
 
     Parameters
     ----------
-    product_store : path
-        A product Zarr store (:func:`landpulse.io.products.write_product_blocks` output).
+    product_store : path or xarray.DataArray
+        A product Zarr store (:func:`landpulse.io.products.write_product_blocks` output), or the
+        stored values of its first slice held in memory
+        (:func:`landpulse.io.products.stored_first_slice`): the same file either way.
     name : str
         The product variable.
     path : path
@@ -59,8 +61,11 @@ def write_cog(product_store: PathLike, name: str, path: PathLike, *, style: str 
     -------
     pathlib.Path
     """
-    ds = xr.open_zarr(product_store, consolidated=None, mask_and_scale=False, decode_coords="all", chunks={})
-    da = ds[name]
+    if isinstance(product_store, xr.DataArray):
+        da = product_store
+    else:
+        ds = xr.open_zarr(product_store, consolidated=None, mask_and_scale=False, decode_coords="all", chunks={})
+        da = ds[name]
     classes = "flag_values" in da.attrs and "flag_meanings" in da.attrs
     resampling = "nearest" if "flag_values" in da.attrs else OVERVIEW_RESAMPLING.get(style, "nearest")
     meanings = str(da.attrs.get("flag_meanings", "")).split()

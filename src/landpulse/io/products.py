@@ -136,6 +136,7 @@ def write_product_blocks(
     num_workers: int | None = None,
     checksums: Sequence[str] = (),
     fsync: bool = False,
+    keep_first_slice: int = 0,
 ) -> BlocksWritten:
     """Write one product variable to a new Zarr v3 store in one pass, returning its statistics.
 
@@ -169,6 +170,9 @@ def write_product_blocks(
         relative to the store: ``<name>/c/...``); nothing is read back.
     fsync : bool
         Flush every chunk file to disk (in the background, while the next chunks are computed).
+    keep_first_slice : int
+        Keep the stored values of the first slice in memory when they take at most this many
+        bytes (``BlocksWritten.first_slice``; :func:`stored_first_slice` makes them a DataArray).
 
     Returns
     -------
@@ -202,7 +206,7 @@ def write_product_blocks(
     flags = product.attrs.get("flag_values") if "flag_meanings" in product.attrs and packing is None else None
     try:
         written = write_blocks(ds[name], zarray, packing=packing, thumbnail_pixels=thumbnail_pixels,
-                               scheduler=scheduler, num_workers=num_workers,
+                               scheduler=scheduler, num_workers=num_workers, keep_first_slice=keep_first_slice,
                                class_values=[int(v) for v in np.atleast_1d(flags)] if flags is not None else None)
     finally:
         store.flush()
@@ -212,6 +216,29 @@ def write_product_blocks(
         zarr.consolidate_metadata(str(path))
     written.files = dict(store.records)
     return written
+
+
+def stored_first_slice(product: xr.DataArray, written: BlocksWritten, encoding: Encoding = "int16") -> xr.DataArray | None:
+    """The first slice of a product as :func:`write_product_blocks` stored it, from memory.
+
+    The values kept while writing (``keep_first_slice``), raw (packed int16, float32 or the
+    class dtype), with the grid's coordinates, ``spatial_ref`` and the stored variable's attributes
+    and CF packing attributes (``scale_factor``, ``add_offset``, ``_FillValue``): what
+    ``xr.open_zarr(store, mask_and_scale=False, decode_coords="all")`` reads back for that slice,
+    without reading the store. None when the slice was not kept.
+    """
+    if written.first_slice is None:
+        return None
+    first = product.isel({d: 0 for d in product.dims[:-2]}, drop=True) if product.ndim > 2 else product
+    ds, extra = _storage_dataset(first, encoding)
+    name = str(product.name)
+    ydim, xdim = (str(d) for d in first.dims[-2:])
+    coords: dict[str, Any] = {d: first[d].values for d in (ydim, xdim) if d in first.coords}
+    if "spatial_ref" in first.coords:
+        coords["spatial_ref"] = first["spatial_ref"].variable
+    attrs = dict(ds[name].attrs)
+    attrs.update({k: v for k, v in extra.get(name, {}).items() if k != "dtype"})  # int16 packing
+    return xr.DataArray(written.first_slice, dims=(ydim, xdim), coords=coords, attrs=attrs, name=name)
 
 
 def item_encoding(written: BlocksWritten, attrs: Mapping[str, Any] | None = None) -> dict[str, object]:

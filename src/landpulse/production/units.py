@@ -26,6 +26,8 @@ import importlib
 import json
 import os
 import socket
+import sys
+import threading
 import time
 import traceback
 import uuid
@@ -47,7 +49,7 @@ from landpulse.errors import EnvironmentFaultError, InputError, ProductMeaningWa
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.load import load_on_grid
-from landpulse.io.products import item_encoding, open_product, write_product_blocks
+from landpulse.io.products import item_encoding, open_product, stored_first_slice, write_product_blocks
 from landpulse.io.remote import DEFAULT_OPTIONS
 from landpulse.io.scenes import scene_from_stac_item
 from landpulse.io.stac import COG_MEDIA_TYPE, EO_EXTENSION, FILE_EXTENSION, product_item, write_item
@@ -57,10 +59,11 @@ from landpulse.production.ledger import ITEM_NAME, LOCK_NAME, TMP_MARK, Ledger, 
 from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
-from landpulse.products.registry import get_product
+from landpulse.products.registry import get_product, reflectance_inputs
 from landpulse.products.temporal import ALERTS_ATTR
-from landpulse.spec.radiometry import declare_radiometry
-from landpulse.viz import class_colour_table, is_class_product, thumbnail_png
+from landpulse.spec.bands import bands_read
+from landpulse.spec.radiometry import RADIOMETRY_WARNING_ATTR, declare_radiometry
+from landpulse.thumbnails import class_colour_table, is_class_product, thumbnail_png
 
 #: Asset file names inside a unit folder.
 THUMBNAIL_NAME = "thumbnail.png"
@@ -124,28 +127,60 @@ def _base_result(unit: Unit, settings: UnitSettings, status: str) -> UnitResult:
                       host=socket.gethostname(), pid=os.getpid())
 
 
-def open_unit_input(unit: Unit) -> xr.Dataset:
+#: the largest first slice (stored bytes) whose COG is written from the values kept in memory while
+#: the store is written (5490 x 5490 int16, a 20 m Sentinel-2 tile); larger ones are read back
+COG_FROM_MEMORY_BYTES = 64 << 20
+
+#: the input stores opened in this process for the current run: {(run id, store path): Dataset}
+_OPENED: dict[tuple[str, str], xr.Dataset] = {}
+_OPENED_LOCK = threading.Lock()
+
+
+def _open_input_store(path: str, run_id: str | None) -> xr.Dataset:
+    """A Zarr input store, opened once per run and process (a lazy Dataset: metadata only).
+
+    Every unit of a run reads its scenes from the stores the plan saw, so the units of one run
+    share one opened store instead of reading and decoding its metadata again each (about a tenth
+    of a second a unit for a Sentinel-2 store); a new run forgets the previous run's stores, so a
+    store changed between runs (an appended date) is opened afresh. ``run_id`` None: not cached.
+    """
+    if run_id is None:
+        return open_store(path)
+    key = (run_id, str(path))
+    with _OPENED_LOCK:
+        ds = _OPENED.get(key)
+    if ds is None:
+        ds = open_store(path)
+        with _OPENED_LOCK:
+            for old in [k for k in _OPENED if k[0] != run_id]:
+                del _OPENED[old]
+            ds = _OPENED.setdefault(key, ds)
+    return ds.copy(deep=False)  # each unit its own attributes (no unit sees another's changes)
+
+
+def open_unit_input(unit: Unit, run_id: str | None = None) -> xr.Dataset:
     """The input scenes of a unit as a lazy ``(time, y, x)`` Dataset of raw bands: the one scene
-    of a scene unit, every scene of a window unit's window (oldest first)."""
+    of a scene unit, every scene of a window unit's window (oldest first). ``run_id``: the run
+    it is opened for (input stores are opened once per run and process)."""
 
     if unit.window is not None:
-        return _open_scenes(unit, unit.scenes)
+        return _open_scenes(unit, unit.scenes, run_id)
     first = unit.scenes[0]
     on_grid = isinstance(first.source, ItemSource) and first.source.grid is not None
     if len(unit.scenes) != 1 and not on_grid:
         raise InputError(f"unit {unit.id} has {len(unit.scenes)} input scenes; only a target grid mosaics scenes")
-    return _open_scene(first, unit.scenes)
+    return _open_scene(first, unit.scenes, unit=unit, run_id=run_id)
 
 
-def open_comparison_input(unit: Unit) -> tuple[xr.Dataset, xr.Dataset]:
+def open_comparison_input(unit: Unit, run_id: str | None = None) -> tuple[xr.Dataset, xr.Dataset]:
     """The baseline window's scenes and the current window's scenes of a comparison unit."""
     assert unit.window is not None and unit.baseline is not None
     base, current = unit.baseline, unit.window
-    return (_open_scenes(unit, [s for s in unit.scenes if base.contains(s.datetime)]),
-            _open_scenes(unit, [s for s in unit.scenes if current.contains(s.datetime)]))
+    return (_open_scenes(unit, [s for s in unit.scenes if base.contains(s.datetime)], run_id),
+            _open_scenes(unit, [s for s in unit.scenes if current.contains(s.datetime)], run_id))
 
 
-def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
+def _open_scenes(unit: Unit, chosen: Iterable[SceneRef], run_id: str | None = None) -> xr.Dataset:
     """Scenes of a window unit, lazily, in time order. Scenes of one Zarr store are one
     selection along its time dimension (no copy; chunks stay the store's, read block by block);
     scenes from STAC items are stacked along ``time`` and must share one grid."""
@@ -154,7 +189,7 @@ def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
     if all(isinstance(src, ZarrSource) for src in sources) and len({src.store for src in sources}) == 1:  # type: ignore[union-attr]
         first = sources[0]
         assert isinstance(first, ZarrSource)
-        ds = open_store(first.store)
+        ds = _open_input_store(first.store, run_id)
         tdim = datetime_dim(ds)
         index = [src.index for src in sources]  # type: ignore[union-attr]
         ds = ds.isel({tdim: index})
@@ -165,10 +200,9 @@ def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
                 raise InputError(f"{first.store} changed since planning: dates {index} are now scenes {found}, "
                                  f"not {expected}; rerun the job")
         if first.radiometry is not None:
-            scale, offset, bands = first.radiometry
-            ds = declare_radiometry(ds, scale=scale, offset=offset, bands=list(bands) if bands else None)
+            ds = _declared(ds, first.radiometry, unit)
         return ds
-    parts = [_open_scene(s) for s in scenes]
+    parts = [_open_scene(s, unit=unit, run_id=run_id) for s in scenes]
     tdims = {datetime_dim(p) or "time" for p in parts}
     if len(tdims) != 1:
         raise InputError(f"the scenes of window {unit.period} name their time dimension differently: {sorted(tdims)}")
@@ -181,9 +215,11 @@ def _open_scenes(unit: Unit, chosen: Iterable[SceneRef]) -> xr.Dataset:
                          "window products need the scenes of a tile on one grid (ingest them into one store)") from None
 
 
-def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = ()) -> xr.Dataset:
+def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = (), *, unit: Unit | None = None,
+                run_id: str | None = None) -> xr.Dataset:
     """One scene as a lazy Dataset of raw bands; on a target grid, ``mosaic`` (the scenes of its
-    solar day, ``scene`` among them) warped onto the grid and mosaicked (first scene wins)."""
+    solar day, ``scene`` among them) warped onto the grid and mosaicked (first scene wins).
+    ``unit``: the unit it is read for (the bands whose declared radiometry its pixels check)."""
     src = scene.source
     if isinstance(src, ItemSource) and src.grid is not None:  # onto the job's grid; one solar day mosaicked
         items = [s.source for s in (mosaic or (scene,)) if isinstance(s.source, ItemSource)]
@@ -192,15 +228,14 @@ def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = ()) -> xr.Dataset:
         return load_on_grid(scenes, src.grid, chunks=(chunk, chunk), resampling=dict(src.resampling),
                             remote=src.remote or DEFAULT_OPTIONS)
     if isinstance(src, ZarrSource):
-        ds = open_store(src.store)
+        ds = _open_input_store(src.store, run_id)
         tdim = datetime_dim(ds)
         ds = ds.isel({tdim: slice(src.index, src.index + 1)})  # a slice: whole chunks, no copies
         if "scene_id" in ds.coords and str(ds["scene_id"].values[0]) != scene.id:
             raise InputError(f"{src.store} changed since planning: date {src.index} is now scene "
                              f"{ds['scene_id'].values[0]}, not {scene.id}; rerun the job")
         if src.radiometry is not None:
-            scale, offset, bands = src.radiometry
-            ds = declare_radiometry(ds, scale=scale, offset=offset, bands=list(bands) if bands else None)
+            ds = _declared(ds, src.radiometry, unit)
         return ds
     assert isinstance(src, ItemSource)
 
@@ -212,12 +247,41 @@ def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = ()) -> xr.Dataset:
     return scene_dataset(sc, grid, band_grids, (cy, cx), remote=remote)
 
 
+def _declared(ds: xr.Dataset, radiometry: tuple[float, float, Sequence[str] | None], unit: Unit | None) -> xr.Dataset:
+    """``ds`` with the job's declared radiometry; the declaration is checked against the pixels of
+    the bands the unit's product reads (:func:`landpulse.spec.bands.bands_read`), of every declared
+    band where the product does not say which it reads."""
+    scale, offset, bands = radiometry
+    declared = list(bands) if bands else None
+    read = (bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
+            if unit is not None else None)
+    if read is not None and declared is not None:
+        read = [b for b in read if b in declared]
+    return declare_radiometry(ds, scale=scale, offset=offset, bands=declared, sample=read)
+
+
+def _radiometry_notes(unit: Unit, inputs: Sequence[xr.Dataset]) -> list[str]:
+    """The radiometry warnings recorded on the input bands the unit's product reads (a declared
+    scale the pixels make doubtful: :func:`landpulse.spec.radiometry.declare_radiometry`), each once:
+    they become notes of the unit (its item and the run report), not only lines on a worker's stderr."""
+    notes: list[str] = []
+    for ds in inputs:
+        read = bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
+        for band in read if read is not None else list(ds.data_vars):
+            message = ds[band].attrs.get(RADIOMETRY_WARNING_ATTR)
+            if message and message not in notes:
+                notes.append(str(message))
+    return notes
+
+
 def _inner_scheduler() -> dict[str, Any]:
     """Dask settings for the chunks of one unit: the worker's threads (serial for one thread).
 
     Workers that landpulse starts run one unit at a time (the ``landpulse-unit`` resource), so a
     unit uses all of its worker's threads for its chunks.
     """
+    if "distributed" not in sys.modules:  # no worker of a cluster runs without it loaded
+        return {"scheduler": "sync"}
     try:
         from distributed import get_worker  # optional (the cluster extra)
 
@@ -354,9 +418,9 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         # the I/O edge (on a GPU): each input chunk crosses to the GPU once and every step of the
         # product (mask, indices, water, change) runs there; write_blocks brings only the product back
         if unit.baseline is not None:
-            inputs = [to_device(d) if placed == "gpu" else d for d in open_comparison_input(unit)]
+            inputs = [to_device(d) if placed == "gpu" else d for d in open_comparison_input(unit, settings.run_id)]
         else:
-            ds = open_unit_input(unit)
+            ds = open_unit_input(unit, settings.run_id)
             inputs = [to_device(ds) if placed == "gpu" else ds]
         kwargs = dict(unit.params)
         if unit.bands:
@@ -364,14 +428,16 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         # the stored variable is named like the product in the registry (and the unit's files)
         with _capture_meaning_warnings() as notes:
             product = _strip_created(definition.compute(*inputs, **kwargs)).rename(unit.product)
-        result.warnings = notes
+        radiometry = _radiometry_notes(unit, inputs)
+        result.warnings = radiometry + [n for n in notes if n not in radiometry]
         chunks = {str(product.dims[-2]): settings.chunk, str(product.dims[-1]): settings.chunk} if settings.chunk else None
         zarr_path = tmp / f"{unit.product}.zarr"
         written = write_product_blocks(product, zarr_path, encoding=unit.encoding,  # type: ignore[arg-type]
                                        chunks=chunks, clevel=settings.clevel,
                                        thumbnail_pixels=settings.thumbnail_pixels,
                                        scheduler=inner["scheduler"], num_workers=inner.get("num_workers"),
-                                       checksums=settings.checksums, fsync=settings.fsync)
+                                       checksums=settings.checksums, fsync=settings.fsync,
+                                       keep_first_slice=COG_FROM_MEMORY_BYTES if settings.cog else 0)
     timings["compute_write"] = round(time.perf_counter() - t, 4)
     chunk_files = {f"{zarr_path.name}/{k}": v for k, v in written.files.items()}
     if written.row_counts is not None:
@@ -395,7 +461,10 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     if settings.cog:
         t = time.perf_counter()
         colours = class_colour_table(product.attrs) if is_class_product(product.attrs) else None
-        cog = write_cog(zarr_path, unit.product, tmp / f"{unit.product}.tif", style=style, colours=colours)
+        # from the values kept while writing (small and medium tiles), else read back from the store
+        source = stored_first_slice(product, written, unit.encoding)  # type: ignore[arg-type]
+        cog = write_cog(zarr_path if source is None else source, unit.product, tmp / f"{unit.product}.tif",
+                        style=style, colours=colours)
         timings["cog"] = round(time.perf_counter() - t, 4)
     t = time.perf_counter()
     manifest = build_manifest(tmp, settings.checksums, known=chunk_files)

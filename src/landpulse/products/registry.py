@@ -27,7 +27,7 @@ import importlib
 import inspect
 import json
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -146,6 +146,20 @@ class Product:
     def params_schema(self) -> ParamsSchema:
         """The product's keyword parameters (declared, or read from ``compute``'s signature)."""
         return self.params if self.params is not None else params_schema(self.compute)
+
+
+def reflectance_inputs(name: str, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The band common names product ``name`` reads as reflectance with ``params``: its declared
+    ``inputs``, or, for a product made of an index (a composite or an anomaly with ``index=``),
+    that index's; empty when neither says (the caller then treats every band as read)."""
+    try:
+        roles = get_product(name).inputs
+    except Exception:  # an unknown name: whoever computes it refuses it
+        return ()
+    index = (params or {}).get("index")
+    if not roles and isinstance(index, str) and index != name:
+        return reflectance_inputs(index)
+    return tuple(roles)
 
 
 def params_schema(fn: ProductFunction) -> ParamsSchema:

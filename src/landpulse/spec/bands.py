@@ -13,7 +13,7 @@ Ambiguity or absence is an error that lists the variables present and how to map
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import xarray as xr
 
@@ -107,6 +107,25 @@ def find_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = Non
         f"several variables could be the {name!r} band ({', '.join(map(str, candidates))}); "
         f"choose one with bands={{'{name}': '<variable>'}}"
     )
+
+
+def bands_read(ds: xr.Dataset, roles: Iterable[str], mapping: Mapping[str, str] | None = None) -> list[str] | None:
+    """The variables of ``ds`` that hold the bands ``roles`` (common names, :func:`find_band`), in
+    order, each once; None when ``roles`` is empty or one of them is not found (or is ambiguous):
+    the caller cannot tell which variables will be read, and whatever reads them reports it."""
+    names = list(roles)
+    if not names:
+        return None
+    found = []
+    for role in names:
+        try:
+            band = find_band(ds, role, mapping)
+        except MissingBandError:
+            return None
+        if band is None:
+            return None
+        found.append(str(band.name))
+    return list(dict.fromkeys(found))
 
 
 def select_band(ds: xr.Dataset, name: str, mapping: Mapping[str, str] | None = None) -> xr.DataArray:

@@ -215,6 +215,7 @@ def declare_radiometry(
     nodata: float | None = None,
     valid_range: tuple[float, float] | None = None,
     max_sample_blocks: int = 2,
+    sample: Iterable[str] | None = None,
 ) -> xr.Dataset:
     """Declare the radiometry of bands that carry none (foreign stores, plain arrays).
 
@@ -233,6 +234,10 @@ def declare_radiometry(
         Raw-value validity to record (``nodata`` attribute, ``valid_range`` attribute).
     max_sample_blocks : int
         Blocks per band read to check the declaration against the pixels (default 2).
+    sample : iterable of str, optional
+        The declared bands whose pixels are checked (default: every declared band). A caller that
+        reads only some of them (a production unit reads its product's bands) checks those only:
+        a warning about a band no product reads is noise, and each band checked costs a read.
 
     Returns
     -------
@@ -268,6 +273,7 @@ def declare_radiometry(
         skip = {"scl", "qa_pixel", "qa_radsat", "qa", "spatial_ref", "crs"}
         bands = [cast(str, v) for v in ds.data_vars
                  if ds[v].ndim >= 2 and str(v).lower() not in skip and not has_radiometry(ds[v])]
+    bands = list(bands)
     for v in bands:
         if v not in ds.data_vars:
             raise RadiometryError(f"cannot declare radiometry of {v!r}: no such variable")
@@ -288,8 +294,9 @@ def declare_radiometry(
             attrs["valid_range"] = list(valid_range)
         out[v] = ds[v].copy()
         out[v].attrs = attrs
+    checked = list(bands) if sample is None else [v for v in bands if v in set(sample)]
     samples = [(str(v), valid_sample(out[v], _validity(out[v]), max_sample_blocks), float(scale), float(offset))
-               for v in bands]
+               for v in checked]
     found = check_against_pixels(samples, what="declared radiometry",
                                  fix="declare offset=0 (landpulse.declare_radiometry(ds, scale=..., offset=0); CLI: no --offset)")
     return record_radiometry_warnings(out, found)
