@@ -137,7 +137,8 @@ STARTUP = ("python -c pass", "import numpy, zarr, rasterio", "landpulse --help",
 
 
 def baseline_cases(work: Path, src: Path) -> dict[str, tuple[list[str], Any]]:
-    """The start-up commands of this version and of the one in ``src``, both as ``python -m``."""
+    """The start-up commands and the 12-date job (threads) of this version and of the one in
+    ``src``, both as ``python -m``."""
     job = str(work / "job-32TPS.yaml")
     out: dict[str, tuple[list[str], Any]] = {}
     for label, path in (("before", src / "src"), ("after", REPO / "src")):
@@ -145,6 +146,9 @@ def baseline_cases(work: Path, src: Path) -> dict[str, tuple[list[str], Any]]:
         out[f"{label}: landpulse --help"] = ([*cli, "--help"], None)
         out[f"{label}: landpulse validate job"] = ([*cli, "validate", job], None)
         out[f"{label}: nothing-to-do run"] = ([*cli, "run", job], None)
+    for label, path in (("before", src / "src"), ("after", REPO / "src")):
+        cli = ["env", f"PYTHONPATH={path}", sys.executable, "-m", "landpulse.cli"]
+        out[f"{label}: 12-date job --cluster threads"] = ([*cli, "run", job, "--cluster", "threads"], _rm(work / "job"))
     return out
 
 
@@ -157,6 +161,8 @@ RATIOS = [  # (label, numerator, denominator, target)
     ("nothing-to-do run: after / before", "after: nothing-to-do run", "before: nothing-to-do run", None),
     ("landpulse --help: after / before", "after: landpulse --help", "before: landpulse --help", None),
     ("landpulse validate: after / before", "after: landpulse validate job", "before: landpulse validate job", None),
+    ("12-date job --cluster threads: after / before", "after: 12-date job --cluster threads",
+     "before: 12-date job --cluster threads", None),
     ("ingest / GDAL", "landpulse ingest", "GDAL ingest (gdalbuildvrt + gdal_translate)", 1.3),
     ("ingest / hand loop", "landpulse ingest", "hand loop: ingest", None),
     ("full tile job / I/O floor", "landpulse run tile job", "I/O floor (process)", 1.2),
