@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dask.array as dsa
 import numpy as np
+import pytest
 import xarray as xr
 
 from landpulse.io.products import open_product, write_product_blocks
@@ -70,3 +71,24 @@ def test_a_cog_from_the_kept_slice_is_the_cog_from_the_store(bolzano: xr.Dataset
     product = _real_products(bolzano)["int16"][0]
     written = write_product_blocks(product, tmp_path / "big.zarr", keep_first_slice=1000)
     assert written.first_slice is None and stored_first_slice(product, written) is None
+
+
+def test_tasks_write_whole_chunks_or_nothing(tmp_path: Path) -> None:
+    # RELIABILITY: each Dask task writes whole Zarr chunks that no other task touches; Dask chunks
+    # that straddle the store's chunks are refused before anything is written (never safe_chunks=False)
+    import zarr
+
+    from landpulse.backend.storage import write_blocks
+    from landpulse.errors import LandpulseError
+
+    values = np.linspace(-1, 1, 300 * 400, dtype=np.float32).reshape(300, 400)
+    target = zarr.create_array(str(tmp_path / "t.zarr"), shape=(300, 400), chunks=(150, 200), dtype="float32",
+                               fill_value=np.nan)
+    for chunks in ((100, 200), (150, 300), (300, 400)):  # rows across chunk edges, columns, the whole array
+        da = xr.DataArray(dsa.from_array(values, chunks=chunks), dims=("y", "x"), name="p")
+        with pytest.raises(LandpulseError, match="do not match the store's chunk size"):
+            write_blocks(da, target)
+        assert np.isnan(target[:]).all()  # nothing was written
+    written = write_blocks(xr.DataArray(dsa.from_array(values, chunks=(150, 200)), dims=("y", "x"), name="p"), target)
+    assert written.chunks_written == 4
+    np.testing.assert_array_equal(target[:], values)

@@ -60,3 +60,55 @@ def test_a_signal_stops_a_threads_run_at_a_unit_boundary(signum: int, status: in
     assert rerun.returncode == 0, rerun.stderr
     assert f"{DATES - committed} unit(s) to compute" in rerun.stdout
     assert store_digest(store) == reference  # the same bytes as a run that was never interrupted
+
+
+def test_a_signal_while_planning_exits_with_its_status_and_leaves_nothing(series: Path, tmp_path: Path) -> None:
+    """The planning phase, deterministically: the input store's root metadata is a named pipe that
+    nobody writes yet, so the run holds its lock and waits inside its plan (the kernel reports the
+    reader waiting for a writer) when SIGTERM comes. One line, 143, no unit folder, no report, the
+    lock released; the same job then runs to the end."""
+    import shutil
+
+    store_in = Path(shutil.copytree(series, tmp_path / "18SVG.zarr"))
+    meta = store_in / "zarr.json"
+    content = meta.read_bytes()
+    meta.unlink()
+    os.mkfifo(meta)
+    job = job_dict(store_in, tmp_path, products=PRODUCTS, plugins=PLUGINS, cluster={"kind": "threads", "n_workers": 1})
+    spec = write_job(tmp_path / "job.yaml", job)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "landpulse.cli", "run", str(spec)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def waiting_on_the_pipe() -> bool:
+        tasks = Path(f"/proc/{proc.pid}/task")
+        return any((t / "wchan").read_text().strip() in ("wait_for_partner", "fifo_open", "pipe_wait")
+                   for t in tasks.iterdir() if (t / "wchan").exists())
+
+    try:
+        wait_for(waiting_on_the_pipe, timeout=90, what="the plan reading the input store's metadata")
+        assert (tmp_path / "reports" / "running.json").exists()  # the lock is held: this is the plan
+        proc.send_signal(signal.SIGTERM)
+        try:  # let the blocked read finish (its thread would keep the process alive), if it still waits
+            fd = os.open(meta, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader any more: nothing to release
+            fd = -1
+        if fd >= 0:
+            os.set_blocking(fd, True)
+            os.write(fd, content)
+            os.close(fd)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, (out, err)
+    assert err.strip().splitlines()[-1].startswith("landpulse: interrupted by SIGTERM"), err
+    assert "Traceback" not in err
+    products = tmp_path / "products"
+    assert not list(products.glob("*/*/*/item.json")) and not list(products.rglob("*.tmp*"))
+    assert not (tmp_path / "reports" / "running.json").exists()
+    meta.unlink()
+    meta.write_bytes(content)
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(list(products.glob("*/*/*/item.json"))) == DATES

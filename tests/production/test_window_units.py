@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import shapely.geometry
 import xarray as xr
 
 import landpulse
@@ -387,6 +388,20 @@ def test_bfast_monitor_night_by_night_equals_one_run(series: Path, tmp_path: Pat
         assert set(alerts["dates"]) <= {f"{np.float32(_decimal_year(dt.date(2022, 6, day))):.6f}"}  # stored as float32, (day, alerts["dates"])
         assert alerts["pixels"] == int(np.isfinite(values).sum()) - reported
         assert alerts["hectares"] == pytest.approx(alerts["pixels"] * 0.01)
+        # the same breaks as polygons a person can act on: one per patch, in the unit's folder and item
+        (folder,) = (tmp_path / "products" / "bfast_break_date").glob("*/monitor-20220621")
+        doc = json.loads((folder / "alerts.geojson").read_text())
+        item = json.loads((folder / "item.json").read_text())
+        assert item["assets"]["alerts"]["href"] == "./alerts.geojson"
+        assert item["assets"]["alerts"]["type"] == "application/geo+json"
+        feats = doc["features"]
+        assert len(feats) == alerts["patches"] and sum(f["properties"]["pixels"] for f in feats) == alerts["pixels"]
+        assert all(f["properties"]["hectares"] == pytest.approx(f["properties"]["pixels"] * 0.01) for f in feats)
+        lon0, lat0, lon1, lat1 = item["bbox"]
+        for f in feats:
+            shape = shapely.geometry.shape(f["geometry"])
+            assert shape.is_valid and shape.within(shapely.geometry.box(lon0, lat0, lon1, lat1).buffer(1e-6))
+            assert f"{np.float32(f['properties']['median']):.6f}" in alerts["dates"]
         reported += alerts["pixels"]
         assert run_job(job, echo=quiet).units == []  # nothing new: nothing written, no alert
     assert reported > 1000  # breaks were found, night after night

@@ -46,6 +46,7 @@ from landpulse._version import __version__
 from landpulse.backend import device_info, resolve_device, set_options, to_device
 from landpulse.backend.oom_recovery import FAULTS
 from landpulse.errors import EnvironmentFaultError, InputError, ProductMeaningWarning, environment_fault
+from landpulse.io.alerts import ALERTS_NAME, GEOJSON_MEDIA_TYPE, change_patches, write_alerts
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.load import load_on_grid
@@ -447,7 +448,8 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
         first = product.isel({d: 0 for d in product.dims[:-2]}) if product.ndim > 2 else product
         written.stats["areas_ha"] = areas_from_row_counts(first, written.row_counts)
     if product.attrs.get(ALERTS_ATTR) == "break_date":
-        written.stats["new_breaks"] = new_breaks(zarr_path, unit.folder(settings.store) / zarr_path.name, unit.product)
+        written.stats["new_breaks"] = new_breaks(zarr_path, unit.folder(settings.store) / zarr_path.name, unit.product,
+                                                 alerts=tmp / ALERTS_NAME)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]
@@ -480,20 +482,34 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     return list(chunk_files) if settings.fsync else []
 
 
-def new_breaks(new: Path, previous: Path, name: str) -> dict[str, Any]:
+def new_breaks(new: Path, previous: Path, name: str, alerts: Path | None = None) -> dict[str, Any]:
     """The breaks of the break-date map at ``new`` that the previously committed one at ``previous``
     did not have (all of them without one): pixel count, hectares and their dates (decimal years,
-    with the pixels of each). Reads both maps whole: one float32 band of one tile."""
+    with the pixels of each). Reads both maps whole: one float32 band of one tile.
+
+    ``alerts``: also write those breaks as polygons there, one per patch of new-break pixels with
+    its area and break dates (:func:`landpulse.io.alerts.change_patches`, GeoJSON in WGS 84);
+    the count of patches is returned as ``patches``."""
     now = open_product(new)[name]
-    fresh = np.isfinite(now.values)
+    values = now.values.reshape(now.shape[-2:]) if now.ndim > 2 else now.values
+    fresh = np.isfinite(values)
     if previous.exists():
-        fresh &= ~np.isfinite(open_product(previous)[name].values)
+        old = open_product(previous)[name].values
+        fresh &= ~np.isfinite(old.reshape(values.shape))
     res = now.rio.resolution()
-    ha = abs(float(res[0]) * float(res[1])) / 1e4
-    dates, counts = np.unique(now.values[fresh], return_counts=True)
-    return {"pixels": int(fresh.sum()), "hectares": round(float(fresh.sum()) * ha, 4),
-            "dates": {f"{d:.6f}": int(c) for d, c in zip(dates, counts, strict=True)},
-            "since": "the previous run" if previous.exists() else "the start of monitoring"}
+    area = abs(float(res[0]) * float(res[1]))
+    ha = area / 1e4
+    dates, counts = np.unique(values[fresh], return_counts=True)
+    since = "the previous run" if previous.exists() else "the start of monitoring"
+    out = {"pixels": int(fresh.sum()), "hectares": round(float(fresh.sum()) * ha, 4),
+           "dates": {f"{d:.6f}": int(c) for d, c in zip(dates, counts, strict=True)}, "since": since}
+    if alerts is not None:
+        patches = change_patches(fresh, values, now.rio.transform(), area)
+        write_alerts(patches, alerts, now.rio.crs, properties={
+            "landpulse:product": name, "landpulse:values": "break date (decimal year) of each pixel",
+            "landpulse:since": since})
+        out["patches"] = len(patches)
+    return out
 
 
 def _input_properties(unit: Unit) -> dict[str, Any]:
@@ -572,6 +588,13 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
             else:
                 item.assets[key].extra_fields.update(extra)
                 item.assets[key].roles = ["thumbnail", "overview"]
-    if thumbnail or cog:
-        item.stac_extensions.append(FILE_EXTENSION)
+    if ALERTS_NAME in manifest:  # monitoring products: the new changes as polygons
+        info = manifest[ALERTS_NAME]
+        extra = {"file:size": info["size"], **({"file:checksum": "1220" + info["sha256"]} if "sha256" in info else {})}
+        item.add_asset("alerts", pystac.Asset(href=f"./{ALERTS_NAME}", media_type=GEOJSON_MEDIA_TYPE, roles=["data"],
+                                              title=f"{unit.product}: patches new since {stats.get('new_breaks', {}).get('since', 'the last run')}",
+                                              extra_fields=extra))
+    if thumbnail or cog or ALERTS_NAME in manifest:
+        if FILE_EXTENSION not in item.stac_extensions:
+            item.stac_extensions.append(FILE_EXTENSION)
     return item

@@ -1,0 +1,105 @@
+"""Change alerts as polygons: the patches of changed pixels of a map, as GeoJSON a person can act on.
+
+A monitoring product (BFAST-Monitor's break dates) says, per pixel, whether and when something
+changed. What a water agency or a forest service acts on is a patch: "2.3 ha changed around
+12 June, here". :func:`change_patches` turns a boolean map of changed pixels into one polygon per
+4-connected patch (the pixels' own edges, so the polygons rasterize back to exactly those pixels),
+with its pixel count, area in hectares and the first, median and last value of the map inside it
+(the break dates, as decimal years). :func:`write_alerts` writes them as an RFC 7946 GeoJSON
+FeatureCollection (longitude/latitude, WGS 84), written to a temporary file and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+#: File name of a unit's alerts (beside its Zarr store and STAC item).
+ALERTS_NAME = "alerts.geojson"
+#: Media type of the alerts asset.
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+
+
+def change_patches(changed: np.ndarray, values: np.ndarray, transform: Affine,
+                   pixel_area_m2: float) -> list[dict[str, Any]]:
+    """One polygon per 4-connected patch of ``changed`` pixels, in the map's CRS.
+
+    Parameters
+    ----------
+    changed : numpy.ndarray
+        bool ``(y, x)``: the pixels to report (for example the breaks new since the last run).
+    values : numpy.ndarray
+        float ``(y, x)``: what each changed pixel says (a break date as a decimal year); only
+        pixels of ``changed`` are read (NaN elsewhere is fine).
+    transform : affine.Affine
+        The grid's transform (pixel corners).
+    pixel_area_m2 : float
+        Area of one pixel in square metres (the map's CRS in metres).
+
+    Returns
+    -------
+    list of dict
+        GeoJSON-like features (geometry in the map's CRS), largest patch first; properties
+        ``patch`` (1-based, in that order), ``pixels``, ``hectares``, ``first``, ``median`` and
+        ``last`` (of ``values`` over the patch's pixels).
+    """
+    from rasterio.features import shapes
+    from scipy import ndimage
+
+    changed = np.asarray(changed, dtype=bool)
+    if changed.ndim != 2 or np.shape(values) != changed.shape:
+        raise ValueError(f"changed {changed.shape} and values {np.shape(values)} must be one (y, x) grid")
+    labels, n = ndimage.label(changed)  # 4-connectivity: rasterio's shapes traces the same patches
+    if n == 0:
+        return []
+    values = np.asarray(values, dtype=np.float64)
+    ids = labels[changed]
+    order = np.argsort(ids, kind="stable")
+    counts = np.bincount(ids, minlength=n + 1)[1:]
+    groups = np.split(values[changed][order], np.cumsum(counts)[:-1])
+    summary = {k + 1: (int(counts[k]), float(np.min(g)), float(np.median(g)), float(np.max(g)))
+               for k, g in enumerate(groups)}
+    rings: dict[int, list[dict[str, Any]]] = {}
+    for geom, label in shapes(labels.astype(np.int32), mask=changed, connectivity=4, transform=transform):
+        rings.setdefault(int(label), []).append(geom)
+    features: list[dict[str, Any]] = []
+    for i, label in enumerate(sorted(summary, key=lambda k: (-summary[k][0], k)), start=1):
+        pixels, first, median, last = summary[label]
+        parts = rings[label]
+        geometry = parts[0] if len(parts) == 1 else {
+            "type": "MultiPolygon", "coordinates": [p["coordinates"] for p in parts]}
+        features.append({"type": "Feature", "geometry": geometry, "properties": {
+            "patch": i, "pixels": pixels, "hectares": round(pixels * pixel_area_m2 / 1e4, 4),
+            "first": round(first, 6), "median": round(median, 6), "last": round(last, 6)}})
+    return features
+
+
+def write_alerts(features: Sequence[dict[str, Any]], path: str | os.PathLike[str], crs: Any, *,
+                 properties: dict[str, Any] | None = None) -> Path:
+    """Write ``features`` (in ``crs``) as an RFC 7946 GeoJSON FeatureCollection in WGS 84.
+
+    ``properties``: members of the collection itself (what the values are, since when). Written
+    to a temporary sibling and renamed: a reader never sees half a file.
+    """
+    from rasterio.warp import transform_geom
+
+    out = []
+    for f in features:
+        geom = transform_geom(crs, "EPSG:4326", f["geometry"], precision=7)
+        out.append({"type": "Feature", "geometry": geom, "properties": f["properties"]})
+    doc: dict[str, Any] = {"type": "FeatureCollection", **(properties or {}), "features": out}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        tmp.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
