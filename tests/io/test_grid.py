@@ -150,9 +150,9 @@ def test_a_mosaic_across_two_utm_zones_lines_up_with_gdalwarp(bolzano_cogs: Any,
     assert (got[:, :256][left_from_east] == ref[:, :256][left_from_east]).mean() > 0.99
     right, ref_right = got[:, 256:], ref[:, 256:]
     same = right == ref_right
-    # GDAL's approximate transformer (error threshold 0.125 px, gdalwarp's default too) is fitted
-    # per warped block, so at a few pixels nearest neighbour picks the neighbouring source pixel
-    # (measured: 0.13 % of the pixels of this half)
+    # GDAL warps block by block (landpulse's 200-pixel blocks, gdalwarp's own chunks), and at a few
+    # pixels nearest neighbour picks the neighbouring source pixel (measured: 0.13 % of the pixels
+    # of this half; README "target grid" says what was measured of the cause)
     assert same.mean() > 0.998, same.mean()
     # and what came through zone 33 and back by nearest neighbour is the real scene, lined up:
     # mostly the same DN, and never shifted (the correlation with the neighbour columns is lower)
