@@ -1,7 +1,8 @@
-"""A unit checks the job's declared radiometry against the pixels of the bands its product reads,
-not of every band of the store (a warning about a band no product reads is noise, and each band
-checked is a read). Real store: the shared Bolzano series copied to tmp, its blue band (B02)
-multiplied by 50 so that the declared scale puts it far above reflectance 1."""
+"""A unit warns about a doubtful declared scale only for the bands its product reads (a warning
+about a band nothing reads is noise), and notes it on the unit; the offset is still checked on
+every declared band (tests/test_cli.py::test_compute_refuses_an_offset_the_pixels_rule_out: only
+the dark blue band rules the offset out there). Real store: the shared Bolzano series copied to
+tmp, its blue band (B02) multiplied by 50 so that the declared scale puts it far above reflectance 1."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _spec(store: Path, out: Path, product: str) -> dict[str, Any]:
             "cluster": {"kind": "threads"}}
 
 
-def test_units_check_the_bands_their_product_reads(bright_blue: Path, tmp_path: Path) -> None:
+def test_units_warn_about_the_bands_their_product_reads(bright_blue: Path, tmp_path: Path) -> None:
     # NDVI reads red and nir only: nothing is said of the blue band, neither as a warning of the
     # process (what a worker prints) nor as a note of a unit
     with warnings.catch_warnings(record=True) as caught:

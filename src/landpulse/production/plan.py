@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,14 +214,13 @@ def _store_crs(ds: xr.Dataset) -> Any:
 
 
 def _declaration_ruled_out(ds: xr.Dataset, tdim: str, rad: tuple[float, float, tuple[str, ...] | None],
-                           dates: int = 4, sample: list[str] | None = None) -> str | None:
+                           dates: int = 4) -> str | None:
     """Why the pixels rule out the radiometry declared for a whole store, or None.
 
     One declaration holds for every date, so one date that rules it out refuses the store before
     any unit is written. Up to ``dates`` dates spread over the store are checked, each on two
     blocks per band (:func:`landpulse.spec.radiometry.declare_radiometry`): a cloudy date alone
-    cannot tell a missing offset from bright clouds. Units check their own date again. ``sample``:
-    the bands checked (those the job's products read), every declared band when None.
+    cannot tell a missing offset from bright clouds. Units check their own date again.
     """
     from landpulse.spec.radiometry import declare_radiometry
 
@@ -230,8 +229,7 @@ def _declaration_ruled_out(ds: xr.Dataset, tdim: str, rad: tuple[float, float, t
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ProductMeaningWarning)  # each unit records its own
-                declare_radiometry(ds.isel({tdim: [i]}), scale=rad[0], offset=rad[1], bands=list(rad[2]) if rad[2] else None,
-                                   sample=sample)
+                declare_radiometry(ds.isel({tdim: [i]}), scale=rad[0], offset=rad[1], bands=list(rad[2]) if rad[2] else None)
         except RadiometryError as err:
             return f"date {i} ({_utc(ds[tdim].values[i]).date()}): {err}"
     return None
@@ -257,22 +255,7 @@ def _zarr_scenes_from_metadata(inputs: ZarrInputs) -> list[SceneRef] | None:
     return scenes
 
 
-def _bands_read(ds: xr.Dataset, inputs: ZarrInputs, products: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str] | None:
-    """The variables of ``ds`` that the products read as reflectance; None when one cannot say."""
-    from landpulse.products.registry import reflectance_inputs
-    from landpulse.spec.bands import bands_read
-
-    read: list[str] = []
-    for name, params in products:
-        found = bands_read(ds, reflectance_inputs(name, params), inputs.bands)
-        if found is None:
-            return None
-        read += [b for b in found if b not in read]
-    return read or None
-
-
-def _zarr_scenes(inputs: ZarrInputs, products: Sequence[tuple[str, Mapping[str, Any]]] = ()
-                 ) -> tuple[list[SceneRef], list[PlanFailure]]:
+def _zarr_scenes(inputs: ZarrInputs) -> tuple[list[SceneRef], list[PlanFailure]]:
     from landpulse.io.store import datetime_dim, open_store
 
     scenes: list[SceneRef] = []
@@ -298,7 +281,7 @@ def _zarr_scenes(inputs: ZarrInputs, products: Sequence[tuple[str, Mapping[str, 
                 "GridMismatchError"))
             continue
         if rad is not None:
-            refused = _declaration_ruled_out(ds, tdim, rad, sample=_bands_read(ds, inputs, products))
+            refused = _declaration_ruled_out(ds, tdim, rad)
             if refused is not None:
                 failures.append(PlanFailure(str(entry.path), tile, refused, "RadiometryError"))
                 continue
@@ -461,7 +444,7 @@ def discover(job: JobSpec) -> tuple[list[SceneRef], list[PlanFailure]]:
     """All input scenes of a job (metadata only), and the inputs that could not be read."""
     inputs = job.inputs
     if isinstance(inputs, ZarrInputs):
-        scenes, failures = _zarr_scenes(inputs, [(p.name, p.params) for p in job.products])
+        scenes, failures = _zarr_scenes(inputs)
     elif isinstance(inputs, SceneFolderInputs):
         scenes, failures = _folder_scenes(inputs)
     elif isinstance(inputs, StacApiInputs):

@@ -249,16 +249,16 @@ def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = (), *, unit: Unit 
 
 
 def _declared(ds: xr.Dataset, radiometry: tuple[float, float, Sequence[str] | None], unit: Unit | None) -> xr.Dataset:
-    """``ds`` with the job's declared radiometry; the declaration is checked against the pixels of
-    the bands the unit's product reads (:func:`landpulse.spec.bands.bands_read`), of every declared
-    band where the product does not say which it reads."""
+    """``ds`` with the job's declared radiometry, checked against the pixels of every declared band
+    (any of them can rule the offset out); doubtful scales are warned about only for the bands the
+    unit's product reads (:func:`landpulse.spec.bands.bands_read`; every band where it does not say)."""
     scale, offset, bands = radiometry
     declared = list(bands) if bands else None
     read = (bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
             if unit is not None else None)
     if read is not None and declared is not None:
         read = [b for b in read if b in declared]
-    return declare_radiometry(ds, scale=scale, offset=offset, bands=declared, sample=read)
+    return declare_radiometry(ds, scale=scale, offset=offset, bands=declared, warn=read)
 
 
 def _radiometry_notes(unit: Unit, inputs: Sequence[xr.Dataset]) -> list[str]:

@@ -215,7 +215,7 @@ def declare_radiometry(
     nodata: float | None = None,
     valid_range: tuple[float, float] | None = None,
     max_sample_blocks: int = 2,
-    sample: Iterable[str] | None = None,
+    warn: Iterable[str] | None = None,
 ) -> xr.Dataset:
     """Declare the radiometry of bands that carry none (foreign stores, plain arrays).
 
@@ -234,10 +234,12 @@ def declare_radiometry(
         Raw-value validity to record (``nodata`` attribute, ``valid_range`` attribute).
     max_sample_blocks : int
         Blocks per band read to check the declaration against the pixels (default 2).
-    sample : iterable of str, optional
-        The declared bands whose pixels are checked (default: every declared band). A caller that
-        reads only some of them (a production unit reads its product's bands) checks those only:
-        a warning about a band no product reads is noise, and each band checked costs a read.
+    warn : iterable of str, optional
+        The declared bands whose doubtful scales are warned about and recorded (default: every
+        declared band). A caller that reads only some of them (a production unit reads its
+        product's bands) passes those: a warning about a band nothing reads is noise. The offset
+        is still checked against every declared band's pixels: one declaration holds for all of
+        them, so any band can rule it out (the dark blue band usually does).
 
     Returns
     -------
@@ -294,11 +296,13 @@ def declare_radiometry(
             attrs["valid_range"] = list(valid_range)
         out[v] = ds[v].copy()
         out[v].attrs = attrs
-    checked = list(bands) if sample is None else [v for v in bands if v in set(sample)]
     samples = [(str(v), valid_sample(out[v], _validity(out[v]), max_sample_blocks), float(scale), float(offset))
-               for v in checked]
+               for v in bands]
     found = check_against_pixels(samples, what="declared radiometry",
                                  fix="declare offset=0 (landpulse.declare_radiometry(ds, scale=..., offset=0); CLI: no --offset)")
+    if warn is not None:
+        wanted = set(warn)
+        found = {band: message for band, message in found.items() if band in wanted}
     return record_radiometry_warnings(out, found)
 
 
