@@ -220,7 +220,7 @@ def _open_scene(scene: SceneRef, mosaic: Sequence[SceneRef] = (), *, unit: Unit 
                 run_id: str | None = None) -> xr.Dataset:
     """One scene as a lazy Dataset of raw bands; on a target grid, ``mosaic`` (the scenes of its
     solar day, ``scene`` among them) warped onto the grid and mosaicked (first scene wins).
-    ``unit``: the unit it is read for (the bands whose declared radiometry its pixels check)."""
+    ``unit``: the unit it is read for (its product's bands are warned about doubtful declared scales)."""
     src = scene.source
     if isinstance(src, ItemSource) and src.grid is not None:  # onto the job's grid; one solar day mosaicked
         items = [s.source for s in (mosaic or (scene,)) if isinstance(s.source, ItemSource)]
