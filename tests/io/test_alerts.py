@@ -13,7 +13,7 @@ import shapely.geometry
 from rasterio.features import rasterize
 from scipy import ndimage
 
-from landpulse.io.alerts import change_patches, write_alerts
+from landpulse.io.alerts import change_patches, class_patches, write_alerts
 from tests.support import BOLZANO, skip_or_fail
 
 
@@ -66,3 +66,16 @@ def test_alerts_are_geojson_in_wgs84(real_mask: tuple[np.ndarray, np.ndarray, ob
         assert 11.2 < lon < 11.5 and 46.4 < lat < 46.6  # Bolzano, in longitude / latitude
     with pytest.raises(ValueError, match="one \\(y, x\\) grid"):
         change_patches(changed, values[:-1], transform, 100.0)
+
+
+def test_class_patches_are_one_class_each(real_mask: tuple[np.ndarray, np.ndarray, object, str]) -> None:
+    _, values, transform, _ = real_mask
+    codes = np.digitize(np.nan_to_num(values, nan=-9), [-1, 0.3, 0.6]).astype(np.uint8)  # 0 nodata, 1-3 classes
+    feats = class_patches(codes, {1: "bare", 3: "dense"}, transform, 100.0)
+    assert [f["properties"]["patch"] for f in feats] == list(range(1, len(feats) + 1))
+    for code, name in ((1, "bare"), (3, "dense")):
+        mine = [f for f in feats if f["properties"]["class"] == name]
+        burnt = rasterize((f["geometry"] for f in mine), out_shape=codes.shape, transform=transform, fill=0, dtype="uint8")
+        np.testing.assert_array_equal(burnt > 0, codes == code)
+        assert "median" not in mine[0]["properties"]
+    assert not any(f["properties"]["class"] == "sparse" for f in feats)

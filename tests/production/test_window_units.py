@@ -337,6 +337,16 @@ def test_comparison_products_of_two_windows(series: Path, tmp_path: Path) -> Non
     pixel_ha = 10 * 10 / 1e4
     areas = item["landpulse:stats"]["areas_ha"]
     assert abs(areas["stable_water"] - (expected["water_change"].values == 1).sum() * pixel_ha) < 1e-6
+    # the changes as polygons: one per patch of new or of lost water, every such pixel in one
+    folder = out / "water_change" / TILE / "late_vs_early"
+    feats = json.loads((folder / "alerts.geojson").read_text())["features"]
+    assert item_of(out, "water_change", "late_vs_early")["assets"]["alerts"]["type"] == "application/geo+json"
+    for code, name in ((2, "new_water"), (3, "lost_water")):
+        mine = [f["properties"] for f in feats if f["properties"]["class"] == name]
+        assert sum(p["pixels"] for p in mine) == int((expected["water_change"].values == code).sum())
+        assert item["landpulse:stats"]["alerts"]["hectares"][name] == pytest.approx(areas[name], abs=1e-3)
+    assert {f["properties"]["class"] for f in feats} <= {"new_water", "lost_water"} and feats
+    assert item["landpulse:stats"]["alerts"]["patches"] == len(feats)
 
     # the anomaly, by hand: (median of the current window - baseline mean) / baseline sample std
     base = landpulse.ndvi(early, mask="auto").values.astype(np.float64)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ ALERTS_NAME = "alerts.geojson"
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 
 
-def change_patches(changed: np.ndarray, values: np.ndarray, transform: Affine,
+def change_patches(changed: np.ndarray, values: np.ndarray | None, transform: Affine,
                    pixel_area_m2: float) -> list[dict[str, Any]]:
     """One polygon per 4-connected patch of ``changed`` pixels, in the map's CRS.
 
@@ -35,9 +35,9 @@ def change_patches(changed: np.ndarray, values: np.ndarray, transform: Affine,
     ----------
     changed : numpy.ndarray
         bool ``(y, x)``: the pixels to report (for example the breaks new since the last run).
-    values : numpy.ndarray
+    values : numpy.ndarray, optional
         float ``(y, x)``: what each changed pixel says (a break date as a decimal year); only
-        pixels of ``changed`` are read (NaN elsewhere is fine).
+        pixels of ``changed`` are read (NaN elsewhere is fine). None: no value properties.
     transform : affine.Affine
         The grid's transform (pixel corners).
     pixel_area_m2 : float
@@ -47,13 +47,18 @@ def change_patches(changed: np.ndarray, values: np.ndarray, transform: Affine,
     -------
     list of dict
         GeoJSON-like features (geometry in the map's CRS), largest patch first; properties
-        ``patch`` (1-based, in that order), ``pixels``, ``hectares``, ``first``, ``median`` and
-        ``last`` (of ``values`` over the patch's pixels).
+        ``patch`` (1-based, in that order), ``pixels``, ``hectares`` and, with ``values``,
+        ``first``, ``median`` and ``last`` (of ``values`` over the patch's pixels).
     """
     from rasterio.features import shapes
     from scipy import ndimage
 
     changed = np.asarray(changed, dtype=bool)
+    if values is None:
+        values = np.zeros(changed.shape)
+        described = False
+    else:
+        described = True
     if changed.ndim != 2 or np.shape(values) != changed.shape:
         raise ValueError(f"changed {changed.shape} and values {np.shape(values)} must be one (y, x) grid")
     labels, n = ndimage.label(changed)  # 4-connectivity: rasterio's shapes traces the same patches
@@ -75,9 +80,32 @@ def change_patches(changed: np.ndarray, values: np.ndarray, transform: Affine,
         parts = rings[label]
         geometry = parts[0] if len(parts) == 1 else {
             "type": "MultiPolygon", "coordinates": [p["coordinates"] for p in parts]}
-        features.append({"type": "Feature", "geometry": geometry, "properties": {
-            "patch": i, "pixels": pixels, "hectares": round(pixels * pixel_area_m2 / 1e4, 4),
-            "first": round(first, 6), "median": round(median, 6), "last": round(last, 6)}})
+        props: dict[str, Any] = {"patch": i, "pixels": pixels, "hectares": round(pixels * pixel_area_m2 / 1e4, 4)}
+        if described:
+            props.update({"first": round(first, 6), "median": round(median, 6), "last": round(last, 6)})
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
+    return features
+
+
+def class_patches(codes: np.ndarray, classes: Mapping[int, str], transform: Affine,
+                  pixel_area_m2: float) -> list[dict[str, Any]]:
+    """The patches of each class of a class map (:func:`change_patches` per class value), with the
+    class's name as property ``class``; by class in the order given, each class's largest first,
+    numbered across all of them.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        integer ``(y, x)`` class codes (nodata is any code not in ``classes``).
+    classes : mapping of int to str
+        The class values that are changes, and their names (CF ``flag_meanings``).
+    """
+    features: list[dict[str, Any]] = []
+    for code, name in classes.items():
+        for f in change_patches(np.asarray(codes) == code, None, transform, pixel_area_m2):
+            f["properties"] = {"patch": len(features) + 1, "class": name,
+                               **{k: v for k, v in f["properties"].items() if k != "patch"}}
+            features.append(f)
     return features
 
 

@@ -32,7 +32,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from landpulse._version import __version__
 from landpulse.backend import device_info, resolve_device, set_options, to_device
 from landpulse.backend.oom_recovery import FAULTS
 from landpulse.errors import EnvironmentFaultError, InputError, ProductMeaningWarning, environment_fault
-from landpulse.io.alerts import ALERTS_NAME, GEOJSON_MEDIA_TYPE, change_patches, write_alerts
+from landpulse.io.alerts import ALERTS_NAME, GEOJSON_MEDIA_TYPE, change_patches, class_patches, write_alerts
 from landpulse.io.cog import write_cog
 from landpulse.io.ingest import choose_chunk, scene_dataset, scene_grid
 from landpulse.io.load import load_on_grid
@@ -61,7 +61,7 @@ from landpulse.production.plan import ItemSource, SceneRef, Unit, ZarrSource
 from landpulse.products.areas import areas_from_row_counts
 from landpulse.products.provenance import PROVENANCE_ATTR
 from landpulse.products.registry import get_product, reflectance_inputs
-from landpulse.products.temporal import ALERTS_ATTR
+from landpulse.products.temporal import ALERT_CLASSES_ATTR, ALERTS_ATTR
 from landpulse.spec.bands import bands_read
 from landpulse.spec.radiometry import RADIOMETRY_WARNING_ATTR, declare_radiometry
 from landpulse.thumbnails import class_colour_table, is_class_product, thumbnail_png
@@ -450,6 +450,8 @@ def _compute_unit_locally(unit: Unit, settings: UnitSettings, tmp: Path, result:
     if product.attrs.get(ALERTS_ATTR) == "break_date":
         written.stats["new_breaks"] = new_breaks(zarr_path, unit.folder(settings.store) / zarr_path.name, unit.product,
                                                  alerts=tmp / ALERTS_NAME)
+    elif product.attrs.get(ALERTS_ATTR) == "classes":
+        written.stats["alerts"] = class_alerts(zarr_path, unit.product, tmp / ALERTS_NAME)
     result.device = device
     result.stats = written.stats
     result.shape = [int(product.shape[-2]), int(product.shape[-1])]
@@ -510,6 +512,34 @@ def new_breaks(new: Path, previous: Path, name: str, alerts: Path | None = None)
             "landpulse:since": since})
         out["patches"] = len(patches)
     return out
+
+
+def _alerts_title(product: str, stats: Mapping[str, Any]) -> str:
+    if "new_breaks" in stats:
+        return f"{product}: patches of breaks new since {stats['new_breaks'].get('since', 'the last run')}"
+    return f"{product}: patches of {', '.join(stats.get('alerts', {}).get('classes', [])) or 'change'}"
+
+
+def class_alerts(store: Path, name: str, alerts: Path) -> dict[str, Any]:
+    """Write the change classes of a comparison product's class map (those its
+    ``landpulse_alert_classes`` names: new and lost water, burnt land) as polygons at ``alerts``,
+    one per patch of one class (:func:`landpulse.io.alerts.class_patches`, GeoJSON in WGS 84);
+    return the count of patches and the hectares of each class in them. Reads the stored map
+    whole: one uint8 band of one tile."""
+    stored = xr.open_zarr(store, consolidated=None, mask_and_scale=False, decode_coords="all", chunks=None)[name]
+    codes = stored.values.reshape(stored.shape[-2:])
+    meanings = str(stored.attrs.get("flag_meanings", "")).split()
+    values = [int(v) for v in np.atleast_1d(stored.attrs.get("flag_values", []))]
+    wanted = str(stored.attrs.get(ALERT_CLASSES_ATTR, "")).split()
+    classes = {v: m for v, m in zip(values, meanings, strict=False) if m in wanted}
+    res = stored.rio.resolution()
+    area = abs(float(res[0]) * float(res[1]))
+    patches = class_patches(codes, classes, stored.rio.transform(), area)
+    write_alerts(patches, alerts, stored.rio.crs, properties={
+        "landpulse:product": name, "landpulse:classes": list(classes.values())})
+    hectares = {m: round(sum(f["properties"]["hectares"] for f in patches if f["properties"]["class"] == m), 4)
+                for m in classes.values()}
+    return {"patches": len(patches), "classes": list(classes.values()), "hectares": hectares}
 
 
 def _input_properties(unit: Unit) -> dict[str, Any]:
@@ -592,7 +622,7 @@ def unit_item(unit: Unit, settings: UnitSettings, stored: xr.DataArray, *, devic
         info = manifest[ALERTS_NAME]
         extra = {"file:size": info["size"], **({"file:checksum": "1220" + info["sha256"]} if "sha256" in info else {})}
         item.add_asset("alerts", pystac.Asset(href=f"./{ALERTS_NAME}", media_type=GEOJSON_MEDIA_TYPE, roles=["data"],
-                                              title=f"{unit.product}: patches new since {stats.get('new_breaks', {}).get('since', 'the last run')}",
+                                              title=_alerts_title(unit.product, stats),
                                               extra_fields=extra))
     if thumbnail or cog or ALERTS_NAME in manifest:
         if FILE_EXTENSION not in item.stac_extensions:

@@ -50,9 +50,17 @@ from landpulse.spec.radiometry import RADIOMETRY_ATTR, REFLECTANCE
 
 MaskChoice = Literal["auto", "none"]
 
-#: Attribute of a monitoring product whose finite values are break dates (decimal years): its runs
-#: report the breaks that are new since the previous run (``new_breaks`` of the unit's statistics).
+#: Attribute of a product whose runs write alerts (patch polygons, ``alerts.geojson``):
+#: ``"break_date"``, a monitoring product whose finite values are break dates (decimal years), whose
+#: runs report the breaks new since the previous run (``new_breaks`` of the unit's statistics);
+#: ``"classes"``, a comparison product whose classes named in :data:`ALERT_CLASSES_ATTR` are the
+#: changes (new and lost water, burnt land).
 ALERTS_ATTR = "landpulse_alerts"
+#: The class names (``flag_meanings``) of a ``"classes"`` alerts product that are changes.
+ALERT_CLASSES_ATTR = "landpulse_alert_classes"
+#: The change classes of the comparison products.
+WATER_CHANGE_ALERTS = ("new_water", "lost_water")
+BURN_ALERTS = ("low_severity", "moderate_low_severity", "moderate_high_severity", "high_severity")
 CompositeMethod = Literal["median", "max", "percentile"]
 
 
@@ -298,7 +306,8 @@ def water_change(before: xr.Dataset, after: xr.Dataset, *, threshold: float = 0.
     statistics."""
     a = _water_summary(before, bands, min_clear)
     b = _water_summary(after, bands, min_clear)
-    return compare(a, b, threshold=threshold, min_clear=min_clear)["water_change"].rename("water_change")
+    out = compare(a, b, threshold=threshold, min_clear=min_clear)["water_change"].rename("water_change")
+    return out.assign_attrs({ALERTS_ATTR: "classes", ALERT_CLASSES_ATTR: " ".join(WATER_CHANGE_ALERTS)})
 
 
 def _composite_index(ds: xr.Dataset, index: str, mask: MaskChoice, bands: Mapping[str, str] | None) -> xr.DataArray:
@@ -330,7 +339,8 @@ def burn_severity(before: xr.Dataset, after: xr.Dataset, *, offset: float = 0.0,
                   bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """USGS burn-severity classes of :func:`dnbr_composite` (uint8, 1..7, 255 nodata; hectares per
     class in the unit's statistics)."""
-    return _dnbr(before, after, offset, mask, bands)["burn_severity"].rename("burn_severity")
+    out = _dnbr(before, after, offset, mask, bands)["burn_severity"].rename("burn_severity")
+    return out.assign_attrs({ALERTS_ATTR: "classes", ALERT_CLASSES_ATTR: " ".join(BURN_ALERTS)})
 
 
 def index_anomaly(before: xr.Dataset, after: xr.Dataset, *, index: str = "ndvi", min_obs: int = 2,
@@ -433,5 +443,5 @@ for _product in (
     register_product(_product)
 
 
-__all__ = ["ALERTS_ATTR", "bfast_break_date", "bfast_magnitude", "burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
+__all__ = ["ALERTS_ATTR", "ALERT_CLASSES_ATTR", "bfast_break_date", "bfast_magnitude", "burn_severity", "clear_count", "dnbr_composite", "dndvi_composite", "index_anomaly", "water_change", "composite_percentile", "index_composite", "index_series", "trend_class", "trend_slope",
            "WINDOW_PATH_ENV", "window_reduce", "water_clear", "water_frequency", "water_permanence", "water_wet"]
