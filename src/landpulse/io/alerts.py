@@ -54,34 +54,31 @@ def change_patches(changed: np.ndarray, values: np.ndarray | None, transform: Af
     from scipy import ndimage
 
     changed = np.asarray(changed, dtype=bool)
-    if values is None:
-        values = np.zeros(changed.shape)
-        described = False
-    else:
-        described = True
-    if changed.ndim != 2 or np.shape(values) != changed.shape:
-        raise ValueError(f"changed {changed.shape} and values {np.shape(values)} must be one (y, x) grid")
+    shape = None if values is None else np.shape(values)
+    if changed.ndim != 2 or (shape is not None and shape != changed.shape):
+        raise ValueError(f"changed {changed.shape} and values {shape} must be one (y, x) grid")
     labels, n = ndimage.label(changed)  # 4-connectivity: rasterio's shapes traces the same patches
     if n == 0:
         return []
-    values = np.asarray(values, dtype=np.float64)
     ids = labels[changed]
-    order = np.argsort(ids, kind="stable")
     counts = np.bincount(ids, minlength=n + 1)[1:]
-    groups = np.split(values[changed][order], np.cumsum(counts)[:-1])
-    summary = {k + 1: (int(counts[k]), float(np.min(g)), float(np.median(g)), float(np.max(g)))
-               for k, g in enumerate(groups)}
+    described: dict[int, tuple[float, float, float]] = {}
+    if values is not None:  # the changed pixels' values grouped by patch (no full-grid copy)
+        order = np.argsort(ids, kind="stable")
+        groups = np.split(np.asarray(values)[changed].astype(np.float64)[order], np.cumsum(counts)[:-1])
+        described = {k + 1: (float(np.min(g)), float(np.median(g)), float(np.max(g))) for k, g in enumerate(groups)}
     rings: dict[int, list[dict[str, Any]]] = {}
     for geom, label in shapes(labels.astype(np.int32), mask=changed, connectivity=4, transform=transform):
         rings.setdefault(int(label), []).append(geom)
     features: list[dict[str, Any]] = []
-    for i, label in enumerate(sorted(summary, key=lambda k: (-summary[k][0], k)), start=1):
-        pixels, first, median, last = summary[label]
+    for i, label in enumerate(sorted(range(1, n + 1), key=lambda k: (-counts[k - 1], k)), start=1):
+        pixels = int(counts[label - 1])
         parts = rings[label]
         geometry = parts[0] if len(parts) == 1 else {
             "type": "MultiPolygon", "coordinates": [p["coordinates"] for p in parts]}
         props: dict[str, Any] = {"patch": i, "pixels": pixels, "hectares": round(pixels * pixel_area_m2 / 1e4, 4)}
-        if described:
+        if label in described:
+            first, median, last = described[label]
             props.update({"first": round(first, 6), "median": round(median, 6), "last": round(last, 6)})
         features.append({"type": "Feature", "geometry": geometry, "properties": props})
     return features
