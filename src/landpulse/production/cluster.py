@@ -218,9 +218,10 @@ def make_client(spec: ClusterSpec) -> Iterator[Any]:
         except Exception as err:
             raise ClusterError(f"could not start or reach the {spec.kind} cluster: {type(err).__name__}: {err}") from err
         except BaseException:  # a signal (KeyboardInterrupt) while the cluster was starting
-            # the process is on its way out: the workers' watcher threads would log their abandoned
-            # exits ("exit status was already read ...") after the one line the CLI prints
-            logging.getLogger("distributed").setLevel(logging.ERROR)
+            # the process is on its way out: the watcher threads of the abandoned worker processes
+            # would log their exits ("exit status was already read ...") after the one line the CLI
+            # prints; only that logger is quietened (distributed's others still speak)
+            logging.getLogger("distributed.process").setLevel(logging.ERROR)
             if cluster is None:
                 _close_half_started(starting)
             raise

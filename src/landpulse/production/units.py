@@ -26,7 +26,6 @@ import importlib
 import json
 import os
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -254,11 +253,15 @@ def _declared(ds: xr.Dataset, radiometry: tuple[float, float, Sequence[str] | No
     unit's product reads (:func:`landpulse.spec.bands.bands_read`; every band where it does not say)."""
     scale, offset, bands = radiometry
     declared = list(bands) if bands else None
-    read = (bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
-            if unit is not None else None)
+    read = _product_bands(unit, ds) if unit is not None else None
     if read is not None and declared is not None:
         read = [b for b in read if b in declared]
     return declare_radiometry(ds, scale=scale, offset=offset, bands=declared, warn=read)
+
+
+def _product_bands(unit: Unit, ds: xr.Dataset) -> list[str] | None:
+    """The variables of ``ds`` the unit's product reads as reflectance; None when it cannot be told."""
+    return bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
 
 
 def _radiometry_notes(unit: Unit, inputs: Sequence[xr.Dataset]) -> list[str]:
@@ -267,7 +270,7 @@ def _radiometry_notes(unit: Unit, inputs: Sequence[xr.Dataset]) -> list[str]:
     they become notes of the unit (its item and the run report), not only lines on a worker's stderr."""
     notes: list[str] = []
     for ds in inputs:
-        read = bands_read(ds, reflectance_inputs(unit.product, dict(unit.params)), dict(unit.bands) if unit.bands else None)
+        read = _product_bands(unit, ds)
         for band in read if read is not None else list(ds.data_vars):
             message = ds[band].attrs.get(RADIOMETRY_WARNING_ATTR)
             if message and message not in notes:
@@ -281,8 +284,6 @@ def _inner_scheduler() -> dict[str, Any]:
     Workers that landpulse starts run one unit at a time (the ``landpulse-unit`` resource), so a
     unit uses all of its worker's threads for its chunks.
     """
-    if "distributed" not in sys.modules:  # no worker of a cluster runs without it loaded
-        return {"scheduler": "sync"}
     try:
         from distributed import get_worker  # optional (the cluster extra)
 

@@ -154,7 +154,7 @@ def reflectance_inputs(name: str, params: Mapping[str, Any] | None = None) -> tu
     that index's; empty when neither says (the caller then treats every band as read)."""
     try:
         roles = get_product(name).inputs
-    except Exception:  # an unknown name: whoever computes it refuses it
+    except InputError:  # an unknown name: whoever computes it refuses it
         return ()
     index = (params or {}).get("index")
     if not roles and isinstance(index, str) and index != name:
