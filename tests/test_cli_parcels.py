@@ -55,3 +55,29 @@ def test_parcel_stats_units_mode_appends_and_then_writes_nothing(tmp_path, capsy
     assert main(args) == 0 and "12 unit(s) committed, 0 already there" in capsys.readouterr().out
     assert main(args) == 0 and "0 unit(s) committed, 12 already there" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "store")]) == 0
+
+
+def test_parcel_stats_over_two_tile_stores_combines_the_parcels_on_their_edge(tmp_path, capsys) -> None:
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    from tests.support.series import write_bolzano_tiles
+
+    fields = generate_parcels((675100, 5148000, 684200, 5154800), 40, crs="EPSG:32632", seed=8,
+                              edges_x=[674990.0 + 4000.0])
+    fields.to_file(tmp_path / "f.gpkg")
+    (w, west), (e, east) = write_bolzano_tiles(tmp_path, {"west": (slice(0, 400), [4, 6]),
+                                                          "east": (slice(400, None), [4, 6])})
+    whole = tmp_path / "whole.zarr"
+    write_bolzano_tiles(tmp_path, {"whole": (slice(None), [4, 6])})
+    common = ["--parcels", str(tmp_path / "f.gpkg"), "--scale", "1e-4"]
+    assert main(["parcel-stats", str(west), str(east), "--out", str(tmp_path / "tiles.parquet"), *common]) == 0
+    assert "2 tiles combined" in capsys.readouterr().out
+    assert main(["parcel-stats", str(whole), "--out", str(tmp_path / "whole.parquet"), *common]) == 0
+    ours = read_parcel_stats(tmp_path / "tiles.parquet").sort_values(["t", "parcel_id"]).reset_index(drop=True)
+    ref = read_parcel_stats(tmp_path / "whole.parquet").sort_values(["t", "parcel_id"]).reset_index(drop=True)
+    assert len(ours) == len(ref) == 2 * 40 and (ours.tiles == "west,east").sum() >= 2 * 4
+    for c in ("count", "covered_area_m2", "mean", "median"):
+        np.testing.assert_allclose(ours[c].to_numpy(float), ref[c].to_numpy(float), rtol=1e-9, atol=1e-9)
+    assert main(["parcel-stats", str(west), str(east), "--out", str(tmp_path / "s"), "--units", *common]) == 0
+    assert "6 unit(s) committed" in capsys.readouterr().out  # 2 dates x (west, east, all-tiles)
+    assert main(["parcel-stats", str(west), str(east), "--out", str(tmp_path / "s"), "--tile", "x", *common]) == 2

@@ -218,11 +218,11 @@ def compute(
 
 @app.command("parcel-stats")
 def parcel_stats(
-    store: Annotated[Path, typer.Argument(help="A scene store (landpulse ingest output, or a foreign Zarr store with a time dimension).")],
+    store: Annotated[list[Path], typer.Argument(help="Scene stores (landpulse ingest output, or foreign Zarr stores with a time dimension): one per tile; with several, parcels across tile edges are combined (the first store listed owns where tiles overlap).")],
     parcels: Annotated[Path, typer.Option("--parcels", help="Field boundaries: GeoPackage, GeoParquet (fiboa), GeoJSON or Shapefile.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The long per-parcel table (.parquet; its STAC item beside it, .json); with --units, a product store.")],
     units: Annotated[bool, typer.Option("--units", help="Nightly mode: OUT is a product store of one committed unit per product and date (parcels-<product>/<tile>/<date>/, item last); only dates not yet committed are computed, a run with nothing new writes nothing.")] = False,
-    tile: Annotated[str | None, typer.Option(help="Tile id of the units (--units; default: the store's folder name).")] = None,
+    tile: Annotated[str | None, typer.Option(help="Tile id of the units (--units, one store; default: the store's folder name).")] = None,
     product: Annotated[list[str] | None, typer.Option("--product", "-p", help="Index of the catalogue (repeatable; default: ndvi).")] = None,
     mode: Annotated[str, typer.Option(help="Coverage: exact (fraction of each pixel, exactextract's), centre or all_touched.")] = "exact",
     quantile: Annotated[list[float] | None, typer.Option("--quantile", "-q", help="Weighted quantile in [0, 1] (repeatable; default: 0.5, the median).")] = None,
@@ -250,34 +250,53 @@ def parcel_stats(
 
     if mode not in ("exact", "centre", "all_touched"):
         raise InputError(f"--mode must be exact, centre or all_touched; got {mode!r}")
+    if tile is not None and len(store) > 1:
+        raise InputError("--tile names the tile of one store; with several, each store's folder name is its tile id")
     if units:
-        from landpulse.production.parcels import run_parcel_stats
+        from landpulse.io.files import validate_name
+        from landpulse.production.parcels import run_parcel_tiles
 
-        done = run_parcel_stats(store, parcels, out, products=product or ["ndvi"], tile=tile, mode=mode,
-                                quantiles=quantile or [0.5], bands=_parse_pairs(band, "--band") or None,
-                                radiometry=(scale, offset) if scale is not None else None, mask=mask, id_column=id_column)
+        tiles = [tile] if tile else [validate_name(s.name.split(".")[0], "tile id (from the store's folder name)")
+                                     for s in store]
+        done = run_parcel_tiles(list(zip(tiles, store, strict=True)), parcels, out, products=product or ["ndvi"],
+                                mode=mode, quantiles=quantile or [0.5], bands=_parse_pairs(band, "--band") or None,
+                                radiometry=(scale, offset) if scale is not None else None, mask=mask,
+                                id_column=id_column)
         typer.echo(f"{len(done.committed)} unit(s) committed, {done.skipped} already there -> {out}")
         return 0
     fields = read_parcels(parcels)
-    ds = open_store(store)
-    if scale is not None:
-        ds = declare_radiometry(ds, scale=scale, offset=offset)
     names = product or ["ndvi"]
-    has_class = any(v in ds for v in ("SCL", "scl", "QA_PIXEL", "qa_pixel"))
-    prod = indices(ds, names, mask="auto" if (mask and has_class) else None, bands=_parse_pairs(band, "--band") or None)
-    variables = [v for v in prod.data_vars if v != "mask"]
-    weights = parcel_weights(prod[variables[0]], fields, mode)  # type: ignore[arg-type]
     qs = quantile or [0.5]
-    tables = [zonal_stats(prod[v], fields, quantiles=qs, weights=weights, id_column=id_column, product_name=str(v))
-              for v in variables]
+    prods = []
+    for path in store:
+        ds = open_store(path)
+        if scale is not None:
+            ds = declare_radiometry(ds, scale=scale, offset=offset)
+        has_class = any(v in ds for v in ("SCL", "scl", "QA_PIXEL", "qa_pixel"))
+        prods.append(indices(ds, names, mask="auto" if (mask and has_class) else None,
+                             bands=_parse_pairs(band, "--band") or None))
+    prod = prods[0]
+    variables = [v for v in prod.data_vars if v != "mask"]
+    if len(prods) == 1:
+        weights = parcel_weights(prod[variables[0]], fields, mode)  # type: ignore[arg-type]
+        tables = [zonal_stats(prod[v], fields, quantiles=qs, weights=weights, id_column=id_column,
+                              product_name=str(v)) for v in variables]
+        coverage = f"coverage: {weights.nnz} weights, {mode}"
+    else:
+        from landpulse.products.parcels.tiles import zonal_stats_tiles
+
+        tiles = [s.name.split(".")[0] for s in store]
+        tables = [zonal_stats_tiles([p[v] for p in prods], fields,
+                                    tiles=tiles, quantiles=qs, mode=mode, id_column=id_column,  # type: ignore[arg-type]
+                                    product_name=str(v)) for v in variables]
+        coverage = f"{len(store)} tiles combined, {mode}"
     table = pd.concat(tables, ignore_index=True)
     written = write_parcel_stats(table, out, parcels=fields if geometry else None, id_column=id_column)
     dates = [d for d in prod[variables[0]].dims if d not in ("y", "x")]
     item = parcel_stats_item(table, f"./{written.name}", fields, item_id=written.stem,
                              date_column=str(dates[0]) if dates else None, products=[str(v) for v in variables])
     write_item(item, written.with_suffix(".json"))
-    typer.echo(f"{len(fields)} parcels x {table.shape[0] // max(len(fields), 1)} rows each -> {written} "
-               f"(coverage: {weights.nnz} weights, {mode})")
+    typer.echo(f"{len(fields)} parcels x {table.shape[0] // max(len(fields), 1)} rows each -> {written} ({coverage})")
     return 0
 
 

@@ -15,6 +15,7 @@ import landpulse.production.parcels as runs
 from landpulse.parcels import generate_parcels, zonal_stats
 from landpulse.production.ledger import verify_unit
 from landpulse.production.parcels import read_parcel_series, run_parcel_stats
+from tests.support.series import write_bolzano_tiles
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -130,3 +131,85 @@ def test_bad_parcel_sections_of_a_job_spec_are_refused(tmp_path: Path, parcels: 
     path = write_job(tmp_path / "job.yaml", job_dict(tmp_path / "s.zarr", tmp_path, parcels=[parcels]))
     with pytest.raises(JobSpecError, match=message):
         load_job(path)
+
+
+# ---- parcels across tiles ----------------------------------------------------------------------
+
+def _two_tiles(tmp_path: Path, dates_west: list[int], dates_east: list[int]) -> list[tuple[str, Path]]:
+    """The real Bolzano series cut into two overlapping tiles (columns 0-499 and 400-934), written as stores."""
+    return write_bolzano_tiles(tmp_path, {"W": (slice(0, 500), dates_west), "E": (slice(400, None), dates_east)})
+
+
+RADIOMETRY = (1e-4, 0.0, ["B02", "B03", "B04", "B08"])
+
+
+def test_parcels_across_two_tiles_append_nightly_and_combine_exactly(bolzano: xr.Dataset, tmp_path: Path) -> None:
+    from landpulse.production.parcels import COMBINED_TILE, run_parcel_tiles
+
+    x0, y0, x1, y1 = bolzano.rio.bounds()
+    fields = generate_parcels((x0 + 50, y0 + 50, x1 - 50, y1 - 50), 120, crs="EPSG:32632", seed=4,
+                              edges_x=[x0 + 5000.0] * 3)  # 12 on the edge where the east tile's ownership starts
+    fields_file = tmp_path / "fields.gpkg"
+    fields.to_file(fields_file)
+    out = tmp_path / "products"
+    stores = _two_tiles(tmp_path, list(range(8)), list(range(12)))  # the west tile lags four dates
+    first = run_parcel_tiles(stores, fields_file, out, radiometry=RADIOMETRY)
+    assert len(first.committed) == 8 + 12 + 12 and all(verify_unit(p) == [] for p in first.committed)
+    before = _snapshot(out)
+    stores = _two_tiles(tmp_path, list(range(8, 12)), [])  # tonight the west tile's four dates arrive
+    second = run_parcel_tiles(stores, fields_file, out, radiometry=RADIOMETRY)
+    names = sorted(str(p.relative_to(out)) for p in second.committed)
+    assert len(names) == 8 and sum(n.startswith(f"parcels-ndvi/{COMBINED_TILE}/") for n in names) == 4
+    after = _snapshot(out)
+    assert {k: v for k, v in after.items() if "/E/" in k} == {k: v for k, v in before.items() if "/E/" in k}
+    assert {k: v for k, v in after.items() if k in before and "/W/" in k} == \
+        {k: v for k, v in before.items() if "/W/" in k}  # the units already there untouched
+    settled = _snapshot(out)
+    third = run_parcel_tiles(stores, fields_file, out, radiometry=RADIOMETRY)
+    assert third.wrote_nothing and _snapshot(out) == settled
+    series = read_parcel_series(out, "ndvi")  # the combined units: every parcel once per day
+    from landpulse.products.indices import indices
+
+    prod = indices(bolzano, ["ndvi"], mask="auto")
+    ref = zonal_stats(prod["ndvi"].where(prod["mask"] == 0).astype(np.float32).compute(), fields)
+    a = series.sort_values(["t", "parcel_id"]).reset_index(drop=True)
+    b = ref.sort_values(["t", "parcel_id"]).reset_index(drop=True)
+    assert len(a) == len(b) == 12 * 120 and (a.parcel_id == b.parcel_id).all() and (a.t == b.t).all()
+    for c in ("count", "masked", "covered_area_m2", "mean", "std", "min", "max", "median"):
+        np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float), rtol=1e-9, atol=1e-9, err_msg=c)
+    assert (a.tiles == "W,E").sum() >= 12 * 4  # parcels that cross the edge, every day
+    import json
+
+    item = json.loads((out / "parcels-ndvi" / COMBINED_TILE / "20220602" / "item.json").read_text())
+    assert item["properties"]["landpulse:inputs"] == ["parcels-ndvi/W/20220602T000000", "parcels-ndvi/E/20220602T000000"]
+    assert verify_unit(out / "parcels-ndvi" / COMBINED_TILE / "20220602") == []
+
+
+def test_a_job_over_two_tiles_commits_the_combined_parcel_units(bolzano: xr.Dataset, tmp_path: Path, capsys) -> None:
+    from landpulse.cli import main
+    from tests.support.series import write_job
+
+    x0, y0, x1, y1 = bolzano.rio.bounds()
+    fields = tmp_path / "fields.parquet"
+    generate_parcels((x0 + 50, y0 + 50, x1 - 50, y1 - 50), 30, crs="EPSG:32632", seed=9,
+                     edges_x=[x0 + 5000.0]).to_parquet(fields)
+    stores = _two_tiles(tmp_path, [3, 4], [3, 4])
+    job = {"name": "two-tiles",
+           "inputs": {"kind": "zarr", "stores": [{"path": str(p), "tile": t} for t, p in stores],
+                      "radiometry": {"scale": 1e-4, "offset": 0.0, "bands": RADIOMETRY[2]}},
+           "products": ["ndvi"], "parcels": [{"file": str(fields)}],
+           "output": {"store": str(tmp_path / "job" / "products"), "reports": str(tmp_path / "job" / "reports")},
+           "cluster": {"kind": "threads", "n_workers": 2}}
+    path = write_job(tmp_path / "job.yaml", job)
+    assert main(["run", str(path)]) == 0, capsys.readouterr().err
+    assert "parcels fields.parquet on W, E (combined as all-tiles): 6 unit(s) committed, 0 already there" in \
+        capsys.readouterr().out
+    out = tmp_path / "job" / "products"
+    assert sorted(p.name for p in (out / "parcels-ndvi" / "all-tiles").iterdir()) == ["20220610", "20220612"]
+    assert len(read_parcel_series(out, "ndvi")) == 2 * 30
+    assert main(["verify", str(out)]) == 0
+    job["inputs"]["stores"][1]["tile"] = "all-tiles"
+    with pytest.raises(Exception, match="all-tiles"):
+        from landpulse.production.jobspec import parse_job
+
+        parse_job(job)

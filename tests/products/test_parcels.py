@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 import rasterio.features
 import shapely
-import xarray as xr
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-import landpulse
 from landpulse.backend.ops.parcels import segmented_parcel_stats
 from landpulse.backend.parcels import coverage_weights
 from landpulse.errors import InputError
@@ -22,14 +20,6 @@ from landpulse.parcels import generate_parcels, parcel_weights, zonal_stats
 X0, Y0 = 674990.0, 5154960.0  # the Bolzano grid's upper-left corner (EPSG:32632, 10 m)
 CHUNK_EDGES_X = [X0 + 2560.0, X0 + 5120.0]  # edges of 256-pixel chunks
 CHUNK_EDGES_Y = [Y0 - 2560.0, Y0 - 5120.0]
-
-
-@pytest.fixture(scope="module")
-def ndvi(bolzano: xr.Dataset) -> xr.DataArray:
-    """Real NDVI of two dates (2022-06-14 clear, 2022-06-20 two thirds cloudy), SCL 0, 3, 8, 9, 10 as NaN."""
-    nd = landpulse.ndvi(bolzano).isel(t=[4, 6]).compute()
-    scl = bolzano["SCL"].isel(t=[4, 6]).compute()
-    return nd.where(~scl.isin([0, 3, 8, 9, 10])).astype(np.float32).rio.write_crs("EPSG:32632")
 
 
 @pytest.fixture(scope="module")

@@ -142,3 +142,22 @@ def clean_run_digest(series: Path, out: Path, **over: Any) -> dict[str, Any]:
 
     assert run_job(parse_job(job_dict(series, out, **over)), echo=lambda _: None).exit_code == 0
     return store_digest(out / "products")
+
+
+def write_bolzano_tiles(root: Path, tiles: dict[str, tuple[slice, list[int]]]) -> list[tuple[str, Path]]:
+    """The REAL Bolzano series cut into tiles: ``{tile: (columns, dates)}`` written (or appended) as
+    ``root/<tile>.zarr`` stores (no radiometry declared: scale 1e-4, offset 0 on B02-B08)."""
+    from tests.support import BOLZANO
+
+    ds = landpulse.open_store(BOLZANO).drop_vars("crs")  # (an |S1 grid-mapping placeholder: zarr 3 warns on it)
+    stores = []
+    for tile, (cols, dates) in tiles.items():
+        path = root / f"{tile}.zarr"
+        part = ds.isel(x=cols, t=dates)
+        if path.exists():
+            if dates:
+                append_zarr(part.chunk({"t": 1, "y": 256, "x": 256}), path, dim="t")
+        else:
+            write_zarr(part, path, chunks={"t": 1, "y": 256, "x": 256})
+        stores.append((tile, path))
+    return stores

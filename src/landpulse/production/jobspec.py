@@ -643,6 +643,10 @@ class JobSpec(_Model):
         if self.parcels and self.inputs.kind != "zarr":
             raise ValueError("parcels: per-parcel statistics read scene stores; use inputs of kind zarr "
                              f"(these are {self.inputs.kind!r})")
+        if self.parcels and isinstance(self.inputs, ZarrInputs) and len(self.inputs.stores) > 1 \
+                and "all-tiles" in [s.tile_id for s in self.inputs.stores]:
+            raise ValueError("parcels: tile id 'all-tiles' names the units that combine the tiles' parcels; "
+                             "give that store another `tile`")
         return self
 
     @model_validator(mode="after")

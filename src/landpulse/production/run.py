@@ -249,20 +249,20 @@ def _write_browser(store: Path, *, changed: bool, echo: Callable[[str], None], t
 def _run_parcels(job: JobSpec, echo: Callable[[str], None]) -> None:
     """The job's per-parcel statistics, under the lock the run holds (see production.parcels)."""
     from landpulse.production.jobspec import ZarrInputs
-    from landpulse.production.parcels import run_parcel_stats
+    from landpulse.production.parcels import COMBINED_TILE, run_parcel_tiles
 
     inputs = job.inputs
     assert isinstance(inputs, ZarrInputs)  # (the spec refuses parcels with other inputs)
     rad = inputs.radiometry
-    for store in inputs.stores:
-        for spec in job.parcels:
-            done = run_parcel_stats(store.path, spec.file, job.output.store, products=spec.products, tile=store.tile_id,
-                                    mode=spec.mode, quantiles=spec.quantiles, bands=inputs.bands, mask=spec.mask,
-                                    id_column=spec.id_column,
-                                    radiometry=(rad.scale, rad.offset, rad.bands) if rad is not None else None,
-                                    locked=True)
-            echo(f"parcels {spec.file.name} on {store.tile_id}: {len(done.committed)} unit(s) committed, "
-                 f"{done.skipped} already there")
+    stores = [(store.tile_id, store.path) for store in inputs.stores]
+    where = stores[0][0] if len(stores) == 1 else f"{', '.join(t for t, _ in stores)} (combined as {COMBINED_TILE})"
+    for spec in job.parcels:
+        done = run_parcel_tiles(stores, spec.file, job.output.store, products=spec.products, mode=spec.mode,
+                                quantiles=spec.quantiles, bands=inputs.bands, mask=spec.mask, id_column=spec.id_column,
+                                radiometry=(rad.scale, rad.offset, rad.bands) if rad is not None else None,
+                                locked=True)
+        echo(f"parcels {spec.file.name} on {where}: {len(done.committed)} unit(s) committed, "
+             f"{done.skipped} already there")
 
 
 def run_job(
