@@ -15,7 +15,7 @@ help:
 	@echo "make demo   - create .venv, ingest the bundled Sentinel-2 scene, run the demo job twice (products, STAC, report)"
 	@echo "make test   - create .venv and run the test suite (CPU; GPU tests skip without a GPU)"
 	@echo "make lint   - ruff over src, tests, scripts and benchmarks; mypy over src"
-	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water, window composites, BFAST, parcels, remote COG reads, whole commands vs hand loop and GDAL (many minutes)"
+	@echo "make bench  - run the CPU benchmarks: NDVI, indices, change, water, window composites, BFAST, parcels, remote COG reads, parcels across tiles, whole commands vs hand loop and GDAL (many minutes)"
 	@echo "make bench-pipeline - production run vs the I/O floor on a Sentinel-2-sized tile (minutes, ~2 GB disk)"
 	@echo "make gpu-wheels / gpu-check - prepare and run the GPU verification (see README)"
 
@@ -67,6 +67,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_change.py --markdown
 	$(BIN)/python benchmarks/bench_water.py --markdown
 	nice -n 10 $(BIN)/python benchmarks/bench_parcels.py --ee-parcels 10000 --ee-dates 2 --rs-parcels 200 --markdown
+	nice -n 10 $(BIN)/python benchmarks/bench_parcel_tiles.py
 	$(BIN)/python benchmarks/bench_remote.py --full --markdown
 	$(BIN)/python benchmarks/bench_windows.py
 	$(BIN)/python benchmarks/bench_bfast.py

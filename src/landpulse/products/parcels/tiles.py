@@ -178,10 +178,10 @@ def _pieces(product: xr.DataArray, weights: CoverageWeights, ids: np.ndarray, sp
     transform, _, _ = _grid(product)
     pixel_area = abs(transform[0] * transform[4] - transform[1] * transform[3])
     rows = np.flatnonzero(split)
-    starts, stops = weights.indptr[rows], weights.indptr[rows + 1]
-    lengths = stops - starts
-    take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)]) if rows.size else \
-        np.zeros(0, np.int64)
+    starts = weights.indptr[rows]
+    lengths = weights.indptr[rows + 1] - starts
+    offsets = np.cumsum(lengths) - lengths  # each row's first position among the pieces
+    take = np.repeat(starts, lengths) + np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
     pid = np.repeat(ids[rows], lengths)
     ydim, xdim = spatial_dims(product)
     values = np.asarray(product.transpose(*other, ydim, xdim).values)
