@@ -106,3 +106,15 @@ def test_whole_command_benchmark_smoke(tmp_path: Path) -> None:
     for name in ("landpulse run job (chosen cluster)", "hand loop: 12-date NDVI", "landpulse ingest", "hand loop: ingest"):
         assert report["medians"][name]["wall"] > 0 and report["medians"][name]["cpu"] > 0, name
     assert report["ratios"]["12-date NDVI job / hand loop"]["target"] == 1.3
+
+
+def test_parcel_tiles_benchmark_smoke(tmp_path: Path) -> None:
+    """Parcels across tiles against one grid: the script exits 1 when the two tables disagree."""
+    from tests.support import BOLZANO, skip_or_fail
+
+    if not BOLZANO.exists():
+        skip_or_fail("shared_data", f"shared data not found at {BOLZANO}")
+    out = _run("bench_parcel_tiles.py", "--size", "512", "--parcels", "300", "--dates", "1", "--overlap", "40",
+               tmp_path=tmp_path)
+    row = out.strip().splitlines()[-1].split("|")
+    assert row[1].strip() == "512^2 x 1 dates" and int(row[4]) > 0 and float(row[8]) < 1e-9
