@@ -95,7 +95,8 @@ def run_parcel_stats(store: str | Path | xr.Dataset, parcels: str | Path, out: s
                      radiometry: tuple[float, float] | tuple[float, float, Sequence[str] | None] | None = None,
                      mask: bool = True, id_column: str = "id",
                      functions: Mapping[str, Callable[[xr.Dataset], xr.DataArray]] | None = None,
-                     wait: float = 0.0, locked: bool = False, region: Any = None) -> ParcelRunResult:
+                     wait: float = 0.0, locked: bool = False,
+                     region: shapely.Geometry | None = None) -> ParcelRunResult:
     """Compute and commit the parcel statistics of every date not yet in ``out``.
 
     Parameters

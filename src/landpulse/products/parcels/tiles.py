@@ -43,9 +43,6 @@ from landpulse.backend.parcels import STAT_FIELDS, CoverageMode, CoverageWeights
 from landpulse.errors import InputError
 from landpulse.products.parcels.stats import VALUE_COLUMNS, _grid, _in_crs, parcel_weights, quantile_column, zonal_stats
 
-#: The pieces table of a split parcel: one row per covered pixel and date.
-PIECE_COLUMNS = ("parcel_id", "value", "area_m2")
-
 
 def tile_footprint(grid: xr.DataArray | xr.Dataset) -> shapely.Polygon:
     """The footprint of a tile's grid (its outer pixel edges), in the grid's CRS."""
@@ -230,8 +227,8 @@ def combine_tiles(tables: Sequence[pd.DataFrame], pieces: Sequence[pd.DataFrame]
         acquisition time of that day among the tiles. Whole parcels keep their tile's row;
         split ones are reduced from all their pieces at once (covered areas in m2).
     """
-    if not (len(tables) == len(pieces) == len(tiles)):
-        raise InputError("combine_tiles needs one table and one pieces table per tile")
+    if not (len(tables) == len(pieces) == len(tiles)) or not tiles:
+        raise InputError("combine_tiles needs one table and one pieces table per tile, and at least one tile")
     ids = _ids(parcels, id_column)
     order = pd.Series(np.arange(len(ids)), index=ids)
     qs = [float(q) for q in quantiles]
@@ -245,8 +242,8 @@ def combine_tiles(tables: Sequence[pd.DataFrame], pieces: Sequence[pd.DataFrame]
         part = _day_rows(part, date_column).copy()
         part["tile"] = tile
         piece_parts.append(part)
-    whole = pd.concat(whole_parts, ignore_index=True) if whole_parts else pd.DataFrame()
-    cuts = pd.concat(piece_parts, ignore_index=True) if piece_parts else pd.DataFrame(columns=[*PIECE_COLUMNS, "tile"])
+    whole = pd.concat(whole_parts, ignore_index=True)  # (one part per tile, at least one tile)
+    cuts = pd.concat(piece_parts, ignore_index=True)
     day_col = "__day"
     if date_column is not None:
         whole[day_col] = pd.to_datetime(whole[date_column]).dt.floor("D")
@@ -296,8 +293,7 @@ def _reduce_pieces(cuts: pd.DataFrame, order: pd.Series, qs: list[float], qcols:
     cols: dict[str, Any] = {"parcel_id": head["parcel_id"].to_numpy(), day_col: head[day_col].to_numpy()}
     if date_column is not None:
         cols[date_column] = head[date_column].to_numpy()
-    products = head["product"].to_numpy() if "product" in head else np.full(len(head), product_name)
-    cols["product"] = products
+    cols["product"] = np.full(len(head), product_name)  # (pieces carry no product column)
     cols["count"] = f["count"].astype(np.int64)
     cols["masked"] = f["masked"].astype(np.int64)
     cols["covered_area_m2"] = f["weight_total"]
