@@ -342,8 +342,12 @@ def run_unit(unit: Unit, settings: UnitSettings) -> UnitResult:
     t0 = time.perf_counter()
     folder = unit.folder(settings.store)
     result = _base_result(unit, settings, "written")
-    if not unit.force and unit.is_committed(Ledger(settings.store)):
-        result.status = "skipped"
+    ledger = Ledger(settings.store)
+    if not unit.force and unit.is_committed(ledger):
+        entry = ledger.entry(unit.product, unit.tile, unit.period)
+        # committed by this very run: a worker that died after the commit lost the task's result and
+        # the scheduler ran the task again; the unit was written by this run, not found from an earlier one
+        result.status = "written" if entry is not None and entry.run == settings.run_id else "skipped"
         return result
     tmp = folder.with_name(f".{folder.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
     faults_before = FAULTS.as_dict()
