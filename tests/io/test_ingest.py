@@ -292,3 +292,42 @@ def test_a_scale_the_dns_rule_out_is_recorded_in_the_store(tmp_path: Path, sampl
     assert len(json.loads(ds.attrs["landpulse_radiometry_warnings"])) == 2
     assert "probably wrong" in ds["nir"].attrs["landpulse_radiometry_warning"]
     assert "above 1.5" in provenance(landpulse.ndvi(ds))["radiometry"]["nir"]["warning"]
+
+
+def test_an_append_at_another_time_of_day_keeps_the_time_axis_readable(tmp_path: Path, write_band: WriteBand) -> None:
+    # A store first ingested with one scene used to take xarray's unit "days since <its time>",
+    # which cannot hold a later scene acquired at another time of day: the append wrote a time axis
+    # that no reader decodes. New stores use a fixed unit; both writers agree on it.
+    import importlib
+
+    ingest_module = importlib.import_module("landpulse.io.ingest")
+    times = ["2022-06-02T10:17:41.024Z", "2022-06-07T10:07:29.024Z"]
+    for direct in (True, False):
+        s1 = scene_from_files(_pair(write_band, "a"), datetime=times[0], sensor="sentinel2-l2a", processing_baseline="04.00", scene_id="a")
+        s2 = scene_from_files(_pair(write_band, "b", 3000), datetime=times[1], sensor="sentinel2-l2a", processing_baseline="04.00", scene_id="b")
+        store = tmp_path / f"direct-{direct}.zarr"
+        with pytest.MonkeyPatch.context() as m:
+            if not direct:
+                m.setattr(ingest_module, "direct_write_possible", lambda planned: False)
+            ingest(s1, store)
+        assert json.loads((store / "time" / "zarr.json").read_text())["attributes"]["units"] == "microseconds since 1970-01-01"
+        ingest(s2, store, append=True)
+        ds = landpulse.open_store(store)
+        np.testing.assert_array_equal(ds["time"].values, np.array([t[:-1] for t in times], dtype="datetime64[ns]"))
+
+
+def test_an_append_an_old_time_unit_cannot_hold_is_refused(tmp_path: Path, write_band: WriteBand) -> None:
+    import zarr
+
+    s1 = scene_from_files(_pair(write_band, "a"), datetime="2022-06-02T10:17:41Z", sensor="sentinel2-l2a", processing_baseline="04.00", scene_id="a")
+    s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2022-06-07T10:07:29Z", sensor="sentinel2-l2a", processing_baseline="04.00", scene_id="b")
+    store = ingest(s1, tmp_path / "s.zarr")
+    # rewrite the time axis as an older landpulse wrote it: the unit xarray inferred from one scene
+    time = zarr.open_array(store / "time", mode="r+")
+    time.attrs["units"] = "days since 2022-06-02 10:17:41"
+    time[:] = [0]
+    assert landpulse.open_store(store)["time"].values[0] == np.datetime64("2022-06-02T10:17:41")
+    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match="cannot hold the acquisition time of scene b"):
+        ingest(s2, store, append=True)
+    assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before

@@ -11,12 +11,15 @@ never sees a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from landpulse.errors import InputError, LandpulseError
+from landpulse.errors import InputError, LandpulseError, StoreExistsError
 
 #: Flags of every file landpulse creates for its own state: new, exclusive, never through a link.
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -85,3 +88,36 @@ def validate_name(name: str, what: str = "name") -> str:
             f"invalid {what} {name!r}: use letters, digits, '_', '-' and '.', no path separators or '..'"
         )
     return name
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder that replaces ``target`` when the block succeeds.
+
+    On error the temporary folder is removed and ``target`` is untouched. Replacing an existing
+    target renames it aside first, so there is no moment without a complete store at ``target``
+    other than between two renames.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise StoreExistsError(f"{target} already exists; pass overwrite (CLI: --overwrite) to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def is_zarr_store(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a local Zarr v2 or v3 group or array."""
+    p = Path(path)
+    return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zgroup", ".zarray"))

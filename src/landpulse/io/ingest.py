@@ -18,23 +18,22 @@ the store is written to a temporary folder first: bad input writes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
+import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
-import rioxarray
-import xarray as xr
 from affine import Affine
 
 from landpulse.backend.grid import same_coords
-from landpulse.backend.validity import Validity
 from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
+from landpulse.io.files import is_zarr_store
 from landpulse.io.remote import (
     DEFAULT_OPTIONS,
     RemoteInfo,
@@ -44,17 +43,24 @@ from landpulse.io.remote import (
     public_href,
     remote_band,
 )
-from landpulse.io.scenes import BandSource, Scene
-from landpulse.io.store import PathLike, append_zarr, is_zarr_store, open_store, roll_back_append, write_zarr
-from landpulse.io.warp import TargetGrid, band_on_grid, resampling_for
-from landpulse.spec.bands import declared_sensors
-from landpulse.spec.radiometry import (
-    CLASSIFICATION_ATTR,
-    RADIOMETRY_ATTR,
-    check_against_pixels,
-    record_radiometry_warnings,
-    valid_sample,
+from landpulse.io.scene_writer import (
+    band_attrs,
+    direct_write_possible,
+    nearest_index,
+    radiometry_problems,
+    reading_errors,
+    write_scene_store,
 )
+from landpulse.io.scenes import BandSource, Scene
+from landpulse.io.store_metadata import cf_units_hold, scene_time_encoding
+from landpulse.spec.radiometry_check import CLASSIFICATION_ATTR
+
+if TYPE_CHECKING:  # xarray, rioxarray and Dask load only on the xarray path (appends, remote, float bands)
+    import xarray as xr
+
+    from landpulse.io.warp import TargetGrid
+
+PathLike = str | os.PathLike[str]
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1
@@ -122,16 +128,14 @@ def _probe(src: BandSource, scene: Scene, remote: RemoteOptions = DEFAULT_OPTION
         raise UnreadableInputError(f"scene {scene.id}, band {src.name}: cannot read {src.href}: {err}") from err
 
 
-def _nearest_index(target: np.ndarray, origin: float, step: float, n: int, what: str) -> np.ndarray:
-    idx = np.floor((target - origin) / step).astype(np.int64)
-    if idx.min() < 0 or idx.max() >= n:
-        raise GridMismatchError(f"{what} does not cover the target grid; crop or reproject it first")
-    return idx
-
-
 def _read_band(src: BandSource, grid: Grid | TargetGrid, source_grid: Grid, chunks: tuple[int, int],
                remote: RemoteOptions = DEFAULT_OPTIONS, what: str = "",
                resampling: Mapping[str, str] | None = None) -> xr.DataArray:
+    import rioxarray
+    import xarray as xr
+
+    from landpulse.io.warp import TargetGrid, band_on_grid, resampling_for
+
     if isinstance(grid, TargetGrid):  # onto a target grid: read (on the grid) or warp per block
         assert source_grid.dtype is not None
         method = resampling_for(src.kind, src.name, resampling)
@@ -155,31 +159,14 @@ def _read_band(src: BandSource, grid: Grid | TargetGrid, source_grid: Grid, chun
         if source_grid.crs != grid.crs:
             raise GridMismatchError(f"{src.href} is in {source_grid.crs}, the scene grid in {grid.crs}")
         t = source_grid.transform
-        cols = _nearest_index(grid.x_coords(), t.c, t.a, source_grid.shape[1], src.href)
-        rows = _nearest_index(grid.y_coords(), t.f, t.e, source_grid.shape[0], src.href)
+        cols = nearest_index(grid.x_coords(), t.c, t.a, source_grid.shape[1], src.href)
+        rows = nearest_index(grid.y_coords(), t.f, t.e, source_grid.shape[0], src.href)
         da = da.isel(y=rows, x=cols)
     da = da.assign_coords(x=grid.x_coords(), y=grid.y_coords()).chunk({"y": chunks[0], "x": chunks[1]})
     da = da.drop_vars([c for c in da.coords if c not in ("x", "y")])
     da.attrs = {}
     da.encoding = {}
     return da
-
-
-def _band_attrs(src: BandSource, calibrated: bool = False) -> dict[str, object]:
-    attrs: dict[str, object] = {"kind": src.kind}
-    if src.kind == "reflectance":
-        attrs["common_name"] = src.name
-        attrs[RADIOMETRY_ATTR] = f"{src.name}_dn_scale {src.name}_dn_offset" + (f" {src.name}_calibration" if calibrated else "")
-        attrs["long_name"] = f"{src.name} band, raw digital numbers (reflectance = DN * {src.name}_dn_scale + {src.name}_dn_offset)"
-    else:
-        attrs["long_name"] = f"{src.name} classification band"
-        if src.classification is not None:
-            attrs[CLASSIFICATION_ATTR] = src.classification
-    if src.nodata is not None:
-        attrs["nodata"] = src.nodata
-    if src.valid_range is not None:
-        attrs["valid_range"] = list(src.valid_range)
-    return attrs
 
 
 def _check_class_tables(scenes: Sequence[Scene], existing: xr.Dataset | None, store: PathLike) -> None:
@@ -230,24 +217,11 @@ def scene_grid(scene: Scene, resolution: float | None = None,
 
 
 def check_scene_radiometry(scene: Scene, ds: xr.Dataset) -> dict[str, str]:
-    """Check the scene's scales and offsets against its DNs (at most two blocks per band).
+    """:func:`~landpulse.io.scene_writer.radiometry_problems` on the lazy scene ``ds`` (at most
+    two blocks per band, :func:`landpulse.spec.radiometry.valid_sample`)."""
+    from landpulse.spec.radiometry import valid_sample
 
-    Returns the warnings of :func:`landpulse.spec.radiometry.check_against_pixels` by band.
-
-    Raises
-    ------
-    RadiometryError
-        When the offset is ruled out: a Sentinel-2 scene of processing baseline 04.00 or later
-        (offset -1000 DN) whose valid DNs are mostly below 1000.
-    """
-    samples = [(name, valid_sample(ds[name], Validity.of(src.nodata, src.valid_range)), float(src.scale), float(src.offset))
-               for name, src in scene.bands.items() if src.kind == "reflectance"]
-    baseline = f"processing baseline {scene.processing_baseline}" if scene.processing_baseline else "no processing baseline"
-    return check_against_pixels(
-        samples, what=f"scene {scene.id} ({baseline})",
-        fix="Check the scene's processing baseline (s2:processing_baseline: 04.00 and later add 1000 to every DN) "
-            "or the offset its metadata declares (raster:bands offset), and correct the item; DNs that already "
-            "had the offset removed need offset 0.")
+    return radiometry_problems(scene, lambda name, validity: valid_sample(ds[name], validity))
 
 
 def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, Grid], chunks: tuple[int, int],
@@ -262,6 +236,9 @@ def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, G
     (:func:`landpulse.io.warp.band_on_grid`) with its resampling (:func:`landpulse.io.warp.resampling_for`:
     ``resampling`` by band name; nearest for classification bands, bilinear for reflectance).
     """
+    import rioxarray  # noqa: F401  (the .rio accessor)
+    import xarray as xr
+
     data_vars = {}
     coords: dict[str, object] = {
         "time": [scene.datetime],
@@ -272,7 +249,7 @@ def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, G
     for name, src in scene.bands.items():
         da = _read_band(src, grid, band_grids[name], chunks, remote,
                         f"scene {scene.id}, band {name}", resampling).expand_dims(time=1)
-        da.attrs = _band_attrs(src, name in calibrated)
+        da.attrs = band_attrs(src, name in calibrated)
         data_vars[name] = da
         if src.kind == "reflectance":
             coords[f"{name}_dn_scale"] = ("time", [src.scale])
@@ -286,6 +263,8 @@ def scene_dataset(scene: Scene, grid: Grid | TargetGrid, band_grids: dict[str, G
 
 
 def _store_grid(ds: xr.Dataset) -> Grid:
+    import rioxarray  # noqa: F401  (the .rio accessor)
+
     x, y = ds["x"].values, ds["y"].values
     dx = float(x[1] - x[0]) if x.size > 1 else float(ds.rio.resolution()[0])
     dy = float(y[1] - y[0]) if y.size > 1 else float(ds.rio.resolution()[1])
@@ -359,10 +338,15 @@ def ingest(
 
     store = Path(store)
     existing = None
+    sensors_before: set[str] = set()
     if append and store.exists():
+        from landpulse.io.store import open_store, roll_back_append
+        from landpulse.spec.bands import declared_sensors
+
         if is_zarr_store(store):
             roll_back_append(store)  # an earlier append that died: its unfinished dates go first
         existing = open_store(store)
+        sensors_before = set(declared_sensors(existing))
         missing = [n for n in names if n not in existing.data_vars]
         extra = [str(n) for n in existing.data_vars if n not in names and existing[n].ndim >= 2]
         if missing or extra:
@@ -379,6 +363,14 @@ def ingest(
                 f"scene {scene_list[0].id} ({scene_list[0].datetime}) is not later than the store's "
                 f"last date ({last}); stores keep dates in order: ingest into a new store"
             )
+        time_encoding = existing["time"].encoding
+        new_times = np.array([s.datetime for s in scene_list], dtype="datetime64[ns]")
+        if np.dtype(time_encoding.get("dtype", "float64")).kind in "iu" and not cf_units_hold(time_encoding, new_times):
+            raise InputError(
+                f"{store} stores its times as integer {time_encoding.get('units')!r}, which cannot hold the "
+                f"acquisition time of scene {scene_list[0].id} ({scene_list[0].datetime}) exactly (an older "
+                "landpulse took its time unit from the first ingest): re-ingest these scenes into a new store, "
+                "whose time axis holds any acquisition time")
     elif store.exists() and not overwrite:
         if is_zarr_store(store):
             raise InputError(f"{store} already exists; use append (--append) to add dates or overwrite (--overwrite)")
@@ -414,47 +406,53 @@ def ingest(
                 f"the scenes bring calibration records for {sorted(calibrated - in_store)}, which {store} has no "
                 "place for (it was ingested without calibration): ingest calibrated scenes into a new store")
         calibrated = in_store
-    datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated, remote) for s, g, bg in planned]
-    with _reading_errors():  # two blocks per band and scene: cheap statistics, not a pass over the tile
-        found = {band: message for (s, _, _), sds in zip(planned, datasets, strict=True)
-                 for band, message in check_scene_radiometry(s, sds).items()}
-    ds = xr.concat(datasets, dim="time", join="exact", combine_attrs="override", data_vars="all",
-                   coords="different", compat="equals")
-    ds = ds[names].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)
-    ds.attrs = {
+    store_attrs = {
         "Conventions": "CF-1.9",
         "landpulse_store": STORE_KIND,
         "landpulse_store_version": STORE_VERSION,
         # an append keeps the sensors already in the store (its attributes are replaced)
         "sensor": json.dumps(sorted({s.sensor or "unknown" for s in scene_list}
-                                    | set(declared_sensors(existing) if existing is not None else ()))),
+                                    | sensors_before)),
     }
+    if existing is None and direct_write_possible(planned):  # zarr and rasterio alone, one pass
+        return write_scene_store(planned, names, ref_grid, (cy, cx), calibrated, store_attrs, store,
+                                 overwrite=overwrite, progress=progress)
+    return _ingest_with_xarray(planned, names, ref_grid, (cy, cx), calibrated, store_attrs, store, existing,
+                               overwrite=overwrite, progress=progress, remote=remote)
+
+
+def _ingest_with_xarray(planned: Sequence[tuple[Scene, Grid, dict[str, Grid]]], names: Sequence[str],
+                        ref_grid: Grid, chunks: tuple[int, int], calibrated: frozenset[str],
+                        store_attrs: Mapping[str, object], store: Path, existing: xr.Dataset | None, *,
+                        overwrite: bool, progress: bool, remote: RemoteOptions) -> Path:
+    """Write or append through :func:`scene_dataset` and xarray's ``to_zarr`` (appends, remote
+    assets, float bands)."""
+    import rioxarray  # noqa: F401  (the .rio accessor)
+    import xarray as xr
+
+    from landpulse.io.store import append_zarr, open_store, write_zarr
+    from landpulse.spec.radiometry import record_radiometry_warnings
+
+    cy, cx = chunks
+    datasets = [scene_dataset(s, g, bg, (cy, cx), calibrated, remote) for s, g, bg in planned]
+    with reading_errors():  # two blocks per band and scene: cheap statistics, not a pass over the tile
+        found = {band: message for (s, _, _), sds in zip(planned, datasets, strict=True)
+                 for band, message in check_scene_radiometry(s, sds).items()}
+    ds = xr.concat(datasets, dim="time", join="exact", combine_attrs="override", data_vars="all",
+                   coords="different", compat="equals")
+    ds = ds[list(names)].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)
+    ds.attrs = dict(store_attrs)
     ds = record_radiometry_warnings(ds, found)
     zchunks = {"time": 1, "y": cy, "x": cx}
 
     # 2. Write: a new store atomically; an append goes through a complete temporary store first,
     # so unreadable pixels fail before the real store is touched.
-    with _reading_errors():
-        if existing is None:
-            return write_zarr(ds, store, overwrite=overwrite, chunks=zchunks, progress=progress)
+    with reading_errors():
+        if existing is None:  # a fixed time unit, so that later appends at any time of day fit
+            return write_zarr(ds, store, overwrite=overwrite, chunks=zchunks, progress=progress,
+                              encoding={"time": scene_time_encoding(ds["time"].values)})
         with tempfile.TemporaryDirectory(dir=store.parent, prefix=f".{store.name}.staging-") as staging:
             staged = open_store(write_zarr(ds, Path(staging) / "new.zarr", chunks=zchunks, progress=progress))
             # the staged store is complete and local: only now is the real store touched
             append_zarr(staged, store, progress=progress)
     return store
-
-
-@contextlib.contextmanager
-def _reading_errors() -> Iterator[None]:
-    """Turn GDAL read failures inside Dask tasks (corrupt or truncated files) into a typed error.
-
-    rasterio raises ``RasterioIOError`` or, depending on where GDAL notices, one of its
-    ``CPLE_*`` errors (which do not derive from ``RasterioError``): both come from rasterio.
-    """
-    try:
-        yield
-    except Exception as err:
-        if not type(err).__module__.startswith("rasterio"):
-            raise
-        cause = f" ({err.__cause__})" if err.__cause__ else ""
-        raise UnreadableInputError(f"reading pixels failed: {err}{cause}") from err

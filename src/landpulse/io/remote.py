@@ -29,15 +29,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import dask.array
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
 from landpulse.errors import RemoteReadError
+
+if TYPE_CHECKING:
+    import dask.array
 
 REMOTE_SCHEMES = ("http", "https", "s3")
 
@@ -218,4 +220,6 @@ def remote_band(href: str, band: int, info: RemoteInfo, chunks: tuple[int, int],
     }
     row_chunks = tuple(np.diff(row_edges).tolist())
     col_chunks = tuple(np.diff(col_edges).tolist())
+    import dask.array  # (here: a metadata probe or a scene's parsing should not load Dask)
+
     return dask.array.Array(dict(graph), name, (row_chunks, col_chunks), dtype=np.dtype(info.dtype))

@@ -13,9 +13,7 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import threading
-import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -31,8 +29,8 @@ import zarr
 from numcodecs import Blosc
 from zarr.codecs import BloscCodec, Crc32cCodec
 
-from landpulse.errors import GridMismatchError, InputError, NotAZarrStoreError, StoreExistsError
-from landpulse.io.files import validate_name  # noqa: F401  (here since before io.files had it)
+from landpulse.errors import GridMismatchError, InputError, NotAZarrStoreError
+from landpulse.io.files import atomic_directory, is_zarr_store, validate_name  # noqa: F401  (here since before io.files had them)
 from landpulse.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
@@ -40,12 +38,6 @@ PathLike = str | os.PathLike[str]
 #: Hot data (raw bands): blosc-lz4 with byte shuffle, fast to decode. Plain LZ4 without a
 #: shuffle does not compress 16-bit imagery at all (DESIGN.md section 7).
 DEFAULT_CLEVEL = 5
-def is_zarr_store(path: PathLike) -> bool:
-    """True when ``path`` is a local Zarr v2 or v3 group or array."""
-    p = Path(path)
-    return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zgroup", ".zarray"))
-
-
 def datetime_dim(obj: xr.Dataset | xr.DataArray) -> str | None:
     """The first dimension whose coordinate holds dates (``time`` in landpulse stores), or None."""
     for d in obj.dims:
@@ -262,33 +254,6 @@ def zarr_encoding(
         e.update((extra or {}).get(str(name), {}))
         enc[str(name)] = e
     return enc
-
-
-@contextlib.contextmanager
-def atomic_directory(target: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling folder that replaces ``target`` when the block succeeds.
-
-    On error the temporary folder is removed and ``target`` is untouched. Replacing an existing
-    target renames it aside first, so there is no moment without a complete store at ``target``
-    other than between two renames.
-    """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise StoreExistsError(f"{target} already exists; pass overwrite (CLI: --overwrite) to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 #: Held while warning filters are changed: they are process-wide (Python 3.11), and units run in

@@ -55,7 +55,8 @@ def _dims(array: Any) -> tuple[str, ...] | None:
     return tuple(str(n) for n in names) if names is not None else None
 
 
-def _epoch_seconds(reference: str) -> int | None:
+def _reference_time(reference: str) -> dt.datetime | None:
+    """The reference date of a CF ``<unit> since <date>`` as a naive UTC datetime, or None."""
     text = reference.strip().replace("Z", "+00:00")
     if " " in text and "T" not in text:
         date, _, rest = text.partition(" ")
@@ -66,10 +67,59 @@ def _epoch_seconds(reference: str) -> int | None:
         return None
     if when.tzinfo is not None:
         when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
+def _epoch_seconds(reference: str) -> int | None:
+    when = _reference_time(reference)
+    if when is None:
+        return None
     delta = when - dt.datetime(1970, 1, 1)
     if delta.microseconds:
         return None
     return delta.days * 86400 + delta.seconds
+
+
+#: The time axis of every scene store landpulse creates: integer microseconds since the Unix
+#: epoch (nanoseconds for times finer than that). A fixed unit holds every later acquisition
+#: exactly; the unit xarray infers from the first ingest (``days since <first scene's time>`` for
+#: one scene) cannot hold a scene acquired at another time of day, and an append with it writes
+#: a time axis that no reader decodes.
+SCENE_TIME_UNITS = "microseconds since 1970-01-01"
+_NS_PER = {**{k: v * 10**9 for k, v in _UNITS.items()}, **{k: 10**9 // v for k, v in _SUBSECOND.items()}}
+
+
+def scene_time_encoding(times: Any) -> dict[str, str]:
+    """The CF encoding of a new scene store's time coordinate (``datetime64`` values).
+
+    Returns
+    -------
+    dict
+        ``units`` (:data:`SCENE_TIME_UNITS`, or nanoseconds when a time is finer than a
+        microsecond), ``calendar`` (``proleptic_gregorian``) and ``dtype`` (``int64``).
+    """
+    import numpy as np
+
+    ns = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
+    units = SCENE_TIME_UNITS if not np.any(ns % 1000) else "nanoseconds since 1970-01-01"
+    return {"units": units, "calendar": "proleptic_gregorian", "dtype": "int64"}
+
+
+def cf_units_hold(attrs: Mapping[str, Any], times: Any) -> bool:
+    """Whether an integer CF time encoding (``attrs``: ``units``, ``calendar``) represents every
+    one of ``times`` (``datetime64``) exactly. False for an encoding this does not read."""
+    import numpy as np
+
+    units, calendar = attrs.get("units"), attrs.get("calendar")
+    m = _SINCE.match(units) if isinstance(units, str) else None
+    if m is None or calendar not in _CALENDARS or m[1].lower() not in _NS_PER:
+        return False
+    when = _reference_time(m[2])
+    if when is None:
+        return False
+    reference = np.datetime64(when, "ns").astype(np.int64)
+    ns = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
+    return not np.any((ns - reference) % _NS_PER[m[1].lower()])
 
 
 def decode_cf_times(values: Any, attrs: Mapping[str, Any]) -> tuple[dt.datetime, ...] | None:
@@ -146,4 +196,4 @@ def read_scene_times(path: str | Path) -> SceneTimes | None:
         return None
 
 
-__all__ = ["SceneTimes", "decode_cf_times", "read_scene_times"]
+__all__ = ["SCENE_TIME_UNITS", "SceneTimes", "cf_units_hold", "decode_cf_times", "read_scene_times", "scene_time_encoding"]

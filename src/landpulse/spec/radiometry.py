@@ -37,7 +37,7 @@ import dataclasses
 import json
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -48,24 +48,20 @@ from landpulse.backend.reductions import sample_blocks
 from landpulse.backend.validity import Validity
 from landpulse.errors import ProductMeaningWarning, RadiometryError
 from landpulse.spec.bands import as_dataset
+from landpulse.spec.radiometry_check import (  # noqa: F401  (defined there, NumPy only; public here)
+    CLASSIFICATION_ATTR,
+    MIN_SAMPLE,
+    MOST,
+    PLAUSIBLE_REFLECTANCE,
+    RADIOMETRY_ATTR,
+    RADIOMETRY_WARNING_ATTR,
+    RADIOMETRY_WARNINGS_ATTR,
+    REFLECTANCE,
+    check_against_pixels,
+    valid_values,
+)
 
-RADIOMETRY_ATTR = "landpulse_radiometry"
-# attribute of a classification band read from a STAC item: JSON {"asset": key, "classes": [...]}
-# (or "bitfields"), the item's classification-extension table as published; {"asset": key} alone
-# when the item states none (landpulse.io.scenes, landpulse.products.masking)
-CLASSIFICATION_ATTR = "stac_classification"
-REFLECTANCE = "reflectance"
 _CF_SCALE, _CF_OFFSET = "scale_factor", "add_offset"
-#: Band attribute (and, plural, dataset attribute) recording a declaration the pixels make doubtful.
-RADIOMETRY_WARNING_ATTR = "landpulse_radiometry_warning"
-RADIOMETRY_WARNINGS_ATTR = "landpulse_radiometry_warnings"
-#: Reflectances outside this range for most sampled pixels mean the declared scale is wrong.
-PLAUSIBLE_REFLECTANCE = (-0.5, 1.5)
-#: "Most": more than this fraction of the valid sampled values.
-MOST = 0.5
-#: Fewer valid sampled values than this decide nothing.
-MIN_SAMPLE = 100
-
 
 @dataclass(frozen=True)
 class BandRadiometry:
@@ -310,14 +306,9 @@ def valid_sample(da: xr.DataArray, validity: Validity, max_blocks: int = 2) -> n
     """Valid raw values (float64, 1-D) of a bounded sample of ``da``'s blocks.
 
     At most ``max_blocks`` Dask blocks are read (:func:`landpulse.backend.reductions.sample_blocks`);
-    NaN, infinite, nodata and out-of-range values are left out.
+    NaN, infinite, nodata and out-of-range values are left out (:func:`valid_values`).
     """
-    values = sample_blocks(da, max_blocks)
-    nd, lo, hi = validity
-    ok = np.isfinite(values) & (values >= lo) & (values <= hi)
-    if not math.isnan(nd):
-        ok &= values != nd
-    return values[ok]
+    return valid_values(sample_blocks(da, max_blocks), validity)
 
 
 def _declared_number(value: Any, what: str, *, positive: bool = False, finite: bool = True) -> float:
@@ -330,63 +321,6 @@ def _declared_number(value: Any, what: str, *, positive: bool = False, finite: b
     if positive and not number > 0:
         raise RadiometryError(f"{what} must be positive (reflectance = value * scale + offset); got {value!r}")
     return number
-
-
-def check_against_pixels(samples: Sequence[tuple[str, np.ndarray, float, float]], *, what: str,
-                         fix: str) -> dict[str, str]:
-    """Check declared scales and offsets against raw values sampled from the pixels.
-
-    Parameters
-    ----------
-    samples : sequence of (band, values, scale, offset)
-        Per band, valid raw values (float64, from :func:`valid_sample`) and the declared scale and
-        offset (reflectance = value * scale + offset).
-    what : str
-        What is checked (the scene, "declared radiometry"), named in the messages.
-    fix : str
-        How to correct a refused offset, named in the error.
-
-    Returns
-    -------
-    dict of str to str
-        Per band, a warning for a scale that puts more than half of the sampled reflectances
-        outside :data:`PLAUSIBLE_REFLECTANCE` (empty when none does).
-
-    Raises
-    ------
-    RadiometryError
-        When the bands declare a negative offset of ``k`` DN and more than half of their valid
-        sampled values (pooled) are below ``k``: most reflectances would be negative, so the offset
-        was already removed from the values, or never added (Sentinel-2 processing baseline
-        04.00 and later adds 1000 to every DN).
-    """
-    below = total = 0
-    offset_bands, offsets = [], set()
-    for band, values, scale, offset in samples:
-        k = -offset / scale if scale else 0.0
-        if k > 0:
-            below += int((values < k).sum())
-            total += values.size
-            offset_bands.append(band)
-            offsets.add(round(k, 6))
-    if total >= MIN_SAMPLE and below > MOST * total:
-        shown = ", ".join(f"{k:g}" for k in sorted(offsets))
-        raise RadiometryError(
-            f"{what}: an offset of -{shown} DN ({', '.join(offset_bands)}) is ruled out by the pixels: {below / total:.0%} "
-            f"of the valid values sampled are below {shown}, so most reflectances would be negative; the offset "
-            f"was already removed from these values, or never added. {fix}")
-    lo, hi = PLAUSIBLE_REFLECTANCE
-    found = {}
-    for band, values, scale, offset in samples:
-        if values.size < MIN_SAMPLE:
-            continue
-        refl = values * scale + offset
-        for frac, side in (((refl > hi).mean(), f"above {hi:g}"), ((refl < lo).mean(), f"below {lo:g}")):
-            if frac > MOST:
-                found[band] = (f"{what}, band {band!r}: scale {scale:g} and offset {offset:g} put {frac:.0%} of the sampled "
-                               f"reflectances {side} (median {float(np.median(refl)):.4g}); the declared scale is "
-                               "probably wrong")
-    return found
 
 
 def record_radiometry_warnings(ds: xr.Dataset, found: dict[str, str]) -> xr.Dataset:

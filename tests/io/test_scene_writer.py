@@ -1,0 +1,123 @@
+"""The one-pass scene writer (``landpulse.io.scene_writer``) writes the store the xarray path writes.
+
+``landpulse ingest`` of local integer band files into a new store skips xarray and Dask; every
+other ingest (appends, remote assets, float bands) goes through ``scene_dataset`` and ``to_zarr``.
+Both must give one store: here every ``zarr.json`` is compared as JSON, every chunk file byte for
+byte, and the opened datasets with ``xarray.testing.assert_identical``, on the bundled real
+Sentinel-2 scene (10 bands, 20 m bands replicated onto 10 m), three real Bolzano dates (SCL,
+several chunks with edge chunks), a calibrated CBERS scene and a scene whose scale is flagged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import landpulse
+from landpulse.io import scene_from_stac_item
+from landpulse.io.scenes import Scene
+from tests.support import WriteBand
+
+ingest_module = importlib.import_module("landpulse.io.ingest")  # landpulse.io.ingest is the function
+
+
+def _files(store: Path) -> dict[str, Path]:
+    return {str(p.relative_to(store)): p for p in sorted(store.rglob("*")) if p.is_file()}
+
+
+def _assert_same_store(direct: Path, reference: Path) -> None:
+    a, b = _files(direct), _files(reference)
+    assert sorted(a) == sorted(b)
+    for rel, path in a.items():
+        if path.name == "zarr.json":
+            assert json.loads(path.read_text()) == json.loads(b[rel].read_text()), rel
+        else:
+            assert path.read_bytes() == b[rel].read_bytes(), rel
+    xr.testing.assert_identical(landpulse.open_store(direct).load(), landpulse.open_store(reference).load())
+
+
+def _both(scenes: Scene | Sequence[Scene], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+          **kw: Any) -> tuple[Path, Path]:
+    """Ingest with the one-pass writer (checked to be taken), then through xarray."""
+    calls: list[int] = []
+    write: Callable[..., Path] = ingest_module.write_scene_store
+
+    def counted(*args: Any, **kwargs: Any) -> Path:
+        calls.append(1)
+        return write(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module, "write_scene_store", counted)
+        direct = ingest_module.ingest(scenes, tmp_path / "direct.zarr", **kw)
+    assert calls == [1]
+    with monkeypatch.context() as m:
+        m.setattr(ingest_module, "direct_write_possible", lambda planned: False)
+        reference = ingest_module.ingest(scenes, tmp_path / "xarray.zarr", **kw)
+    return direct, reference
+
+
+def test_the_bundled_scene_in_several_chunks(tmp_path: Path, sample_item: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 800 x 800 px in 300 x 300 chunks: full, edge and corner chunks; 20 m bands replicated
+    direct, reference = _both(scene_from_stac_item(sample_item), tmp_path, monkeypatch, chunks=(300, 300))
+    _assert_same_store(direct, reference)
+    assert len(list((direct / "swir16" / "c").rglob("*"))) > 9
+
+
+def test_three_real_bolzano_dates(bolzano_cogs: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root, items = bolzano_cogs
+    scenes = []
+    for item in items:
+        local = {**item, "assets": {k: {**a, "href": str(root / a["href"])} for k, a in item["assets"].items()}}
+        path = tmp_path / f"{item['id']}.json"
+        path.write_text(json.dumps(local))
+        scenes.append(scene_from_stac_item(path))
+    direct, reference = _both(scenes, tmp_path, monkeypatch, chunks=(200, 300))
+    _assert_same_store(direct, reference)
+    ds = landpulse.open_store(direct)
+    assert ds.sizes == {"time": 3, "y": 512, "x": 512} and "scl" in ds.data_vars
+
+
+def test_a_calibrated_cbers_scene(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:
+    from landpulse.io import scene_from_inpe
+    from tests.io.test_cbers import _inpe_scene
+
+    direct, reference = _both(scene_from_inpe(_inpe_scene(tmp_path, write_band)), tmp_path, monkeypatch)
+    _assert_same_store(direct, reference)
+    assert "red_calibration" in landpulse.open_store(direct).coords
+
+
+def test_a_flagged_scale_is_recorded_alike(tmp_path: Path, sample_item: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from landpulse.errors import ProductMeaningWarning
+    from tests.io.test_ingest import _relabelled_sample_item
+
+    scene = scene_from_stac_item(_relabelled_sample_item(tmp_path, sample_item, "scale"), bands=["red", "nir"])
+    with pytest.warns(ProductMeaningWarning) as caught:
+        direct, reference = _both(scene, tmp_path, monkeypatch, chunks=(256, 512))
+    messages = [str(w.message) for w in caught if w.category is ProductMeaningWarning]
+    assert len(messages) == 4 and messages[:2] == messages[2:]  # red and nir, once per path
+    _assert_same_store(direct, reference)
+
+
+def test_a_float_band_goes_through_xarray(tmp_path: Path, write_band: WriteBand) -> None:
+    data = np.full((16, 20), 0.25, np.float32)
+    scene = landpulse.io.scene_from_files({"red": write_band("r.tif", data, nodata=None), "nir": write_band("n.tif", data * 2, nodata=None)},
+                                          datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09")
+    planned = [(scene, *ingest_module.scene_grid(scene))]
+    assert not ingest_module.direct_write_possible(planned)
+
+
+def test_ingest_imports_neither_xarray_nor_dask() -> None:
+    code = ("import sys, landpulse.io.ingest; "
+            "print(sorted(m for m in ('xarray', 'dask', 'pandas', 'rioxarray') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
