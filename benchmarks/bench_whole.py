@@ -17,7 +17,14 @@ Small scenes (always):
 * ``help``: ``landpulse --help``, against ``python -c pass``.
 * ``ingest``: ``landpulse ingest`` of the bundled Sentinel-2 L1C scene (10 bands, 800 x 800 at
   10 m, CC0) against ``hand_loop.py ingest`` (rasterio + zarr, same codecs) and GDAL
-  (``gdalbuildvrt -separate`` + ``gdal_translate -of Zarr``, blosc-lz4).
+  (``gdalbuildvrt -separate`` + ``gdal_translate -of Zarr``, blosc-lz4, ``GDAL_NUM_THREADS=ALL_CPUS``).
+
+Full-tile ingest (``--ingest-tile``): six bands of the bundled L1C scene **mirror-tiled** to a
+whole Sentinel-2 tile (B02, B03, B04, B08 at 10980 x 10980, B11, B12 at 5490 x 5490; real pixel
+values and texture, not a real acquisition), written once into ``--cache`` as tiled deflate
+GeoTIFFs (1024 px blocks, predictor 2, as COG archives serve them); ``landpulse ingest`` against
+``gdalbuildvrt -separate`` + ``gdal_translate -of Zarr`` (blosc-lz4, 2196 px blocks, the chunks
+landpulse chooses), both with every core (``GDAL_NUM_THREADS=ALL_CPUS`` for GDAL).
 
 Full tile (``--tile``): a 10980 x 10980 red/nir store, the bundled real crop **mirror-tiled**
 (real pixel values and texture, not a real acquisition; ``bench_pipeline.make_input``), generated
@@ -27,6 +34,7 @@ core) run as a process.
 
     python benchmarks/bench_whole.py                      # small scenes, 3 rounds
     python benchmarks/bench_whole.py --tile --tile-dates 2
+    python benchmarks/bench_whole.py --ingest-only        # ingest, small scene and full tile, against GDAL
     python benchmarks/bench_whole.py --smoke              # one round, checks the script works
     python benchmarks/bench_whole.py --startup-only --baseline /tmp/base   # start-up cases only, before/after
 
@@ -107,7 +115,7 @@ def small_cases(work: Path) -> dict[str, tuple[list[str], Any]]:
                    bands={"red": "B04", "nir": "B08"})
     vrt = work / "gdal.vrt"
     tifs = sorted(str(p) for p in SAMPLE_ITEM.parent.glob("B*.tif"))
-    gdal = ("gdalbuildvrt -q -separate -resolution highest -r nearest {vrt} {tifs} && "
+    gdal = ("gdalbuildvrt -q -separate -resolution highest -r nearest {vrt} {tifs} && GDAL_NUM_THREADS=ALL_CPUS "
             "gdal_translate -q -of Zarr -co COMPRESS=BLOSC -co BLOSC_CNAME=lz4 -co BLOSC_CLEVEL=5 "
             "-co BLOCKSIZE=800,800 {vrt} {out}").format(vrt=vrt, tifs=" ".join(tifs), out=work / "gdal.zarr")
     cases: dict[str, tuple[list[str], Any]] = {
@@ -165,6 +173,7 @@ RATIOS = [  # (label, numerator, denominator, target)
      "before: 12-date job --cluster threads", None),
     ("ingest / GDAL", "landpulse ingest", "GDAL ingest (gdalbuildvrt + gdal_translate)", 1.3),
     ("ingest / hand loop", "landpulse ingest", "hand loop: ingest", None),
+    ("full-tile ingest / GDAL", "landpulse ingest, full tile", "GDAL ingest, full tile", 1.3),
     ("full tile job / I/O floor", "landpulse run tile job", "I/O floor (process)", 1.2),
 ]
 
@@ -185,11 +194,64 @@ def tile_cases(work: Path, dates: int, chunk: int) -> dict[str, tuple[list[str],
     }
 
 
+INGEST_TILE_BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12"}
+
+
+def make_ingest_tile(folder: Path) -> Path:
+    """The bundled scene's six bands mirror-tiled to a whole tile (see the module docstring); its item."""
+    item_path = folder / "item.json"
+    if item_path.exists():
+        return item_path
+    import numpy as np
+    import rasterio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    item = json.loads(SAMPLE_ITEM.read_text())
+    item["id"] = "S2A_18SVG_20160112_L1C_mirror_tiled_10980"
+    item["properties"]["landpulse:note"] = ("GENERATED for benchmarks: the bundled real crop mirror-tiled to "
+                                            "10980 x 10980 px; not an acquisition")
+    assets = {}
+    for name, band in INGEST_TILE_BANDS.items():
+        asset = dict(item["assets"][name])
+        with rasterio.open(SAMPLE_ITEM.parent / f"{band}.tif") as src:
+            data, profile = src.read(1), src.profile
+        n = 10980 if data.shape[0] == 800 else 5490  # 10 m and 20 m bands
+        tiled = np.pad(data, ((0, n - data.shape[0]), (0, n - data.shape[1])), mode="symmetric")
+        profile.update(width=n, height=n, tiled=True, blockxsize=1024, blockysize=1024, compress="deflate",
+                       predictor=2, num_threads="all_cpus")
+        out = folder / f"{band}.tif"
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(tiled, 1)
+        asset["href"] = str(out)
+        asset["proj:shape"] = [n, n]
+        asset.pop("file:checksum_sha256", None)
+        assets[name] = asset
+    item["assets"] = assets
+    item_path.write_text(json.dumps(item))
+    return item_path
+
+
+def ingest_tile_cases(work: Path) -> dict[str, tuple[list[str], Any]]:
+    item = make_ingest_tile(CACHE / "ingest-tile")
+    tifs = " ".join(str(item.parent / f"{b}.tif") for b in INGEST_TILE_BANDS.values())
+    vrt, out = work / "gdal-tile.vrt", work / "gdal-tile.zarr"
+    gdal = (f"gdalbuildvrt -q -separate -resolution highest -r nearest {vrt} {tifs} && GDAL_NUM_THREADS=ALL_CPUS "
+            "gdal_translate -q -of Zarr -co COMPRESS=BLOSC -co BLOSC_CNAME=lz4 -co BLOSC_CLEVEL=5 "
+            f"-co BLOCKSIZE=2196,2196 {vrt} {out}")
+    return {
+        "GDAL ingest, full tile": (["sh", "-c", gdal], _rm(out)),
+        "landpulse ingest, full tile": ([str(BIN / "landpulse"), "ingest", str(work / "lp-tile.zarr"), "--item", str(item)],
+                                        _rm(work / "lp-tile.zarr")),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tile", action="store_true", help="also the full 10980 x 10980 tile (generated once into --cache)")
     ap.add_argument("--tile-only", action="store_true", help="only the full tile")
+    ap.add_argument("--ingest-tile", action="store_true", help="also ingest of a full tile against GDAL")
+    ap.add_argument("--ingest-only", action="store_true", help="only the ingest cases (small scene and full tile)")
     ap.add_argument("--tile-dates", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=2196)
     ap.add_argument("--cache", type=Path, default=CACHE)
@@ -214,8 +276,12 @@ def main() -> int:
         cases = {k: v for k, v in cases.items() if k in STARTUP}
     if args.baseline is not None:
         cases.update(baseline_cases(work, args.baseline))
+    if args.ingest_only:
+        cases = {k: v for k, v in cases.items() if "ingest" in k}
     if args.tile or args.tile_only:
         cases.update(tile_cases(work, args.tile_dates, args.chunk))
+    if args.ingest_tile or args.ingest_only:
+        cases.update(ingest_tile_cases(work))
     times: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
     load = [os.getloadavg()]
     try:

@@ -23,7 +23,6 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +30,9 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from landpulse.backend.grid import same_coords
 from landpulse.errors import GridMismatchError, InputError, MissingBandError, UnreadableInputError
 from landpulse.io.files import is_zarr_store
+from landpulse.io.raster_grid import Grid
 from landpulse.io.remote import (
     DEFAULT_OPTIONS,
     RemoteInfo,
@@ -64,37 +63,6 @@ PathLike = str | os.PathLike[str]
 
 STORE_KIND = "landpulse-scenes"
 STORE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A raster grid: CRS, affine transform (pixel corners) and shape (rows, cols)."""
-
-    crs: str
-    transform: Affine
-    shape: tuple[int, int]
-    dtype: str | None = field(default=None, compare=False)  # of the band file probed (remote reads need it)
-
-    @property
-    def resolution(self) -> float:
-        return abs(self.transform.a)
-
-    def x_coords(self) -> np.ndarray:
-        return self.transform.c + self.transform.a * (np.arange(self.shape[1]) + 0.5)
-
-    def y_coords(self) -> np.ndarray:
-        return self.transform.f + self.transform.e * (np.arange(self.shape[0]) + 0.5)
-
-    def same_as(self, other: Grid) -> bool:
-        """Same CRS and shape, and pixel centres within a fraction of the pixel size
-        (:func:`landpulse.backend.grid.same_coords`); a rotated transform must match exactly."""
-        return (
-            self.crs == other.crs
-            and self.shape == other.shape
-            and (self.transform.b, self.transform.d) == (other.transform.b, other.transform.d)
-            and same_coords(self.x_coords(), other.x_coords(), self.resolution)
-            and same_coords(self.y_coords(), other.y_coords(), abs(self.transform.e))
-        )
 
 
 def choose_chunk(n: int, target: int = 2048) -> int:

@@ -31,13 +31,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from landpulse.backend.validity import Validity
 from landpulse.errors import GridMismatchError, ProductMeaningWarning, UnreadableInputError
 from landpulse.io.files import atomic_directory
+from landpulse.io.raster_grid import Grid
 from landpulse.io.remote import is_remote
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store_metadata import scene_time_encoding
@@ -49,9 +50,6 @@ from landpulse.spec.radiometry_check import (
     check_against_pixels,
     valid_values,
 )
-
-if TYPE_CHECKING:
-    from landpulse.io.ingest import Grid
 
 #: Blocks read for the radiometry check are kept for the write up to this many bytes.
 SAMPLE_CACHE_BYTES = 256 << 20
