@@ -71,7 +71,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_remote.py --full --markdown
 	$(BIN)/python benchmarks/bench_windows.py
 	$(BIN)/python benchmarks/bench_bfast.py
-	$(BIN)/python benchmarks/bench_whole.py --tile
+	$(BIN)/python benchmarks/bench_whole.py --tile --ingest-tile
 
 # The bfast package (0.7, PyPI sdist) for bench_bfast.py's comparison: it needs NumPy < 1.24, so it
 # lives in a virtualenv of its own (its setup.py imports numpy, pandas and pyopencl: no build isolation)
