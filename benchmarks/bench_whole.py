@@ -15,6 +15,8 @@ Small scenes (always):
   codecs, rasterio COG, Pillow PNG: the same outputs, without ledger, checksums or STAC).
 * ``nothing``: the same job again (nothing to do), against ``python -c "import numpy, zarr, rasterio"``.
 * ``help``: ``landpulse --help``, against ``python -c pass``.
+* ``ingest --append``: one date (the bundled scene relabelled 10 days later) appended to a store of
+  the bundled scene, the nightly ingest.
 * ``ingest``: ``landpulse ingest`` of the bundled Sentinel-2 L1C scene (10 bands, 800 x 800 at
   10 m, CC0) against ``hand_loop.py ingest`` (rasterio + zarr, same codecs) and GDAL
   (``gdalbuildvrt -separate`` + ``gdal_translate -of Zarr``, blosc-lz4, ``GDAL_NUM_THREADS=ALL_CPUS``).
@@ -135,9 +137,40 @@ def small_cases(work: Path) -> dict[str, tuple[list[str], Any]]:
         "landpulse ingest": ([lp, "ingest", str(work / "lp-ingest.zarr"), "--item", str(SAMPLE_ITEM)],
                              _rm(work / "lp-ingest.zarr")),
     }
+    cases["landpulse ingest --append (one date)"] = (
+        [lp, "ingest", str(work / "lp-append.zarr"), "--item", str(_later_item(work)), "--append"],
+        _fresh_copy(_base_store(work), work / "lp-append.zarr"))
     if shutil.which("gdal_translate") is None:
         del cases["GDAL ingest (gdalbuildvrt + gdal_translate)"]
     return cases
+
+
+def _later_item(work: Path) -> Path:
+    """The bundled item as a scene of 2016-01-22 (same pixels, another id): a date to append."""
+    item = json.loads(SAMPLE_ITEM.read_text())
+    item["id"] += "_as_2016-01-22"
+    item["properties"]["datetime"] = "2016-01-22T00:00:00Z"
+    for asset in item["assets"].values():
+        asset["href"] = str((SAMPLE_ITEM.parent / asset["href"]).resolve())
+    path = work / "later-item.json"
+    path.write_text(json.dumps(item))
+    return path
+
+
+def _base_store(work: Path) -> Path:
+    """The bundled scene ingested once: the store each append case starts from."""
+    base = work / "append-base.zarr"
+    if not base.exists():
+        subprocess.run([str(BIN / "landpulse"), "ingest", str(base), "--item", str(SAMPLE_ITEM)], check=True,
+                       capture_output=True)
+    return base
+
+
+def _fresh_copy(src: Path, dst: Path) -> Any:
+    def go() -> None:
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+    return go
 
 
 STARTUP = ("python -c pass", "import numpy, zarr, rasterio", "landpulse --help", "landpulse validate job",

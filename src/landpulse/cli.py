@@ -16,6 +16,7 @@ landpulse's errors), so ``landpulse --help`` and a command that has nothing to d
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -562,6 +563,10 @@ def _interrupted() -> int:
 
     signum = _SIGNAL[-1] if _SIGNAL else int(signal.SIGINT)
     name = signal.Signals(signum).name
+    # A read the signal abandoned (zarr's I/O loop runs in a thread of its own) leaves a pending
+    # task, which asyncio reports as "Task was destroyed but it is pending!" when the process exits:
+    # noise after this line, not news.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     typer.echo(f"landpulse: interrupted by {name}: committed units are kept and nothing "
                "half-written is ever committed; run the command again to finish", err=True)
     return 128 + signum

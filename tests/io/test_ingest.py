@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,44 +89,68 @@ def test_two_scenes_with_one_acquisition_time_are_refused(tmp_path: Path, write_
     assert list(landpulse.open_store(tmp_path / "s.zarr")["scene_id"].values) == ["a"]
 
 
-def test_append_is_all_or_nothing(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Xarray grows the arrays and writes the new scene ids before any pixel: a failed append is
+@pytest.mark.parametrize("writer", ["one-pass", "xarray"])
+def test_append_is_all_or_nothing(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch,
+                                  writer: str) -> None:
+    """An append grows the arrays and writes the new scene ids before any pixel: a failed append is
     cut back; one whose process died leaves a mark that refuses the store until the next append
-    removes the unfinished dates (a rerun must not skip a scene whose pixels were never written)."""
+    removes the unfinished dates (a rerun must not skip a scene whose pixels were never written).
+    Both writers: the one-pass one (``scene_writer.append_scene_store``) and xarray's."""
+    import importlib
+
+    import landpulse.io.scene_writer as writer_module
     import landpulse.io.store as store_module
 
+    ingest_module = importlib.import_module("landpulse.io.ingest")
     s1 = scene_from_files(_pair(write_band, "a"), datetime="2023-01-01", sensor="sentinel2-l2a", processing_baseline="05.09", scene_id="a")
     s2 = scene_from_files(_pair(write_band, "b", 3000), datetime="2023-01-05", sensor="sentinel2-l1c", processing_baseline="05.09", scene_id="b")
     store = ingest(s1, tmp_path / "s.zarr", chunks=(8, 10))
 
-    real_compute = store_module._compute
     calls: list[int] = []
+    if writer == "xarray":
+        monkeypatch.setattr(ingest_module, "direct_append_possible", lambda *a: False)
+        real_compute = store_module._compute
 
-    def disk_full(delayed: object, progress: bool) -> None:
-        """The staged copy writes (first call of each ingest), the append's pixels do not."""
-        calls.append(1)
-        if len(calls) % 2 == 0:
+        def disk_full(delayed: object, progress: bool) -> None:
+            """The staged copy writes (first call of each ingest), the append's pixels do not."""
+            calls.append(1)
+            if len(calls) % 2 == 0:
+                raise OSError("No space left on device")
+            real_compute(delayed, progress)
+
+        monkeypatch.setattr(store_module, "_compute", disk_full)
+    else:
+        real_pixels = writer_module._write_pixels
+
+        def disk_full_pixels(arrays: Any, first: int, n: int, *args: Any) -> None:
+            """The first chunk of the new date is written, then the disk is full."""
+            calls.append(1)
+            arrays["red"][first, 0:8, 0:10] = np.full((8, 10), 3000, np.uint16)
             raise OSError("No space left on device")
-        real_compute(delayed, progress)
 
-    monkeypatch.setattr(store_module, "_compute", disk_full)
+        monkeypatch.setattr(writer_module, "_write_pixels", disk_full_pixels)
     with pytest.raises(OSError, match="No space"):
         ingest(s2, store, append=True)
-    assert len(calls) == 2  # the append itself failed, after xarray had grown the arrays
+    assert len(calls) == (2 if writer == "xarray" else 1)  # the append itself failed, after the arrays grew
     ds = landpulse.open_store(store)  # opens: the failed append was cut back
     assert list(ds["scene_id"].values) == ["a"] and ds["red"].shape[0] == 1
 
     # the process dies during the append: nothing runs the roll-back
-    monkeypatch.setattr(store_module, "roll_back_append", lambda path: False)
+    monkeypatch.setattr(store_module if writer == "xarray" else writer_module, "roll_back_append", lambda path: False)
     with pytest.raises(OSError):
         ingest(s2, store, append=True)
     monkeypatch.undo()
+    if writer == "xarray":
+        monkeypatch.setattr(ingest_module, "direct_append_possible", lambda *a: False)
+    else:
+        assert writer_module._write_pixels is real_pixels
     with pytest.raises(landpulse.InputError, match="append stopped before it finished"):
         landpulse.open_store(store)
     ingest(s2, store, append=True)  # removes the unfinished date first, then appends it whole
     ds = landpulse.open_store(store)
     assert list(ds["scene_id"].values) == ["a", "b"]
     np.testing.assert_array_equal(ds["red"].values[:, 0, 0], [2000, 3000])
+    np.testing.assert_array_equal(ds["red"].values[:, -1, -1], [2000, 3000])
     assert json.loads(ds.attrs["sensor"]) == ["sentinel2-l1c", "sentinel2-l2a"]  # both sensors kept
 
 

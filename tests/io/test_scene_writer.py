@@ -74,6 +74,13 @@ def test_the_bundled_scene_in_several_chunks(tmp_path: Path, sample_item: Path, 
 
 def test_three_real_bolzano_dates(bolzano_cogs: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    direct, reference = _both(_bolzano_scenes(bolzano_cogs, tmp_path), tmp_path, monkeypatch, chunks=(200, 300))
+    _assert_same_store(direct, reference)
+    ds = landpulse.open_store(direct)
+    assert ds.sizes == {"time": 3, "y": 512, "x": 512} and "scl" in ds.data_vars
+
+
+def _bolzano_scenes(bolzano_cogs: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> list[Scene]:
     root, items = bolzano_cogs
     scenes = []
     for item in items:
@@ -81,10 +88,33 @@ def test_three_real_bolzano_dates(bolzano_cogs: tuple[Path, list[dict[str, Any]]
         path = tmp_path / f"{item['id']}.json"
         path.write_text(json.dumps(local))
         scenes.append(scene_from_stac_item(path))
-    direct, reference = _both(scenes, tmp_path, monkeypatch, chunks=(200, 300))
-    _assert_same_store(direct, reference)
-    ds = landpulse.open_store(direct)
-    assert ds.sizes == {"time": 3, "y": 512, "x": 512} and "scl" in ds.data_vars
+    return scenes
+
+
+def test_appends_of_real_bolzano_dates(bolzano_cogs: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # one date ingested, then one and one more appended: by the one-pass writer and by xarray
+    first, *later = _bolzano_scenes(bolzano_cogs, tmp_path)
+    stores = {}
+    calls: list[str] = []
+    real = ingest_module.append_scene_store
+
+    def counted(*args: Any, **kwargs: Any) -> Path:
+        calls.append(str(args[5]))
+        return real(*args, **kwargs)
+
+    for writer in ("one-pass", "xarray"):
+        path = ingest_module.ingest(first, tmp_path / f"{writer}.zarr", chunks=(200, 300))
+        with monkeypatch.context() as m:
+            m.setattr(ingest_module, "append_scene_store", counted)
+            if writer == "xarray":
+                m.setattr(ingest_module, "direct_append_possible", lambda *a: False)
+            for scene in later:
+                ingest_module.ingest(scene, path, append=True)
+        stores[writer] = path
+    assert calls == [str(stores["one-pass"])] * 2
+    _assert_same_store(stores["one-pass"], stores["xarray"])
+    assert list(landpulse.open_store(stores["one-pass"])["scene_id"].values) == [s.id for s in [first, *later]]
 
 
 def test_a_calibrated_cbers_scene(tmp_path: Path, write_band: WriteBand, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,7 +43,9 @@ from landpulse.io.remote import (
     remote_band,
 )
 from landpulse.io.scene_writer import (
+    append_scene_store,
     band_attrs,
+    direct_append_possible,
     direct_write_possible,
     nearest_index,
     radiometry_problems,
@@ -52,7 +54,7 @@ from landpulse.io.scene_writer import (
 )
 from landpulse.io.scenes import BandSource, Scene
 from landpulse.io.store_metadata import cf_units_hold, scene_time_encoding
-from landpulse.spec.radiometry_check import CLASSIFICATION_ATTR
+from landpulse.spec.radiometry_check import CLASSIFICATION_ATTR, RADIOMETRY_WARNINGS_ATTR
 
 if TYPE_CHECKING:  # xarray, rioxarray and Dask load only on the xarray path (appends, remote, float bands)
     import xarray as xr
@@ -385,6 +387,8 @@ def ingest(
     if existing is None and direct_write_possible(planned):  # zarr and rasterio alone, one pass
         return write_scene_store(planned, names, ref_grid, (cy, cx), calibrated, store_attrs, store,
                                  overwrite=overwrite, progress=progress)
+    if existing is not None and direct_append_possible(planned, names, calibrated, store):
+        return append_scene_store(planned, names, ref_grid, calibrated, store_attrs, store, progress=progress)
     return _ingest_with_xarray(planned, names, ref_grid, (cy, cx), calibrated, store_attrs, store, existing,
                                overwrite=overwrite, progress=progress, remote=remote)
 
@@ -410,6 +414,8 @@ def _ingest_with_xarray(planned: Sequence[tuple[Scene, Grid, dict[str, Grid]]], 
                    coords="different", compat="equals")
     ds = ds[list(names)].rio.write_crs(ref_grid.crs).rio.write_transform(ref_grid.transform)
     ds.attrs = dict(store_attrs)
+    if existing is not None and RADIOMETRY_WARNINGS_ATTR in existing.attrs:  # the store's warnings stay
+        ds.attrs[RADIOMETRY_WARNINGS_ATTR] = existing.attrs[RADIOMETRY_WARNINGS_ATTR]
     ds = record_radiometry_warnings(ds, found)
     zchunks = {"time": 1, "y": cy, "x": cx}
 

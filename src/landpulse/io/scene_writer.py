@@ -1,11 +1,13 @@
-"""A new scene store written with zarr and rasterio alone: every band and its metadata in one pass.
+"""Scene stores written with zarr and rasterio alone: every band and its metadata in one pass.
 
-``landpulse ingest`` of local band files into a new store comes here (:func:`write_scene_store`).
-The store is the one the xarray path writes (appends, remote assets and float bands still go
-through :func:`landpulse.io.ingest.scene_dataset` and xarray's ``to_zarr``), array for array,
-attribute for attribute and chunk for chunk: ``tests/io/test_scene_writer.py`` compares the two.
-What it leaves out is what a one-pass copy does not need: xarray, Dask and rioxarray (about 1 s
-of imports on a 2-core machine), a Dask graph per band, and the rechunking of every band.
+``landpulse ingest`` of local integer band files comes here: into a new store
+(:func:`write_scene_store`) or appended to a landpulse store (:func:`append_scene_store`).
+Remote assets and float bands still go through :func:`landpulse.io.ingest.scene_dataset` and
+xarray's ``to_zarr``. The store is the one the xarray path writes, array for array, attribute for
+attribute and chunk for chunk: ``tests/io/test_scene_writer.py`` compares the two, for new stores
+and appends. What it leaves out is what a one-pass copy does not need: xarray, Dask and rioxarray
+(about 1 s of imports on a 2-core machine), a Dask graph per band, the rechunking of every band,
+and (appends) the staged copy of the new dates.
 
 How it writes:
 
@@ -15,13 +17,16 @@ How it writes:
 * then one task per band, date and Zarr chunk, on a thread pool: a windowed rasterio read (a
   coarser band is put on the finest grid by nearest neighbour, as in the xarray path), the chunk
   encoded and written by zarr (blosc-lz4 + shuffle + crc32c). Each task writes its own chunk;
-* all of it into a temporary folder renamed into place when complete
-  (:func:`landpulse.io.files.atomic_directory`): a failed or killed ingest leaves no store.
+* a new store: all of it into a temporary folder renamed into place when complete
+  (:func:`landpulse.io.files.atomic_directory`): a failed or killed ingest leaves no store;
+* an append: under the append mark (:data:`landpulse.io.store_metadata.APPEND_MARK`), rolled
+  back on failure, and by the next append after a kill.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -41,7 +46,7 @@ from landpulse.io.files import atomic_directory
 from landpulse.io.raster_grid import Grid
 from landpulse.io.remote import is_remote
 from landpulse.io.scenes import BandSource, Scene
-from landpulse.io.store_metadata import scene_time_encoding
+from landpulse.io.store_metadata import APPEND_MARK, encode_cf_times, roll_back_append, scene_time_encoding
 from landpulse.spec.radiometry_check import (
     CLASSIFICATION_ATTR,
     RADIOMETRY_ATTR,
@@ -297,23 +302,35 @@ def write_scene_store(
         readers.close_all()
 
 
-def _write(planned: Sequence[tuple[Scene, Grid, Mapping[str, Grid]]], names: Sequence[str], grid: Grid,
-           chunks: tuple[int, int], calibrated: frozenset[str], attrs: Mapping[str, object], path: Path,
-           overwrite: bool, progress: bool, workers: int, readers: _Readers) -> Path:
-    import zarr
+Planned = Sequence[tuple[Scene, Grid, Mapping[str, Grid]]]
 
-    ny, nx = grid.shape
-    cy, cx = chunks
-    row_blocks = [slice(y, min(y + cy, ny)) for y in range(0, ny, cy)]
-    col_blocks = [slice(x, min(x + cx, nx)) for x in range(0, nx, cx)]
-    blocks = [(r, c) for r in row_blocks for c in col_blocks]
-    bands = [{name: _band_reader(scene.bands[name], band_grids[name], grid) for name in names}
-             for scene, _, band_grids in planned]
 
-    # 1. The radiometry, on the blocks the xarray path samples; those blocks are kept for step 2.
+@dataclass
+class _Layout:
+    """The blocks of a store's grid and how each scene's bands are read onto it."""
+
+    blocks: list[tuple[slice, slice]]
+    bands: list[dict[str, _Band]]  # per scene, by band name
+
+    @classmethod
+    def of(cls, planned: Planned, names: Sequence[str], grid: Grid, chunks: tuple[int, int]) -> _Layout:
+        ny, nx = grid.shape
+        cy, cx = chunks
+        rows = [slice(y, min(y + cy, ny)) for y in range(0, ny, cy)]
+        cols = [slice(x, min(x + cx, nx)) for x in range(0, nx, cx)]
+        return cls([(r, c) for r in rows for c in cols],
+                   [{name: _band_reader(scene.bands[name], band_grids[name], grid) for name in names}
+                    for scene, _, band_grids in planned])
+
+
+def _check_radiometry(planned: Planned, layout: _Layout, readers: _Readers
+                      ) -> tuple[dict[str, str], dict[tuple[int, str, int], np.ndarray]]:
+    """The radiometry warnings by band (warned here) and the blocks read for them, kept for the
+    write up to :data:`SAMPLE_CACHE_BYTES`. Samples the blocks the xarray path samples."""
     kept: dict[tuple[int, str, int], np.ndarray] = {}
     kept_bytes = 0
     found: dict[str, str] = {}
+    blocks = layout.blocks
     n = max(1, min(2, len(blocks)))
     picks = sorted({int((k + 0.5) * len(blocks) / n) for k in range(n)})
     for t, (scene, _, _) in enumerate(planned):
@@ -322,7 +339,7 @@ def _write(planned: Sequence[tuple[Scene, Grid, Mapping[str, Grid]]], names: Seq
             out = []
             for p in picks:
                 with reading_errors():
-                    block = _read_block(bands[t][name], *blocks[p], readers)
+                    block = _read_block(layout.bands[t][name], *blocks[p], readers)
                 if kept_bytes + block.nbytes <= SAMPLE_CACHE_BYTES:
                     kept[(t, name, p)] = block
                     kept_bytes += block.nbytes
@@ -331,10 +348,47 @@ def _write(planned: Sequence[tuple[Scene, Grid, Mapping[str, Grid]]], names: Seq
             return valid_values(np.concatenate(out), validity)
 
         found.update(radiometry_problems(scene, sample))
+    for message in found.values():
+        warnings.warn(message, ProductMeaningWarning, stacklevel=5)  # at the caller of ingest
+    return found, kept
+
+
+def _write_pixels(arrays: Mapping[str, Any], first: int, n: int, names: Sequence[str], layout: _Layout,
+                  kept: dict[tuple[int, str, int], np.ndarray], readers: _Readers, progress: bool,
+                  workers: int) -> None:
+    """Every chunk of the ``n`` scenes into dates ``first, first + 1...`` of ``arrays``: one task
+    per scene, band and chunk on a thread pool."""
+    tasks = [(t, name, p) for t in range(n) for name in names for p in range(len(layout.blocks))]
+    bar = _Progress(len(tasks), progress)
+
+    def write(task: tuple[int, str, int]) -> None:
+        t, name, p = task
+        rows, cols = layout.blocks[p]
+        block = kept.pop(task, None)
+        if block is None:
+            with reading_errors():
+                block = _read_block(layout.bands[t][name], rows, cols, readers)
+        arrays[name][first + t, rows, cols] = block
+        bar.step()
+
+    try:
+        _run_all(write, tasks, workers)
+    finally:
+        bar.close()
+
+
+def _write(planned: Planned, names: Sequence[str], grid: Grid, chunks: tuple[int, int], calibrated: frozenset[str],
+           attrs: Mapping[str, object], path: Path, overwrite: bool, progress: bool, workers: int,
+           readers: _Readers) -> Path:
+    import zarr
+
+    ny, nx = grid.shape
+    cy, cx = chunks
+    layout = _Layout.of(planned, names, grid, chunks)
+    # 1. The radiometry, on the blocks the xarray path samples; those blocks are kept for step 2.
+    found, kept = _check_radiometry(planned, layout, readers)
     store_attrs: dict[str, Any] = dict(attrs)
     if found:
-        for message in found.values():
-            warnings.warn(message, ProductMeaningWarning, stacklevel=4)  # at the caller of ingest
         store_attrs[RADIOMETRY_WARNINGS_ATTR] = _json_list(list(found.values()))
 
     # 2. The arrays, then the pixels, into a temporary folder renamed into place when complete.
@@ -355,29 +409,146 @@ def _write(planned: Sequence[tuple[Scene, Grid, Mapping[str, Grid]]], names: Seq
             arrays[name] = root.create_array(name, shape=(len(planned), ny, nx), dtype=dtype, chunks=(1, cy, cx),
                                              fill_value=0, dimension_names=("time", "y", "x"), attributes=band,
                                              **_codecs(dtype))
-        tasks = [(t, name, p) for t in range(len(planned)) for name in names for p in range(len(blocks))]
-        bar = _Progress(len(tasks), progress)
-
-        def write(task: tuple[int, str, int]) -> None:
-            t, name, p = task
-            rows, cols = blocks[p]
-            block = kept.pop(task, None)
-            if block is None:
-                with reading_errors():
-                    block = _read_block(bands[t][name], rows, cols, readers)
-            arrays[name][t, rows, cols] = block
-            bar.step()
-
-        try:
-            _run_all(write, tasks, workers)
-        finally:
-            bar.close()
+        _write_pixels(arrays, 0, len(planned), names, layout, kept, readers, progress, workers)
     return path
 
 
-def _json_list(values: list[str]) -> str:
-    import json
+def direct_append_possible(planned: Planned, names: Sequence[str], calibrated: frozenset[str],
+                           path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`append_scene_store` appends these scenes to the store at ``path``: what
+    :func:`direct_write_possible` asks of the scenes, a Zarr v3 store whose bands have these
+    dtypes and one date per chunk, and every per-date coordinate a landpulse store has."""
+    import zarr
 
+    if not direct_write_possible(planned) or not (Path(path) / "zarr.json").is_file():
+        return False
+    try:
+        group = zarr.open_group(str(path), mode="r", zarr_format=3)
+        arrays = dict(group.arrays())
+    except Exception:
+        return False
+    per_date = ["time", *_PER_DATE]
+    for name in names:
+        src = planned[0][0].bands[name]
+        if src.kind == "reflectance":
+            per_date += [f"{name}_dn_scale", f"{name}_dn_offset"] + ([f"{name}_calibration"] if name in calibrated else [])
+        band = arrays.get(name)
+        if band is None or band.ndim != 3 or band.chunks[0] != 1 or np.dtype(planned[0][2][name].dtype) != band.dtype:
+            return False
+    if any(k not in arrays or arrays[k].ndim != 1 for k in per_date):
+        return False
+    time_array = arrays["time"]
+    return time_array.dtype.kind in "iu" and "units" in time_array.attrs
+
+
+def append_scene_store(
+    planned: Planned,
+    names: Sequence[str],
+    grid: Grid,
+    calibrated: frozenset[str],
+    attrs: Mapping[str, object],
+    path: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+) -> Path:
+    """Append scenes (later than the store's last date, on its grid) to a scene store in one pass.
+
+    All or nothing, as :func:`landpulse.io.store.append_zarr`: the radiometry is checked first
+    (a refused offset writes nothing); the store is then marked (:data:`~landpulse.io.store_metadata.APPEND_MARK`),
+    its arrays grown, the coordinates and pixels written; a failure cuts the arrays back to their
+    old length and removes the mark; a killed process leaves the mark, which the next
+    ``landpulse ingest --append`` rolls back first. ``attrs`` replace the store's attributes
+    (radiometry warnings: the store's and the new ones).
+
+    Parameters
+    ----------
+    planned, names, grid, calibrated, progress, workers
+        As :func:`write_scene_store`; ``calibrated`` the bands with a calibration coordinate in
+        the store (:func:`direct_append_possible` checked).
+    attrs : mapping
+        The store's new attributes.
+    path : path
+        The store.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    RadiometryError
+        Before anything is written, when a scene's declared offset is ruled out by its pixels.
+    UnreadableInputError
+        When a band file cannot be read (the store is left as it was).
+    """
+    import zarr
+
+    path = Path(path)
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    arrays = dict(group.arrays())
+    chunks = tuple(int(c) for c in arrays[names[0]].chunks[1:])
+    layout = _Layout.of(planned, names, grid, (chunks[0], chunks[1]))
+    readers = _Readers()
+    try:
+        found, kept = _check_radiometry(planned, layout, readers)
+        new_attrs: dict[str, Any] = dict(attrs)
+        before = json.loads(str(group.attrs.get(RADIOMETRY_WARNINGS_ATTR, "[]")))
+        merged = before + [m for m in found.values() if m not in before]
+        if merged:
+            new_attrs[RADIOMETRY_WARNINGS_ATTR] = _json_list(merged)
+        n0, n = int(arrays["time"].shape[0]), len(planned)
+        mark: dict[str, Any] = {"dim": "time", "length": n0}
+        group.attrs[APPEND_MARK] = mark
+        try:
+            times = np.array([s.datetime for s, _, _ in planned], dtype="datetime64[ns]")
+            columns: dict[str, np.ndarray] = {"time": encode_cf_times(times, arrays["time"].attrs).astype(arrays["time"].dtype)}
+            columns.update({k: np.array(v, dtype=object) for k, v in _per_date_strings(planned, names, calibrated).items()})
+            columns.update({k: np.array(v, dtype=np.float64) for k, v in _per_date_numbers(planned, names).items()})
+            for key, values in columns.items():
+                arrays[key].resize((n0 + n,))
+                arrays[key][n0:] = values
+            for name in names:
+                band = arrays[name]
+                band.resize((n0 + n, *band.shape[1:]))
+                if name in found:
+                    band.attrs[RADIOMETRY_WARNING_ATTR] = found[name]
+            _write_pixels(arrays, n0, n, names, layout, kept, readers, progress, workers or os.cpu_count() or 1)
+            group.attrs.put({**new_attrs, APPEND_MARK: mark})
+        except BaseException:
+            roll_back_append(path)
+            raise
+        del group.attrs[APPEND_MARK]
+    finally:
+        readers.close_all()
+    return path
+
+
+_PER_DATE = ("scene_id", "platform", "processing_baseline")
+
+
+def _per_date_strings(planned: Planned, names: Sequence[str], calibrated: frozenset[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {
+        "scene_id": [s.id for s, _, _ in planned],
+        "platform": [s.platform or "" for s, _, _ in planned],
+        "processing_baseline": [s.processing_baseline or "" for s, _, _ in planned],
+    }
+    for name in names:
+        if name in calibrated and planned[0][0].bands[name].kind == "reflectance":
+            out[f"{name}_calibration"] = [s.bands[name].calibration or "" for s, _, _ in planned]
+    return out
+
+
+def _per_date_numbers(planned: Planned, names: Sequence[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for name in names:
+        if planned[0][0].bands[name].kind == "reflectance":
+            out[f"{name}_dn_scale"] = [float(s.bands[name].scale) for s, _, _ in planned]
+            out[f"{name}_dn_offset"] = [float(s.bands[name].offset) for s, _, _ in planned]
+    return out
+
+
+def _json_list(values: list[str]) -> str:
     return json.dumps(values)
 
 
@@ -390,24 +561,11 @@ def _write_coords(root: Any, planned: Sequence[tuple[Scene, Grid, Mapping[str, G
     for dim, values in (("y", grid.y_coords()), ("x", grid.x_coords())):
         root.create_array(dim, shape=values.shape, dtype=f8, chunks=values.shape, dimension_names=(dim,),
                           **nan)[:] = values
-    unit = enc["units"].split()[0]
-    ticks = (times - np.datetime64("1970-01-01", "ns")).astype(f"timedelta64[{'us' if unit == 'microseconds' else 'ns'}]")
     root.create_array("time", shape=(n,), dtype="int64", chunks=(n,), fill_value=0, dimension_names=("time",),
                       attributes={"units": enc["units"], "calendar": enc["calendar"]},
-                      **_codecs(np.dtype("int64")))[:] = ticks.astype(np.int64)
-    per_date: dict[str, list[object]] = {
-        "scene_id": [s.id for s, _, _ in planned],
-        "platform": [s.platform or "" for s, _, _ in planned],
-        "processing_baseline": [s.processing_baseline or "" for s, _, _ in planned],
-    }
-    numbers: dict[str, list[float]] = {}
-    for name in names:
-        if planned[0][0].bands[name].kind != "reflectance":
-            continue
-        numbers[f"{name}_dn_scale"] = [float(s.bands[name].scale) for s, _, _ in planned]
-        numbers[f"{name}_dn_offset"] = [float(s.bands[name].offset) for s, _, _ in planned]
-        if name in calibrated:
-            per_date[f"{name}_calibration"] = [s.bands[name].calibration or "" for s, _, _ in planned]
+                      **_codecs(np.dtype("int64")))[:] = encode_cf_times(times, enc).astype(np.int64)
+    per_date = _per_date_strings(planned, names, calibrated)
+    numbers = _per_date_numbers(planned, names)
     for key, strings in per_date.items():
         root.create_array(key, shape=(n,), dtype=str, chunks=(n,), dimension_names=("time",),
                           attributes={})[:] = np.array(strings, dtype=object)
@@ -452,5 +610,5 @@ def reading_errors() -> Iterator[None]:
         raise UnreadableInputError(f"reading pixels failed: {err}{cause}") from err
 
 
-__all__ = ["band_attrs", "direct_write_possible", "nearest_index", "radiometry_problems", "reading_errors",
+__all__ = ["append_scene_store", "band_attrs", "direct_append_possible", "direct_write_possible", "nearest_index", "radiometry_problems", "reading_errors",
            "write_scene_store"]

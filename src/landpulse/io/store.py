@@ -31,6 +31,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec
 
 from landpulse.errors import GridMismatchError, InputError, NotAZarrStoreError
 from landpulse.io.files import atomic_directory, is_zarr_store, validate_name  # noqa: F401  (here since before io.files had them)
+from landpulse.io.store_metadata import APPEND_MARK, roll_back_append
 from landpulse.progress import progress_bar
 
 PathLike = str | os.PathLike[str]
@@ -345,12 +346,6 @@ def _chunk_images(ds: xr.Dataset, chunks: Mapping[str, int]) -> xr.Dataset:
     return out
 
 
-#: Store attribute present while an append runs: ``{"dim": "time", "length": n}``, the length
-#: along ``dim`` before it. Xarray grows the arrays and writes the new coordinates (scene ids)
-#: before any pixel; a store left with this mark has dates whose pixels may be missing.
-APPEND_MARK = "landpulse_append_in_progress"
-
-
 def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: bool = False) -> Path:
     """Append ``ds`` along ``dim`` to an existing landpulse store (same variables and grid).
 
@@ -379,28 +374,6 @@ def append_zarr(ds: xr.Dataset, path: PathLike, *, dim: str = "time", progress: 
         raise
     del zarr.open_group(path, mode="r+", zarr_format=3).attrs[APPEND_MARK]
     return path
-
-
-def roll_back_append(path: PathLike) -> bool:
-    """Cut a store marked by an unfinished :func:`append_zarr` back to its length before it.
-
-    Returns True when there was something to roll back. Chunk files beyond the old length stay on
-    disk until the next append overwrites them (the arrays' shapes no longer reach them).
-    """
-
-    group = zarr.open_group(Path(path), mode="r+")
-    mark = cast("Mapping[str, Any] | None", group.attrs.get(APPEND_MARK))  # written by append_zarr
-    if not mark:
-        return False
-    dim, length = str(mark["dim"]), int(mark["length"])
-    for _, array in group.arrays():
-        names = list(getattr(array.metadata, "dimension_names", None) or [])
-        if dim in names and array.shape[names.index(dim)] != length:
-            shape = list(array.shape)
-            shape[names.index(dim)] = length
-            array.resize(tuple(shape))
-    del group.attrs[APPEND_MARK]
-    return True
 
 
 def _compute(delayed: Any, progress: bool) -> None:

@@ -25,8 +25,10 @@ _SUBSECOND = {"milliseconds": 10**3, "millisecond": 10**3, "ms": 10**3, "microse
               "microsecond": 10**6, "us": 10**6, "nanoseconds": 10**9, "nanosecond": 10**9, "ns": 10**9}
 _CALENDARS = (None, "standard", "gregorian", "proleptic_gregorian")
 _SINCE = re.compile(r"^\s*(\w+)\s+since\s+(.+?)\s*$")
-#: the attribute a store carries while an append is unfinished (``landpulse.io.store.APPEND_MARK``)
-_APPEND_MARK = "landpulse_append_in_progress"
+#: Store attribute present while an append runs: ``{"dim": "time", "length": n}``, the length
+#: along ``dim`` before it. An append grows the arrays and writes the new coordinates (scene ids)
+#: before any pixel; a store left with this mark has dates whose pixels may be missing.
+APPEND_MARK = "landpulse_append_in_progress"
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,51 @@ def cf_units_hold(attrs: Mapping[str, Any], times: Any) -> bool:
     return not np.any((ns - reference) % _NS_PER[m[1].lower()])
 
 
+def encode_cf_times(times: Any, attrs: Mapping[str, Any]) -> Any:
+    """``times`` (``datetime64``) as the int64 values of the CF encoding ``attrs`` (``units``,
+    ``calendar``), exactly.
+
+    Raises
+    ------
+    ValueError
+        When the encoding cannot hold every time exactly (:func:`cf_units_hold`).
+    """
+    import numpy as np
+
+    if not cf_units_hold(attrs, times):
+        raise ValueError(f"the time encoding {dict(attrs)} cannot hold {times} exactly")
+    m = _SINCE.match(str(attrs["units"]))
+    assert m is not None
+    when = _reference_time(m[2])
+    assert when is not None
+    reference = np.datetime64(when, "ns").astype(np.int64)
+    ns = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
+    return (ns - reference) // _NS_PER[m[1].lower()]
+
+
+def roll_back_append(path: str | Path) -> bool:
+    """Cut a store marked by an unfinished append (:data:`APPEND_MARK`) back to its length before it.
+
+    Returns True when there was something to roll back. Chunk files beyond the old length stay on
+    disk until the next append overwrites them (the arrays' shapes no longer reach them).
+    """
+    import zarr
+
+    group = zarr.open_group(Path(path), mode="r+")
+    mark = group.attrs.get(APPEND_MARK)
+    if not isinstance(mark, Mapping) or not mark:
+        return False
+    dim, length = str(mark["dim"]), int(mark["length"])  # type: ignore[arg-type]
+    for _, array in group.arrays():
+        names = list(getattr(array.metadata, "dimension_names", None) or [])
+        if dim in names and array.shape[names.index(dim)] != length:
+            shape = list(array.shape)
+            shape[names.index(dim)] = length
+            array.resize(tuple(shape))
+    del group.attrs[APPEND_MARK]
+    return True
+
+
 def decode_cf_times(values: Any, attrs: Mapping[str, Any]) -> tuple[dt.datetime, ...] | None:
     """Integer CF time values (``<unit> since <date>``, a standard calendar) as naive UTC datetimes
     truncated to whole seconds; None for an encoding this does not decode exactly."""
@@ -163,7 +210,7 @@ def read_scene_times(path: str | Path) -> SceneTimes | None:
 
     try:
         group = zarr.open_group(str(path), mode="r")
-        if _APPEND_MARK in group.attrs:
+        if APPEND_MARK in group.attrs:
             return None
         arrays = dict(group.arrays())
         coords = set(str(group.attrs.get("coordinates", "")).split())
@@ -196,4 +243,5 @@ def read_scene_times(path: str | Path) -> SceneTimes | None:
         return None
 
 
-__all__ = ["SCENE_TIME_UNITS", "SceneTimes", "cf_units_hold", "decode_cf_times", "read_scene_times", "scene_time_encoding"]
+__all__ = ["APPEND_MARK", "SCENE_TIME_UNITS", "SceneTimes", "cf_units_hold", "decode_cf_times", "encode_cf_times",
+           "read_scene_times", "roll_back_append", "scene_time_encoding"]
