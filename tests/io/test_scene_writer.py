@@ -151,3 +151,45 @@ def test_ingest_imports_neither_xarray_nor_dask() -> None:
             "print(sorted(m for m in ('xarray', 'dask', 'pandas', 'rioxarray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_append_killed_while_writing_pixels_is_completed_by_the_rerun(tmp_path: Path, sample_item: Path) -> None:
+    """RELIABILITY: SIGKILL of ``landpulse ingest --append`` in the middle of its pixel writes,
+    then the same command again: the store ends byte-identical to an append that was never
+    killed (the rerun rolls the unfinished date back first, then appends it whole)."""
+    import os
+    import signal
+    import time
+
+    from landpulse.io.store_metadata import APPEND_MARK
+
+    later = json.loads(sample_item.read_text())
+    later["id"] += "_as_2016-01-22"
+    later["properties"]["datetime"] = "2016-01-22T00:00:00Z"
+    for asset in later["assets"].values():
+        asset["href"] = str((sample_item.parent / asset["href"]).resolve())
+    later_item = tmp_path / "later.json"
+    later_item.write_text(json.dumps(later))
+    cli = [sys.executable, "-m", "landpulse.cli", "ingest"]
+    bands = ["--bands", "blue,green,red,nir"]
+    first = [*cli, "--item", str(sample_item), "--chunk", "50", *bands]  # 256 chunks a band: a write that takes a while
+    append = [*cli, "--item", str(later_item), "--append", *bands]
+    for name in ("killed.zarr", "reference.zarr"):
+        subprocess.run([*first[:4], str(tmp_path / name), *first[4:]], check=True, capture_output=True)
+    subprocess.run([*append[:4], str(tmp_path / "reference.zarr"), *append[4:]], check=True, capture_output=True)
+
+    store = tmp_path / "killed.zarr"
+    proc = subprocess.Popen([*append[:4], str(store), *append[4:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        marked = APPEND_MARK in json.loads((store / "zarr.json").read_text()).get("attributes", {})
+        if marked and len(list((store / "nir" / "c" / "1").rglob("*"))) > 20:  # pixels of the new date
+            break
+        time.sleep(0.002)
+    assert proc.poll() is None, "the append finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with pytest.raises(landpulse.InputError, match="append stopped before it finished"):
+        landpulse.open_store(store)
+    subprocess.run([*append[:4], str(store), *append[4:]], check=True, capture_output=True)
+    _assert_same_store(store, tmp_path / "reference.zarr")
