@@ -323,10 +323,11 @@ class _Layout:
                     for scene, _, band_grids in planned])
 
 
-def _check_radiometry(planned: Planned, layout: _Layout, readers: _Readers
+def _check_radiometry(planned: Planned, layout: _Layout, readers: _Readers, stacklevel: int
                       ) -> tuple[dict[str, str], dict[tuple[int, str, int], np.ndarray]]:
-    """The radiometry warnings by band (warned here) and the blocks read for them, kept for the
-    write up to :data:`SAMPLE_CACHE_BYTES`. Samples the blocks the xarray path samples."""
+    """The radiometry warnings by band (warned here, ``stacklevel`` pointing at the caller of
+    ingest) and the blocks read for them, kept for the write up to :data:`SAMPLE_CACHE_BYTES`.
+    Samples the blocks the xarray path samples."""
     kept: dict[tuple[int, str, int], np.ndarray] = {}
     kept_bytes = 0
     found: dict[str, str] = {}
@@ -349,7 +350,7 @@ def _check_radiometry(planned: Planned, layout: _Layout, readers: _Readers
 
         found.update(radiometry_problems(scene, sample))
     for message in found.values():
-        warnings.warn(message, ProductMeaningWarning, stacklevel=5)  # at the caller of ingest
+        warnings.warn(message, ProductMeaningWarning, stacklevel=stacklevel)
     return found, kept
 
 
@@ -386,7 +387,7 @@ def _write(planned: Planned, names: Sequence[str], grid: Grid, chunks: tuple[int
     cy, cx = chunks
     layout = _Layout.of(planned, names, grid, chunks)
     # 1. The radiometry, on the blocks the xarray path samples; those blocks are kept for step 2.
-    found, kept = _check_radiometry(planned, layout, readers)
+    found, kept = _check_radiometry(planned, layout, readers, 5)  # <- _write <- write_scene_store <- ingest
     store_attrs: dict[str, Any] = dict(attrs)
     if found:
         store_attrs[RADIOMETRY_WARNINGS_ATTR] = _json_list(list(found.values()))
@@ -491,7 +492,7 @@ def append_scene_store(
     layout = _Layout.of(planned, names, grid, (chunks[0], chunks[1]))
     readers = _Readers()
     try:
-        found, kept = _check_radiometry(planned, layout, readers)
+        found, kept = _check_radiometry(planned, layout, readers, 4)  # <- append_scene_store <- ingest
         new_attrs: dict[str, Any] = dict(attrs)
         before = json.loads(str(group.attrs.get(RADIOMETRY_WARNINGS_ATTR, "[]")))
         merged = before + [m for m in found.values() if m not in before]
