@@ -47,9 +47,9 @@ from landpulse.io.scene_writer import (
     band_attrs,
     direct_append_possible,
     direct_write_possible,
-    nearest_index,
     radiometry_problems,
     reading_errors,
+    replication_indices,
     write_scene_store,
 )
 from landpulse.io.scenes import BandSource, Scene
@@ -125,13 +125,9 @@ def _read_band(src: BandSource, grid: Grid | TargetGrid, source_grid: Grid, chun
                                          masked=False, mask_and_scale=False)
         assert isinstance(opened, xr.DataArray)
         da = opened.isel(band=src.band_index - 1, drop=True)
-    if not source_grid.same_as(grid):
-        if source_grid.crs != grid.crs:
-            raise GridMismatchError(f"{src.href} is in {source_grid.crs}, the scene grid in {grid.crs}")
-        t = source_grid.transform
-        cols = nearest_index(grid.x_coords(), t.c, t.a, source_grid.shape[1], src.href)
-        rows = nearest_index(grid.y_coords(), t.f, t.e, source_grid.shape[0], src.href)
-        da = da.isel(y=rows, x=cols)
+    indices = replication_indices(src.href, source_grid, grid)
+    if indices is not None:
+        da = da.isel(y=indices[0], x=indices[1])
     da = da.assign_coords(x=grid.x_coords(), y=grid.y_coords()).chunk({"y": chunks[0], "x": chunks[1]})
     da = da.drop_vars([c for c in da.coords if c not in ("x", "y")])
     da.attrs = {}

@@ -142,14 +142,27 @@ class _Band:
     cols: np.ndarray | None
 
 
-def _band_reader(src: BandSource, source: Grid, grid: Grid) -> _Band:
+def replication_indices(href: str, source: Grid, grid: Grid) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source rows and columns (nearest neighbour) that put a band file on ``grid``; None when
+    it is on the grid already. Both ingest paths use it.
+
+    Raises
+    ------
+    GridMismatchError
+        When the file is in another CRS or does not cover the grid.
+    """
     if source.same_as(grid):
-        return _Band(src, None, None)
+        return None
     if source.crs != grid.crs:
-        raise GridMismatchError(f"{src.href} is in {source.crs}, the scene grid in {grid.crs}")
+        raise GridMismatchError(f"{href} is in {source.crs}, the scene grid in {grid.crs}")
     t = source.transform
-    return _Band(src, nearest_index(grid.y_coords(), t.f, t.e, source.shape[0], src.href),
-                 nearest_index(grid.x_coords(), t.c, t.a, source.shape[1], src.href))
+    return (nearest_index(grid.y_coords(), t.f, t.e, source.shape[0], href),
+            nearest_index(grid.x_coords(), t.c, t.a, source.shape[1], href))
+
+
+def _band_reader(src: BandSource, source: Grid, grid: Grid) -> _Band:
+    indices = replication_indices(src.href, source, grid)
+    return _Band(src, None, None) if indices is None else _Band(src, *indices)
 
 
 class _Readers:
@@ -611,5 +624,5 @@ def reading_errors() -> Iterator[None]:
         raise UnreadableInputError(f"reading pixels failed: {err}{cause}") from err
 
 
-__all__ = ["append_scene_store", "band_attrs", "direct_append_possible", "direct_write_possible", "nearest_index", "radiometry_problems", "reading_errors",
+__all__ = ["append_scene_store", "band_attrs", "direct_append_possible", "direct_write_possible", "nearest_index", "radiometry_problems", "reading_errors", "replication_indices",
            "write_scene_store"]
