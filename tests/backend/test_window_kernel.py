@@ -40,24 +40,25 @@ def _stack(seed: int, nt: int, ny: int, nx: int, gap: float) -> tuple[np.ndarray
     return red, nir, scl
 
 
-def _reference_stack(red: np.ndarray, nir: np.ndarray, scl: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def _reference_stack(red: np.ndarray, nir: np.ndarray, scl: np.ndarray, scale: np.ndarray,
+                     lut: np.ndarray = LUT) -> np.ndarray:
     info = index_program(["ndvi"], with_mask=True)
     slots = {"R": red, "N": nir}
     out = get_kernel("indices", "cpu")(*(slots[s] for s in info.symbols), scl, *(scale for _ in info.symbols),
                                        *(0.0 for _ in info.symbols), program=info.program, valid=VALID,
-                                       constants=info.constant_values, lut=LUT)
+                                       constants=info.constant_values, lut=lut)
     return out[0]
 
 
 def _window(red: np.ndarray, nir: np.ndarray, scl: np.ndarray, scale: np.ndarray, method: str,
-            q: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+            q: float = 50.0, lut: np.ndarray = LUT) -> tuple[np.ndarray, np.ndarray]:
     info = index_program(["ndvi"], with_mask=True)
     program = dataclasses.replace(info.program, write_mask=False)
     slots = {"R": red, "N": nir}
     last = [np.moveaxis(a, 0, -1) for a in (*(slots[s] for s in info.symbols), scl)]  # (y, x, time), as apply_kernel
     return get_kernel("window_reduce", "cpu")(*last, *(scale for _ in info.symbols), *(0.0 for _ in info.symbols),
                                               program=program, method=method, q=q, valid=VALID,
-                                              constants=info.constant_values, lut=LUT)
+                                              constants=info.constant_values, lut=lut)
 
 
 @settings(max_examples=25, deadline=None)
@@ -79,6 +80,62 @@ def test_window_kernel_equals_numpy_reductions_of_the_index_stack(seed: int, nt:
         assert got.dtype == np.float32 and n.dtype == np.uint16 and got.shape == (ny, nx)
         np.testing.assert_array_equal(n, count, err_msg=method)
         np.testing.assert_array_equal(got, want.astype(np.float32), err_msg=f"{method} q={q}")
+
+
+def _numpy_reductions(series: np.ndarray, q: float) -> dict[str, np.ndarray]:
+    with warnings.catch_warnings():  # all-NaN pixels: NaN, with a RuntimeWarning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {"median": np.nanmedian(series, axis=0), "max": np.nanmax(series, axis=0),
+                "percentile": np.nanpercentile(series, q, axis=0)}
+
+
+# Class bands of every kind: the clear-class bit test (integers of <= 16 bits, clear classes < 32)
+# and the table lookup it replaces (a clear class at 40, a float band with non-integer values, a
+# 32-bit band), negative values (never a class) included.
+LUT_CLEAR_40 = np.ones(64, np.uint8)
+LUT_CLEAR_40[[4, 5, 40]] = 0
+
+
+@pytest.mark.parametrize(("dtype", "lut"), [(np.uint8, LUT), (np.int16, LUT), (np.uint16, LUT_CLEAR_40),
+                                            (np.float32, LUT), (np.int32, LUT)])
+@pytest.mark.parametrize("nt", [24, 73])
+def test_window_kernel_on_wide_blocks_sorted_by_network_or_quickselect(
+        monkeypatch: pytest.MonkeyPatch, dtype: type, lut: np.ndarray, nt: int) -> None:
+    """Rows wider than a strip (700 px: strips of 512 or 336 and a partial one), windows of 24
+    and 73 dates: the sorting network and the per-pixel quickselect give the same bits, equal to
+    NumPy's reductions of the index stack."""
+    import landpulse.backend.cpu.window as cpu_window
+
+    red, nir, scl = _stack(nt, nt, 3, 700, 0.3)
+    rng = np.random.default_rng(nt)
+    drawn = [4, 5, 40, 8, 70] + ([-3] if np.dtype(dtype).kind in "if" else [])
+    classes = rng.choice(np.array(drawn), scl.shape).astype(dtype)
+    if dtype == np.float32:
+        classes[rng.random(classes.shape) < 0.1] = np.float32(4.5)  # not a whole number: not a class
+    scale = np.full(nt, 1e-4)
+    series = _reference_stack(red, nir, classes, scale, lut)
+    want = _numpy_reductions(series, 30.0)
+    counts = np.isfinite(series).sum(axis=0)
+    assert 0 < counts.mean() < nt  # masked and clear dates both present
+    for method in ("median", "percentile", "max"):
+        net, n = _window(red, nir, classes, scale, method, 30.0, lut)
+        with monkeypatch.context() as m:
+            m.setattr(cpu_window, "NETWORK_MAX_DATES", 0)  # every pixel by quickselect
+            quick, n2 = _window(red, nir, classes, scale, method, 30.0, lut)
+        np.testing.assert_array_equal(net.view(np.uint32), quick.view(np.uint32), err_msg=method)
+        np.testing.assert_array_equal(n, counts)
+        np.testing.assert_array_equal(n2, counts)
+        np.testing.assert_array_equal(net, want[method].astype(np.float32), err_msg=method)
+
+
+def test_clear_class_bits_only_where_every_clear_class_is_below_32() -> None:
+    from landpulse.backend.cpu.window import clear_class_bits
+
+    bits, usable = clear_class_bits(LUT, np.dtype(np.uint8))
+    assert usable and int(bits) == sum(1 << c for c in range(16) if LUT[c] == 0)
+    assert not clear_class_bits(LUT_CLEAR_40, np.dtype(np.uint16))[1]
+    assert not clear_class_bits(LUT, np.dtype(np.float32))[1]
+    assert not clear_class_bits(LUT, np.dtype(np.int32))[1]  # would wrap when cast to 32 bits
 
 
 def test_window_kernel_edge_pixels() -> None:

@@ -2,15 +2,19 @@
 
 A window kernel is the fused index kernel of :mod:`landpulse.backend.codegen` (one index of a
 :class:`~landpulse.backend.codegen.FusedProgram`: raw DNs checked, scaled per date, the class band
-through its mask table, the formula, its range) turned inside out: per row of the block, the
-index of every date is written to a ``(time, x)`` float32 buffer (the per-date loops vectorise
-as the per-scene kernel's do), then every pixel's column is reduced over time
-(:func:`landpulse.backend.cpu.window_pixel.reduce_pixel`: median, max, percentile, count). No
-float stack of the window is ever formed: the block is read once, as raw integers.
+through its mask table, the formula, its range) turned inside out: per strip of ``strip``
+pixels of a row of the block, the index of every date is written to a ``(time, strip)`` float32
+buffer (``+inf`` where invalid; the per-date loops vectorise as the per-scene kernel's do, the
+class test too when every clear class is below 32: a bit of ``cbits``, not a table lookup), then
+the strip's columns are reduced over time: sorted at once by a sorting network for medians and
+percentiles (``usenet``), else per pixel
+(:mod:`landpulse.backend.cpu.window_pixel`: median, max, percentile, count). No float stack of
+the window is ever formed: the block is read once, as raw integers.
 
 Argument order of the generated Numba entries (``rows``, ``run_parallel``)::
 
-    b0..b{n-1}, [q, lut, nlut], sc, of, va, cs, val, cnt, policy, method, qfrac, (y0, y1 | nchunk, size)
+    b0..b{n-1}, [q, lut, nlut, cbits, usebits], sc, of, va, cs, val, cnt, policy, method, qfrac,
+    net, usenet, strip, (y0, y1 | nchunk, size)
 
 with the tables of :func:`landpulse.backend.codegen.host_arrays` (one slice per date).
 """
@@ -25,7 +29,7 @@ from landpulse.backend._version_tag import CODEGEN_VERSION
 from landpulse.backend.codegen import FusedProgram, _Literals, _pixel_helpers_stamp, _py_expr, range_edges
 
 #: Version of this emitter: bump it whenever the generated window code changes meaning.
-WINDOW_CODEGEN_VERSION = "1"
+WINDOW_CODEGEN_VERSION = "2"
 
 
 def check_window_program(program: FusedProgram) -> None:
@@ -48,8 +52,24 @@ def _stamp() -> str:
 def _args(program: FusedProgram) -> list[str]:
     args = [f"b{i}" for i in range(program.n_bands)]
     if program.has_class:
-        args += ["q", "lut", "nlut"]
-    return args + ["sc", "of", "va", "cs", "val", "cnt", "policy", "method", "qfrac"]
+        args += ["q", "lut", "nlut", "cbits", "usebits"]
+    return args + ["sc", "of", "va", "cs", "val", "cnt", "policy", "method", "qfrac", "net", "usenet", "strip"]
+
+
+def _fill_loop(program: FusedProgram, lits: _Literals, clear: str | None) -> list[str]:
+    """The loop over one strip's pixels at date ``t``: the index or ``+inf``, and the valid count."""
+    out = program.outputs[0]
+    expr = _py_expr(out.expr, lits)
+    lo, hi = lits.name(out.lo), lits.name(out.hi)
+    lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
+    lines = ["for x in range(w):", "    X = x0 + x"]
+    for i in range(program.n_bands):
+        lines += [f"    r{i} = b{i}[t, y, X]", f"    ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})",
+                  f"    v{i} = dn_to_reflectance(r{i}, s{i}, f{i})"]
+    lines.append(f"    v = finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)")
+    cond = [*([f"({clear})"] if clear is not None else []), *(f"ok{b}" for b in out.bands), "((v - v) == 0.0)"]
+    lines += [f"    good = {' & '.join(cond)}", "    buf[t, x] = v if good else INF", "    nrow[x] += 1 if good else 0"]
+    return lines
 
 
 @functools.cache
@@ -61,36 +81,33 @@ def numba_window_source(program: FusedProgram) -> str:
     first = "b0" if program.n_bands else "q"
     body: list[str] = []
     add = body.append
-    add("        for t in range(nt):")
+    add("        for x0 in range(0, nx, strip):")
+    add("            w = min(strip, nx - x0)")
+    add("            for x in range(w):")
+    add("                nrow[x] = 0")
+    add("            for t in range(nt):")
     for i in range(program.n_bands):
-        add(f"            s{i} = sc[{i}, t]")
-        add(f"            f{i} = of[{i}, t]")
+        add(f"                s{i} = sc[{i}, t]")
+        add(f"                f{i} = of[{i}, t]")
+    pad = " " * 16
     if program.has_class:
-        add("            for x in range(nx):")
-        add("                crow[x] = class_code(q[t, y, x], lut, nlut)")
-    add("            for x in range(nx):")
-    for i in range(program.n_bands):
-        add(f"                r{i} = b{i}[t, y, x]")
-        add(f"                ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})")
-        add(f"                v{i} = dn_to_reflectance(r{i}, s{i}, f{i})")
-    cond = [f"ok{b}" for b in out.bands]
-    if program.has_class:
-        cond.insert(0, "crow[x] == 0")
-    expr = _py_expr(out.expr, lits)
-    lo, hi = lits.name(out.lo), lits.name(out.hi)
-    lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
-    value = f"finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)"
-    if cond:
-        add(f"                if {' and '.join(cond)}:")
-        add(f"                    buf[t, x] = {value}")
-        add("                else:")
-        add("                    buf[t, x] = NAN")
+        # two copies of the loop: the clear-class bit test (vectorises) or the table lookup
+        add(pad + "if usebits:")
+        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_clear_bit(q[t, y, X], cbits)"))
+        add(pad + "else:")
+        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_code(q[t, y, X], lut, nlut) == 0"))
     else:
-        add(f"                buf[t, x] = {value}")
-    add("        for x in range(nx):")
-    add("            v, n = reduce_pixel(buf, x, nt, work, method, qfrac)")
-    add("            val[y, x] = v")
-    add("            cnt[y, x] = n")
+        body.extend(pad + line for line in _fill_loop(program, lits, None))
+    add("            if usenet:")
+    add("                sort_strip(buf, net, w)")
+    add("                for x in range(w):")
+    add("                    val[y, x0 + x] = pick_sorted(buf, x, nrow[x], method, qfrac)")
+    add("                    cnt[y, x0 + x] = nrow[x]")
+    add("            else:")
+    add("                for x in range(w):")
+    add("                    v, n = reduce_pixel(buf, x, nt, work, method, qfrac)")
+    add("                    val[y, x0 + x] = v")
+    add("                    cnt[y, x0 + x] = n")
 
     args = ", ".join(_args(program))
     rows = ["@njit(nogil=True, cache=True, error_model='numpy')",
@@ -99,8 +116,8 @@ def numba_window_source(program: FusedProgram) -> str:
     rows += [f"    c{j} = cs[{j}]" for j in range(program.n_constants)]
     for i in range(program.n_bands):
         rows += [f"    nd{i} = va[{i}, 0]", f"    lo{i} = va[{i}, 1]", f"    hi{i} = va[{i}, 2]"]
-    rows += ["    buf = np.empty((nt, nx), np.float32)", "    work = np.empty(max(nt, 1), np.float32)",
-             "    crow = np.empty(nx, np.uint8)", "    for y in range(y0, y1):"]
+    rows += ["    buf = np.empty((nt, strip), np.float32)", "    nrow = np.empty(strip, np.int32)",
+             "    work = np.empty(max(nt, 1), np.float32)", "    for y in range(y0, y1):"]
     rows += body
     parallel = ["@njit(parallel=True, nogil=True, cache=True, error_model='numpy')",
                 f"def run_parallel({args}, nchunk, size):  # noqa: E501",
@@ -115,9 +132,9 @@ def numba_window_source(program: FusedProgram) -> str:
         "from numba import njit, prange",
         "from landpulse.backend.cpu.pixel import (abs_f32, class_code, div_or_nan, dn_is_valid,",
         "                                         dn_to_reflectance, finish_index, sqrt_f32)",
-        "from landpulse.backend.cpu.window_pixel import reduce_pixel",
+        "from landpulse.backend.cpu.window_pixel import class_clear_bit, pick_sorted, reduce_pixel, sort_strip",
         "",
-        "NAN = np.float32(np.nan)",
+        "INF = np.float32(np.inf)",
     ]
     consts = [f"{name} = np.float32({value!r})" for value, name in lits.values.items()]
     return "\n".join([*head, *consts, "", "", *rows, "", "", *parallel, ""])

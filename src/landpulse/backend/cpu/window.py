@@ -15,9 +15,20 @@ import numpy as np
 from landpulse.backend.codegen import FusedProgram
 from landpulse.backend.cpu.fused import load_source
 from landpulse.backend.cpu.threads import in_worker_thread, pixel_chunks
+from landpulse.backend.cpu.window_pixel import MEDIAN, NETWORK_MAX_DATES, PERCENTILE, strip_width
 from landpulse.backend.ops.window import window_inputs
 from landpulse.backend.registry import register
+from landpulse.backend.sorting_network import sorting_network
 from landpulse.backend.window_codegen import numba_window_source
+
+
+def clear_class_bits(lut: np.ndarray, class_dtype: np.dtype) -> tuple[np.uint32, bool]:
+    """``(bits, usable)``: bit ``c`` of ``bits`` set where class ``c`` (< 32) is clear (mask code 0),
+    usable when the class band is an integer of at most 16 bits and no clear class is 32 or above
+    (then the kernel tests a bit instead of looking the class up in ``lut``)."""
+    clear = np.flatnonzero(np.asarray(lut) == 0)
+    usable = class_dtype.kind in "iu" and class_dtype.itemsize <= 2 and bool((clear < 32).all())
+    return np.uint32(sum(1 << int(c) for c in clear if c < 32)), usable
 
 
 @register("window_reduce", "cpu", splittable=True)
@@ -61,8 +72,12 @@ def window_reduce(
     cnt = np.empty((ny, nx), np.uint16)
     args: list[Any] = list(w.stacks[: program.n_bands])
     if w.lut is not None:
-        args += [w.stacks[-1], w.lut, np.int64(w.lut.shape[0])]
-    args += [*w.tables, val, cnt, np.int64(w.policy), np.int64(w.method), np.float64(w.qfrac)]
+        bits, usebits = clear_class_bits(w.lut, w.stacks[-1].dtype)
+        args += [w.stacks[-1], w.lut, np.int64(w.lut.shape[0]), bits, usebits]
+    usenet = w.method in (MEDIAN, PERCENTILE) and nt <= NETWORK_MAX_DATES
+    net = sorting_network(nt) if usenet else sorting_network(0)
+    args += [*w.tables, val, cnt, np.int64(w.policy), np.int64(w.method), np.float64(w.qfrac), net, usenet,
+             np.int64(strip_width(nt))]
     if ny and nx:
         mod = load_source(numba_window_source(program), "lp_window")
         if in_worker_thread():
