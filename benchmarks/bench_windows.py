@@ -157,6 +157,14 @@ def composite(store: Path, out: Path, address: str) -> float:
     return wall
 
 
+def _set_worker_env(key: str, value: str) -> None:
+    """Set an environment variable in the process this runs in (``client.run(os.environ.__setitem__, ...)``
+    would not: the bound method pickles a copy of this process's ``os.environ``, and the worker
+    sets the variable in that copy; every composite of the runs before 2026-12-03 took the default
+    path, whatever ``--paths`` said)."""
+    os.environ[key] = value
+
+
 def _values(products: Path) -> np.ndarray:
     """The composite the unit committed (its Zarr product, read back)."""
     from landpulse.io.products import open_product
@@ -174,15 +182,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--paths", nargs="+", default=["fused", "xarray"], choices=["fused", "xarray"])
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--dask-malloc", action="store_true",
+                        help="start the worker with Dask's MALLOC_TRIM_THRESHOLD_=65536 (as the runs before "
+                             "2026-12-03 did), not with the settings of landpulse's own clusters")
     args = parser.parse_args()
     if not BOLZANO.exists():
         sys.exit(f"the Bolzano series is not at {BOLZANO}")
+    import dask.config
     from distributed import Client, LocalCluster
 
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    with LocalCluster(n_workers=1, threads_per_worker=args.threads, processes=True, dashboard_address=None,
-                      memory_limit="4GiB") as cluster, Client(cluster) as client:
+    # the worker starts as the workers of landpulse's own clusters do (production.cluster.cluster_config:
+    # no MALLOC_TRIM_THRESHOLD_, which would make every decoded chunk a fresh mmap)
+    settings = {} if args.dask_malloc else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+    with dask.config.set(settings), LocalCluster(n_workers=1, threads_per_worker=args.threads, processes=True,
+                                                 dashboard_address=None, memory_limit="4GiB") as cluster, \
+            Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
         client.run(lambda: __import__("landpulse.products"))
         # warm-up (Numba's compiled kernels loaded in the worker, the first plan's imports): not recorded
@@ -194,7 +210,8 @@ def main() -> None:
                 floor2 = read_floor(store, args.threads)
                 floor3 = read_floor(store, args.threads, ("B04", "B08", "SCL"))
                 for path in args.paths:
-                    client.run(os.environ.__setitem__, "LANDPULSE_WINDOW_PATH", path)
+                    client.run(_set_worker_env, "LANDPULSE_WINDOW_PATH", path)
+                    assert set(client.run(os.getenv, "LANDPULSE_WINDOW_PATH").values()) == {path}
                     client.run(lambda: __import__("gc").collect())
                     with WorkerRSS(pids) as rss:
                         wall = composite(store, OUT / f"out-{dates}-{path}", cluster.scheduler_address)

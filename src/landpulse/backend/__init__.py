@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from landpulse._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
+    from landpulse.backend.date_blocks import apply_date_kernel
     from landpulse.backend.device import (
         DeviceInfo,
         cupy_module,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "DeviceInfo": "landpulse.backend.device",
     "Validity": "landpulse.backend.validity",
+    "apply_date_kernel": "landpulse.backend.date_blocks",
     "apply_kernel": "landpulse.backend.dispatch",
     "apply_overlap_kernel": "landpulse.backend.neighbourhood",
     "array_module": "landpulse.backend.dispatch",
@@ -64,6 +66,7 @@ __getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 __all__ = [
     "DeviceInfo",
     "Validity",
+    "apply_date_kernel",
     "apply_kernel",
     "apply_overlap_kernel",
     "array_module",

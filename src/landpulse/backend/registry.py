@@ -20,22 +20,28 @@ Kernel = Callable[..., Any]
 
 _REGISTRY: dict[tuple[str, str], Kernel] = {}
 _SPLITTABLE: set[str] = set()
+_DATE_LISTS: set[tuple[str, str]] = set()
 _PROVIDERS: dict[str, str] = {
     "cpu": "landpulse.backend.cpu",
     "gpu": "landpulse.backend.gpu",
 }
 
 
-def register(op: str, device: Device, *, splittable: bool = False) -> Callable[[Kernel], Kernel]:
+def register(op: str, device: Device, *, splittable: bool = False,
+             date_lists: bool = False) -> Callable[[Kernel], Kernel]:
     """Decorator: register ``func`` as the ``device`` implementation of ``op``.
 
     ``splittable``: the kernel is independent per row (pixel-wise or per-pixel time series), so a
     block may be computed in pieces along y (used to survive GPU out-of-memory).
+    ``date_lists``: the kernel also takes each image as a list of ``(dates, y, x)`` blocks
+    (:func:`landpulse.backend.date_blocks.apply_date_kernel`).
     """
 
     def deco(func: Kernel) -> Kernel:
         if splittable:
             _SPLITTABLE.add(op)
+        if date_lists:
+            _DATE_LISTS.add((op, device))
         key = (op, device)
         if key in _REGISTRY and _REGISTRY[key] is not func:
             raise LandpulseError(f"kernel {op!r} for {device} registered twice")
@@ -69,6 +75,12 @@ def registered_ops(device: Device) -> list[str]:
     """Names of the operations ``device`` implements (imports the provider)."""
     importlib.import_module(_PROVIDERS[device])
     return sorted(o for o, d in _REGISTRY if d == device)
+
+
+def takes_date_lists(op: str, device: Device) -> bool:
+    """Whether the ``device`` kernel of ``op`` takes its images as lists of ``(dates, y, x)`` blocks."""
+    get_kernel(op, device)
+    return (op, device) in _DATE_LISTS
 
 
 def is_splittable(op: str) -> bool:

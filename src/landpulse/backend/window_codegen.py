@@ -11,10 +11,13 @@ percentiles (``usenet``), else per pixel
 (:mod:`landpulse.backend.cpu.window_pixel`: median, max, percentile, count). No float stack of
 the window is ever formed: the block is read once, as raw integers.
 
-Argument order of the generated Numba entries (``rows``, ``run_parallel``)::
+Every image argument ``b{i}`` (and ``q``) is the int64 address of each date's C-ordered ``(y, x)``
+array, ``k{i}`` (``kq``) an array of that dtype (the element type of the addresses): the blocks
+of each date are read where they lie, no ``(time, y, x)`` stack need be joined first. Argument
+order of the generated Numba entries (``rows``, ``run_parallel``)::
 
-    b0..b{n-1}, [q, lut, nlut, cbits, usebits], sc, of, va, cs, val, cnt, policy, method, qfrac,
-    net, usenet, strip, (y0, y1 | nchunk, size)
+    b0..b{n-1}, k0..k{n-1}, [q, kq, lut, nlut, cbits, usebits], sc, of, va, cs, val, cnt, policy,
+    method, qfrac, net, usenet, strip, (y0, y1 | nchunk, size)
 
 with the tables of :func:`landpulse.backend.codegen.host_arrays` (one slice per date).
 """
@@ -29,7 +32,7 @@ from landpulse.backend._version_tag import CODEGEN_VERSION
 from landpulse.backend.codegen import FusedProgram, _Literals, _pixel_helpers_stamp, _py_expr, range_edges
 
 #: Version of this emitter: bump it whenever the generated window code changes meaning.
-WINDOW_CODEGEN_VERSION = "2"
+WINDOW_CODEGEN_VERSION = "3"
 
 
 def check_window_program(program: FusedProgram) -> None:
@@ -50,9 +53,9 @@ def _stamp() -> str:
 
 
 def _args(program: FusedProgram) -> list[str]:
-    args = [f"b{i}" for i in range(program.n_bands)]
+    args = [f"b{i}" for i in range(program.n_bands)] + [f"k{i}" for i in range(program.n_bands)]
     if program.has_class:
-        args += ["q", "lut", "nlut", "cbits", "usebits"]
+        args += ["q", "kq", "lut", "nlut", "cbits", "usebits"]
     return args + ["sc", "of", "va", "cs", "val", "cnt", "policy", "method", "qfrac", "net", "usenet", "strip"]
 
 
@@ -64,7 +67,7 @@ def _fill_loop(program: FusedProgram, lits: _Literals, clear: str | None) -> lis
     lo_edge, hi_edge = (lits.name(v) for v in range_edges(out.lo, out.hi))
     lines = ["for x in range(w):", "    X = x0 + x"]
     for i in range(program.n_bands):
-        lines += [f"    r{i} = b{i}[t, y, X]", f"    ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})",
+        lines += [f"    r{i} = a{i}[y, X]", f"    ok{i} = dn_is_valid(r{i}, nd{i}, lo{i}, hi{i})",
                   f"    v{i} = dn_to_reflectance(r{i}, s{i}, f{i})"]
     lines.append(f"    v = finish_index({expr}, {lo}, {hi}, {lo_edge}, {hi_edge}, policy)")
     cond = [*([f"({clear})"] if clear is not None else []), *(f"ok{b}" for b in out.bands), "((v - v) == 0.0)"]
@@ -78,7 +81,6 @@ def numba_window_source(program: FusedProgram) -> str:
     check_window_program(program)
     out = program.outputs[0]
     lits = _Literals()
-    first = "b0" if program.n_bands else "q"
     body: list[str] = []
     add = body.append
     add("        for x0 in range(0, nx, strip):")
@@ -87,15 +89,19 @@ def numba_window_source(program: FusedProgram) -> str:
     add("                nrow[x] = 0")
     add("            for t in range(nt):")
     for i in range(program.n_bands):
+        add(f"                a{i} = carray(date_pointer(b{i}[t], k{i}), (ny, nx))")
+    if program.has_class:
+        add("                qa = carray(date_pointer(q[t], kq), (ny, nx))")
+    for i in range(program.n_bands):
         add(f"                s{i} = sc[{i}, t]")
         add(f"                f{i} = of[{i}, t]")
     pad = " " * 16
     if program.has_class:
         # two copies of the loop: the clear-class bit test (vectorises) or the table lookup
         add(pad + "if usebits:")
-        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_clear_bit(q[t, y, X], cbits)"))
+        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_clear_bit(qa[y, X], cbits)"))
         add(pad + "else:")
-        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_code(q[t, y, X], lut, nlut) == 0"))
+        body.extend(pad + "    " + line for line in _fill_loop(program, lits, "class_code(qa[y, X], lut, nlut) == 0"))
     else:
         body.extend(pad + line for line in _fill_loop(program, lits, None))
     add("            if usenet:")
@@ -112,7 +118,8 @@ def numba_window_source(program: FusedProgram) -> str:
     args = ", ".join(_args(program))
     rows = ["@njit(nogil=True, cache=True, error_model='numpy')",
             f"def rows({args}, y0, y1):  # noqa: E501",
-            f"    nt, ny, nx = {first}.shape"]
+            f"    nt = {'b0' if program.n_bands else 'q'}.shape[0]",
+            "    ny, nx = val.shape"]
     rows += [f"    c{j} = cs[{j}]" for j in range(program.n_constants)]
     for i in range(program.n_bands):
         rows += [f"    nd{i} = va[{i}, 0]", f"    lo{i} = va[{i}, 1]", f"    hi{i} = va[{i}, 2]"]
@@ -121,7 +128,7 @@ def numba_window_source(program: FusedProgram) -> str:
     rows += body
     parallel = ["@njit(parallel=True, nogil=True, cache=True, error_model='numpy')",
                 f"def run_parallel({args}, nchunk, size):  # noqa: E501",
-                f"    ny = {first}.shape[1]",
+                "    ny = val.shape[0]",
                 "    for c in prange(nchunk):",
                 f"        rows({args}, c * size, min((c + 1) * size, ny))"]
     head = [
@@ -129,10 +136,11 @@ def numba_window_source(program: FusedProgram) -> str:
         f'for the window reduction of {out.name}. Do not edit."""',
         f"# program {program.digest()}; pixel helpers {_pixel_helpers_stamp()}; window helpers {_stamp()}",
         "import numpy as np",
-        "from numba import njit, prange",
+        "from numba import carray, njit, prange",
         "from landpulse.backend.cpu.pixel import (abs_f32, class_code, div_or_nan, dn_is_valid,",
         "                                         dn_to_reflectance, finish_index, sqrt_f32)",
-        "from landpulse.backend.cpu.window_pixel import class_clear_bit, pick_sorted, reduce_pixel, sort_strip",
+        ("from landpulse.backend.cpu.window_pixel import (class_clear_bit, date_pointer, pick_sorted, reduce_pixel,"
+         " sort_strip)"),
         "",
         "INF = np.float32(np.inf)",
     ]

@@ -10,8 +10,10 @@ Dataset holding the window's scenes (raw bands with radiometry), registered with
 give on the same scenes.
 
 Bounded memory: every reduction runs per spatial block over the window's dates
-(``time_contiguous`` blocks of at most ``chunk_budget`` bytes, 64 MiB by default), so one task
-holds one block of every date of the window, never the window's pixels.
+(``time_contiguous`` blocks of at most ``chunk_budget`` bytes; for the fused composites the stored
+chunks of every date of one spatial chunk, at most
+:data:`landpulse.backend.date_blocks.DATE_BLOCK_BYTES` per task), so one task holds one block of
+every date of the window, never the window's pixels.
 
 Observations are masked where the scenes carry a classification band (Sentinel-2 SCL, Landsat
 QA_PIXEL: ``mask='auto'``, the sensor's default classes) and by every band's validity; a masked
@@ -28,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from landpulse.backend import apply_kernel
+from landpulse.backend import apply_date_kernel
 from landpulse.backend.chunking import DEFAULT_BLOCK_BYTES, time_contiguous
 from landpulse.errors import InputError
 from landpulse.products.change.bitemporal import DNBR_CLASSES, difference, dnbr
@@ -79,17 +81,16 @@ def index_series(ds: xr.Dataset, index: str = "ndvi", *, bands: Mapping[str, str
     return indices(ds, [index], bands=bands, mask=_mask_of(mask))[index.lower()]
 
 
-#: Environment variable choosing the path of the composite products: ``xarray`` (default: the index
-#: series through :func:`landpulse.change.composite`) or ``fused`` (one fused read-mask-index-reduce
-#: kernel per block, :func:`window_reduce`). The fused kernel runs at the read floor on an in-memory
-#: block and is 2x faster outside a unit, but inside a production unit at 73 dates it measured
-#: slower than the xarray path (the time-contiguous rechunk of one-date chunks dominates; see
-#: benchmarks/RESULTS.md), so it stays opt-in until the io layer reads time stacks per block.
+#: Environment variable choosing the path of the composite products: ``fused`` (default: one fused
+#: read-mask-index-reduce kernel per stored chunk, :func:`window_reduce`) or ``xarray`` (the index
+#: series through :func:`landpulse.change.composite`; the same values). In a production unit on a
+#: 2048^2 x 73-date store the fused path took 3.9 s against 10.3 s, 1.0 GB of worker memory against
+#: 1.7 GB (benchmarks/RESULTS.md).
 WINDOW_PATH_ENV = "LANDPULSE_WINDOW_PATH"
 
 
 def _fused_path() -> bool:
-    path = os.environ.get(WINDOW_PATH_ENV, "xarray")
+    path = os.environ.get(WINDOW_PATH_ENV, "fused")
     if path not in ("fused", "xarray"):
         raise InputError(f"{WINDOW_PATH_ENV} must be 'fused' or 'xarray'; got {path!r}")
     return path == "fused"
@@ -100,8 +101,10 @@ def window_reduce(ds: xr.Dataset, index: str = "ndvi", *, method: str = "median"
                   chunk_budget: int = DEFAULT_BLOCK_BYTES) -> tuple[xr.DataArray, xr.DataArray]:
     """Index ``index`` of the window's raw scenes, masked and reduced over time in one fused kernel.
 
-    Each spatial block of the window (every date whole, the raw bands and the classification band
-    together at most ``chunk_budget`` bytes) is read once as raw integers; per pixel the kernel
+    Each stored chunk of the window's scenes is read once as raw integers, and each task gets the
+    stored chunks of every date of one spatial chunk, never joined into a time stack
+    (:func:`landpulse.backend.apply_date_kernel`; stored chunks too large for that, and in-memory
+    data, go in time-contiguous blocks of at most ``chunk_budget`` bytes); per pixel the kernel
     checks each date's DNs, applies that date's radiometry, the mask and the index formula (the
     kernel of :func:`landpulse.indices`), and reduces the valid values (backend op
     ``window_reduce``). Equal to :func:`landpulse.change.composite` (median, max) of
@@ -120,7 +123,7 @@ def window_reduce(ds: xr.Dataset, index: str = "ndvi", *, method: str = "median"
     bands : mapping, optional
         Explicit variables by common name or ASI symbol.
     chunk_budget : int
-        Bytes of one block of every input together.
+        Bytes of one time-contiguous block of every input together (where one is formed).
 
     Returns
     -------
@@ -139,25 +142,16 @@ def window_reduce(ds: xr.Dataset, index: str = "ndvi", *, method: str = "median"
     tdim = time_dim_of(images[0])
     if any(tdim not in a.dims for a in images):
         raise InputError(f"window products need every band over {tdim!r}")
-    nt = images[0].sizes[tdim]
-    stacked = time_contiguous(xr.Dataset({f"in{k}": a.drop_vars([c for c in a.coords if c not in a.dims and c != "spatial_ref"]) for k, a in enumerate(images)}), [tdim],
-                              max(1, chunk_budget // len(images)))
-    blocks = [stacked[f"in{k}"].rename(str(a.name)) for k, a in enumerate(images)]
-
-    def per_date(v: Any, what: str) -> xr.DataArray:
-        arr = np.asarray(v.values if isinstance(v, xr.DataArray) else v, np.float64).reshape(-1)
-        return xr.DataArray(np.broadcast_to(arr, (nt,)) if arr.size == 1 else arr, dims=[tdim], name=what)
-
-    radiometry = [per_date(prep.rad[s].scale, f"scale_{s}") for s in symbols]
-    radiometry += [per_date(prep.rad[s].offset, f"offset_{s}") for s in symbols]
+    radiometry = [np.asarray(v.values if isinstance(v, xr.DataArray) else v, np.float64).reshape(-1)
+                  for v in ([prep.rad[s].scale for s in symbols] + [prep.rad[s].offset for s in symbols])]
     program = dataclasses.replace(info.program, write_mask=False)
-    val, cnt = apply_kernel(
-        "window_reduce", *blocks, *radiometry,
+    plain = [a.drop_vars([c for c in a.coords if c not in a.dims and c != "spatial_ref"]) for a in images]
+    val, cnt = apply_date_kernel(
+        "window_reduce", plain, radiometry, tdim=tdim,
         kwargs={"program": program, "method": method, "q": float(q),
                 "valid": tuple(tuple(prep.rad[s].validity) for s in symbols),
                 "constants": tuple(info.constant_values), "lut": resolved.lut if resolved is not None else None},
-        core_dims=[[tdim]] * (len(blocks) + len(radiometry)), output_core_dims=[[], []],
-        output_dtypes=(np.float32, np.uint16))
+        output_dtypes=(np.float32, np.uint16), block_bytes=chunk_budget)
     name = info.names[0]
     spec = prep.requested[0][1]
     inputs = {prep.used[s][0]: prep.used[s][1] for s in spec.bands}
@@ -183,9 +177,9 @@ def index_composite(ds: xr.Dataset, *, index: str = "ndvi", method: CompositeMet
                     mask: MaskChoice = "auto", bands: Mapping[str, str] | None = None) -> xr.DataArray:
     """Per-pixel composite of an index over the window.
 
-    :func:`landpulse.change.composite` of :func:`index_series`; with ``LANDPULSE_WINDOW_PATH=fused``
-    the fused window kernel (:func:`window_reduce`: the raw bands of each block read once, masked,
-    indexed and reduced per pixel), equal to it.
+    The fused window kernel (:func:`window_reduce`: the raw bands of each stored chunk read once,
+    masked, indexed and reduced per pixel), equal to :func:`landpulse.change.composite` of
+    :func:`index_series` (which ``LANDPULSE_WINDOW_PATH=xarray`` computes instead).
 
     Parameters
     ----------

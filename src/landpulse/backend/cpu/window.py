@@ -31,7 +31,35 @@ def clear_class_bits(lut: np.ndarray, class_dtype: np.dtype) -> tuple[np.uint32,
     return np.uint32(sum(1 << int(c) for c in clear if c < 32)), usable
 
 
-@register("window_reduce", "cpu", splittable=True)
+def _pixel_shape(image: Any) -> tuple[int, int]:
+    """``(y, x)`` of an image block: ``(y, x, time)``, or a list of ``(dates, y, x)`` blocks."""
+    if isinstance(image, (list, tuple)):
+        return (int(image[0].shape[1]), int(image[0].shape[2])) if image else (0, 0)
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def date_addresses(stack: Any, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """One image's dates as the generated kernel takes them: ``(addresses, like, keep)``.
+
+    ``addresses``: int64, the data address of each date's C-ordered ``(ny, nx)`` array; ``like``: an
+    empty array of their dtype; ``keep``: the arrays themselves, to be held until the kernel
+    returns. Views are used where they already are C-ordered; other dates are copied.
+
+    Raises
+    ------
+    ValueError
+        Where the dates differ in dtype or shape.
+    """
+    keep = [d if d.flags.c_contiguous else np.ascontiguousarray(d) for d in stack]
+    dtypes = {d.dtype for d in keep}
+    if len(dtypes) > 1 or any(d.shape != (ny, nx) for d in keep):
+        raise ValueError(f"window kernel: the dates of one image differ in dtype or shape ({sorted(map(str, dtypes))}, "
+                         f"{sorted({d.shape for d in keep})})")
+    addresses = np.array([d.__array_interface__["data"][0] for d in keep], np.int64)
+    return addresses, np.empty((0, 0), keep[0].dtype), keep
+
+
+@register("window_reduce", "cpu", splittable=True, date_lists=True)
 def window_reduce(
     *arrays: Any,
     program: FusedProgram,
@@ -46,10 +74,11 @@ def window_reduce(
 
     Parameters
     ----------
-    *arrays : numpy.ndarray
-        ``program.n_bands`` raw band blocks ``(y, x, time)`` (any integer or float dtype), then
-        the classification block when ``program.has_class``, then one scale and one offset per
-        band (a scalar or one value per date; reflectance = DN * scale + offset).
+    *arrays : numpy.ndarray or list of numpy.ndarray
+        ``program.n_bands`` raw band blocks ``(y, x, time)`` (any integer or float dtype), or
+        lists of ``(dates, y, x)`` blocks in date order (:func:`landpulse.backend.date_blocks.apply_date_kernel`),
+        then the classification block when ``program.has_class``, then one scale and one offset
+        per band (a scalar or one value per date; reflectance = DN * scale + offset).
     program : FusedProgram
         Exactly one index (:func:`landpulse.backend.window_codegen.check_window_program`).
     method : {'median', 'max', 'percentile', 'count'}
@@ -67,13 +96,19 @@ def window_reduce(
     """
     w = window_inputs(program, arrays, method=method, q=q, valid=valid, constants=constants, lut=lut,
                       out_of_range=out_of_range)
-    nt, ny, nx = w.stacks[0].shape
+    ny, nx = _pixel_shape(arrays[0])
     val = np.empty((ny, nx), np.float32)
     cnt = np.empty((ny, nx), np.uint16)
-    args: list[Any] = list(w.stacks[: program.n_bands])
+    nt = len(w.stacks[0])
+    if nt == 0:
+        val.fill(np.nan)
+        cnt.fill(0)
+        return val, cnt
+    dates = [date_addresses(s, ny, nx) for s in w.stacks]  # the arrays stay referenced until the kernel returns
+    args: list[Any] = [d[0] for d in dates[: program.n_bands]] + [d[1] for d in dates[: program.n_bands]]
     if w.lut is not None:
-        bits, usebits = clear_class_bits(w.lut, w.stacks[-1].dtype)
-        args += [w.stacks[-1], w.lut, np.int64(w.lut.shape[0]), bits, usebits]
+        bits, usebits = clear_class_bits(w.lut, dates[-1][1].dtype)
+        args += [dates[-1][0], dates[-1][1], w.lut, np.int64(w.lut.shape[0]), bits, usebits]
     usenet = w.method in (MEDIAN, PERCENTILE) and nt <= NETWORK_MAX_DATES
     net = sorting_network(nt) if usenet else sorting_network(0)
     args += [*w.tables, val, cnt, np.int64(w.policy), np.int64(w.method), np.float64(w.qfrac), net, usenet,

@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from landpulse.backend.cpu.change_pixel import median_f32, min_after, missing, select_kth
 
@@ -57,6 +58,27 @@ STRIP_BYTES = 96 * 1024
 def strip_width(nt: int) -> int:
     """Pixels per strip for a window of ``nt`` dates: a multiple of 16 in [64, 512]."""
     return max(64, min(512, STRIP_BYTES // (4 * max(nt, 1)) // 16 * 16))
+
+
+@intrinsic
+def date_pointer(typingctx, address, like):
+    """The integer ``address`` of one date's ``(y, x)`` array as a pointer to elements of array
+    ``like``'s type, for ``numba.carray(date_pointer(a, like), (ny, nx))``.
+
+    The window kernels take each image as one address per date (the dates' blocks stay where
+    they were read, each its own allocation; no stack is joined and no typed list built, whose
+    methods Numba compiles again in every process: about 1 s). The caller checks every array
+    (dtype, shape, C order) and keeps it alive during the call:
+    :func:`landpulse.backend.cpu.window.date_addresses`.
+    """
+    if not isinstance(address, types.Integer) or not isinstance(like, types.Array):
+        return None
+    pointer = types.CPointer(like.dtype)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+    return pointer(address, like), codegen
 
 
 @njit(cache=True, nogil=True)
