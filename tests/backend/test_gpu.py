@@ -160,3 +160,28 @@ def test_production_unit_moves_inputs_once_and_only_the_product_back(sample_stor
     input_chunks = sum(len(ds[v].data.chunks[-1]) * len(ds[v].data.chunks[-2]) for v in ("green", "swir16"))
     assert TRANSFERS.h2d <= input_chunks + 1  # the bands the product reads (+ the class band if any)
     assert TRANSFERS.d2h == 1  # one product chunk (800 x 800), back once
+
+
+def test_gpu_window_composite_from_stored_date_chunks_equals_cpu() -> None:
+    """The fused median composite of the real Bolzano series, its dates left in their one-date
+    chunks (``apply_date_kernel``: joined on the device per task), on device data and on host
+    data sent to the GPU, against the CPU kernel that reads the dates in place."""
+    import cupy as cp
+
+    from landpulse.backend import set_options
+    from landpulse.products.temporal import window_reduce
+    from tests.support import BOLZANO
+
+    if not BOLZANO.exists():
+        pytest.skip("shared data not found")
+    ds = landpulse.declare_radiometry(landpulse.open_store(BOLZANO).isel(y=slice(0, 300), x=slice(0, 400)),
+                                      scale=1e-4, offset=0.0).chunk({"t": 1, "y": 128, "x": 160})
+    cpu_val, cpu_cnt = (a.values for a in window_reduce(ds, "ndvi", method="median"))
+    on_device = window_reduce(to_device(ds), "ndvi", method="median")
+    assert is_device_array(on_device[0].data._meta)
+    np.testing.assert_array_equal(cp.asnumpy(on_device[0].data.compute()), cpu_val)
+    np.testing.assert_array_equal(cp.asnumpy(on_device[1].data.compute()), cpu_cnt)
+    with set_options(backend="gpu"):
+        moved = window_reduce(ds, "ndvi", method="median")
+        np.testing.assert_array_equal(moved[0].values, cpu_val)
+        np.testing.assert_array_equal(moved[1].values, cpu_cnt)
