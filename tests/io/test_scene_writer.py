@@ -196,3 +196,47 @@ def test_an_append_killed_while_writing_pixels_is_completed_by_the_rerun(tmp_pat
         landpulse.open_store(store)
     subprocess.run([*append[:4], str(store), *append[4:]], check=True, capture_output=True)
     _assert_same_store(store, tmp_path / "reference.zarr")
+
+
+def test_appends_merge_the_stores_radiometry_warnings(tmp_path: Path, sample_item: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store ingested from a scene with a doubtful scale keeps its warnings through appends, on
+    both append paths: an unflagged later scene adds none, a later flagged one adds only messages
+    the store does not hold yet (no duplicates), and the two paths record the same list."""
+    import warnings
+
+    from landpulse.errors import ProductMeaningWarning
+    from landpulse.spec.radiometry_check import RADIOMETRY_WARNINGS_ATTR
+    from tests.io.test_ingest import _relabelled_sample_item
+
+    def dated(item_path: Path, day: str, name: str) -> Path:
+        item = json.loads(item_path.read_text())
+        item["id"] += f"_as_{day}"
+        item["properties"]["datetime"] = f"{day}T00:00:00Z"
+        for asset in item["assets"].values():
+            asset["href"] = str((item_path.parent / asset["href"]).resolve())
+        out = tmp_path / name
+        out.write_text(json.dumps(item))
+        return out
+
+    flagged = _relabelled_sample_item(tmp_path, sample_item, "scale")
+    plain_later = dated(sample_item, "2016-01-22", "plain-later.json")
+    flagged_later = dated(flagged, "2016-02-01", "flagged-later.json")
+    recorded = {}
+    for writer in ("one-pass", "xarray"):
+        path = tmp_path / f"{writer}.zarr"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ProductMeaningWarning)
+            ingest_module.ingest(scene_from_stac_item(flagged, bands=["red", "nir"]), path)
+            first = json.loads(landpulse.open_store(path).attrs[RADIOMETRY_WARNINGS_ATTR])
+            with monkeypatch.context() as m:
+                if writer == "xarray":
+                    m.setattr(ingest_module, "direct_append_possible", lambda *a: False)
+                ingest_module.ingest(scene_from_stac_item(plain_later, bands=["red", "nir"]), path, append=True)
+                assert json.loads(landpulse.open_store(path).attrs[RADIOMETRY_WARNINGS_ATTR]) == first
+                ingest_module.ingest(scene_from_stac_item(flagged_later, bands=["red", "nir"]), path, append=True)
+        merged = json.loads(landpulse.open_store(path).attrs[RADIOMETRY_WARNINGS_ATTR])
+        assert len(first) == 2 and merged[:2] == first and len(merged) == len(set(merged))
+        assert landpulse.open_store(path).sizes["time"] == 3
+        recorded[writer] = merged
+    assert recorded["one-pass"] == recorded["xarray"]
