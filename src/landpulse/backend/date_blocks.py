@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from landpulse.backend.chunking import DEFAULT_BLOCK_BYTES, time_contiguous
-from landpulse.backend.device import Device, resolve_device
+from landpulse.backend.device import Device, cupy_module, resolve_device
 from landpulse.backend.dispatch import (
     _run_block,
     apply_kernel,
@@ -52,8 +52,6 @@ def _date_task(*lists: Any, op: str, kwargs: Mapping[str, Any], per_date: tuple[
         host = [[to_host_array(b) if block_device(b) == "gpu" else b for b in image] for image in blocks]
         return tuple(get_kernel(op, "cpu")(*host, *per_date, **kwargs))
     if target == "gpu":
-        from landpulse.backend.device import cupy_module
-
         cp = cupy_module()
         stacks = [cp.moveaxis(cp.concatenate([to_device_array(b) for b in image], axis=0), 0, -1) for image in blocks]
     else:
