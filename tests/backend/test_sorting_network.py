@@ -43,6 +43,7 @@ def test_the_network_sorts_every_zero_one_sequence(n: int) -> None:
 def test_sizes_and_bad_input() -> None:
     assert len(sorting_network(0)) == len(sorting_network(1)) == 0
     assert len(sorting_network(2)) == 1
+    assert len(sorting_network(512)) == 9727  # the longest the CPU window kernel sorts (NETWORK_MAX_DATES)
     assert len(sorting_network(32)) == 191  # Batcher's odd-even merge sort of 32: (p^2 - p + 4) 2^(p-2) - 1, p = 5
     with pytest.raises(ValueError, match="n >= 0"):
         sorting_network(-1)

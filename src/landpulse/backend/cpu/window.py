@@ -31,13 +31,6 @@ def clear_class_bits(lut: np.ndarray, class_dtype: np.dtype) -> tuple[np.uint32,
     return np.uint32(sum(1 << int(c) for c in clear if c < 32)), usable
 
 
-def _pixel_shape(image: Any) -> tuple[int, int]:
-    """``(y, x)`` of an image block: ``(y, x, time)``, or a list of ``(dates, y, x)`` blocks."""
-    if isinstance(image, (list, tuple)):
-        return (int(image[0].shape[1]), int(image[0].shape[2])) if image else (0, 0)
-    return int(image.shape[0]), int(image.shape[1])
-
-
 def date_addresses(stack: Any, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """One image's dates as the generated kernel takes them: ``(addresses, like, keep)``.
 
@@ -96,7 +89,7 @@ def window_reduce(
     """
     w = window_inputs(program, arrays, method=method, q=q, valid=valid, constants=constants, lut=lut,
                       out_of_range=out_of_range)
-    ny, nx = _pixel_shape(arrays[0])
+    ny, nx = w.pixels
     val = np.empty((ny, nx), np.float32)
     cnt = np.empty((ny, nx), np.uint16)
     nt = len(w.stacks[0])

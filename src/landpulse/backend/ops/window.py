@@ -32,6 +32,7 @@ class WindowInputs(NamedTuple):
     policy: int                       # OUT_OF_RANGE_NAN or OUT_OF_RANGE_CLIP
     method: int                       # METHODS code
     qfrac: float                      # percentile / 100
+    pixels: tuple[int, int]           # (y, x) of the block
 
 
 def check_window_request(program: FusedProgram, method: str, q: float) -> None:
@@ -90,6 +91,8 @@ def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str
                              f"{sorted(shapes)} and {[len(st) for st in stacks]} dates")
         nt = len(stacks[0])
         dtypes = [st[0].dtype if st else np.dtype(np.float32) for st in stacks]
+        first = images[0][0] if images[0] else None
+        pixels = (int(first.shape[1]), int(first.shape[2])) if first is not None else (0, 0)
     else:
         if any(a.ndim != 3 for a in images) or len({tuple(a.shape) for a in images}) != 1:
             raise ValueError(f"window kernel blocks must share one (y, x, time) shape; got {[a.shape for a in images]}")
@@ -98,12 +101,13 @@ def window_inputs(program: FusedProgram, arrays: tuple[Any, ...], *, method: str
         stacks = [a.transpose(2, 0, 1) if prepare is None else prepare(a.transpose(2, 0, 1)) for a in images]
         nt = stacks[0].shape[0]
         dtypes = [a.dtype for a in stacks]
+        pixels = (int(stacks[0].shape[1]), int(stacks[0].shape[2]))
     vecs = [radiometry_vectors(per_date(s, nt), per_date(o, nt), (nt,)) for s, o in zip(scales, offsets, strict=True)]
     tables = host_arrays(program, [v[0] for v in vecs], [v[1] for v in vecs], valid, constants, nt,
                          dtypes[: program.n_bands])
     policy = OUT_OF_RANGE_CLIP if out_of_range == "clip" else OUT_OF_RANGE_NAN
     return WindowInputs(stacks, tables, np.ascontiguousarray(lut, np.uint8) if program.has_class else None, policy,
-                        METHODS[method], float(q) / 100.0)
+                        METHODS[method], float(q) / 100.0, pixels)
 
 
 def percentile_of_sorted(xp: Any, srt: Any, n: Any, qfrac: float) -> Any:
